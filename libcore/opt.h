@@ -1,0 +1,72 @@
+/* opt.h - command-line flags with Go `flag` package syntax.
+ *
+ * Layer: util. Thread: any.
+ * Accepted forms: -x=v, -x v, --x=v, --x v; booleans -x, -x=true|false
+ * (never "-x false"). Parsing stops at the first non-flag argument, at
+ * "-" alone, or after "--". "-h", "-help" and "--help" ask for usage.
+ * Tests: t/unit/check_opt.c
+ */
+#ifndef PROCONSUL_OPT_H
+#define PROCONSUL_OPT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+enum opt_type {
+    OPT_BOOL,    /* dst: bool * */
+    OPT_STR,     /* dst: const char ** (points into argv, not copied) */
+    OPT_INT,     /* dst: int * */
+    OPT_UINT64,  /* dst: uint64_t * */
+    OPT_STRLIST, /* dst: struct opt_list *; repeatable, appends */
+    OPT_FUNC,    /* fn called with the value (NULL value for is_bool) */
+};
+
+/* Called for OPT_FUNC; returns 0 or a negative ERR_* and fills err. */
+typedef int (*opt_fn)(void *ctx, const char *name, const char *val,
+                      char *err);
+
+struct opt_list {
+    const char **items; /* heap array of pointers into argv */
+    int n;
+};
+
+struct opt {
+    const char *name;  /* without the dash: "http-addr" */
+    enum opt_type type;
+    void *dst;         /* see opt_type; for OPT_FUNC the ctx */
+    opt_fn fn;         /* OPT_FUNC only */
+    bool is_bool;      /* OPT_FUNC only: takes no separate value */
+    const char *arg;   /* value placeholder in usage: "<addr>" */
+    const char *help;  /* one or more lines; may be NULL (hidden) */
+    bool *seen;        /* optional: set true when given */
+};
+
+/* opt_parse result when -h/-help/--help was given. */
+#define OPT_HELP 1
+
+/* Parse argv[1..argc-1] (argv[0] is the command name). On success *rest
+ * is the index of the first positional argument and 0 is returned;
+ * OPT_HELP if help was asked for; otherwise ERR_INVAL with a message like
+ * Go's: "flag provided but not defined: -x", "flag needs an argument: -x",
+ * "invalid boolean value \"y\" for -x", "invalid value \"z\" for flag -n". */
+int opt_parse(const struct opt *opts, int n_opts, int argc, char **argv,
+              int *rest, char *err);
+
+/* Print "Usage: <synopsis>\n\n<description>\n\n" then each visible flag,
+ * sorted by name, as Consul's help does. */
+void opt_usage(FILE *out, const char *synopsis, const char *description,
+               const struct opt *opts, int n_opts);
+
+/* Free the arrays of every OPT_STRLIST in opts. */
+void opt_release(const struct opt *opts, int n_opts);
+
+/* Parse a Go duration ("300ms", "1.5s", "5m", "1h2m", "0") into
+ * milliseconds; a bare number is seconds when bare_is_seconds, else an
+ * error. Returns 0 or ERR_INVAL. */
+int opt_parse_duration(const char *s, bool bare_is_seconds, int64_t *ms);
+
+/* Parse a Go bool ("1,t,T,TRUE,true,True,0,f,F,FALSE,false,False"). */
+int opt_parse_bool(const char *s, bool *out);
+
+#endif
