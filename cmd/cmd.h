@@ -20,6 +20,11 @@ struct cmd {
     const char *summary;
 };
 
+/* Every command's entry point, from the one list. */
+#define CMD(n, fl, sum) int cmd_##n(int argc, char **argv);
+#include "cmdlist.h"
+#undef CMD
+
 /* The table, sorted by name, and its length (defined in main.c). */
 extern const struct cmd cmd_table[];
 extern const int cmd_count;

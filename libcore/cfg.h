@@ -41,13 +41,25 @@ int cfg_load_file(const char *path, enum cfg_format fmt, json_t **out,
  * unreadable dir is an error. */
 int cfg_load_dir(const char *dir, json_t *acc, char *err);
 
-/* Merge src into dst: scalars replace, arrays append, objects recurse. */
+/* Merge src into dst: scalars replace, arrays append, objects recurse.
+ * src is deep-copied (dst never shares nodes with it). At the top level
+ * `service` and `check` (an object or a list) are appended to `services`
+ * and `checks`, as Consul does per source, so a directory with one
+ * service per file keeps them all. */
 void cfg_merge(json_t *dst, const json_t *src);
 
 /* Set a dotted key ("ports.http") to a value in obj, creating objects;
  * takes a reference to val (steals). For list keys (retry_join ...)
- * appends instead. Used for command-line flags. */
+ * appends instead. Used for command-line flags. The reference moves only
+ * on success; on error the caller still owns val. */
 int cfg_set_path(json_t *obj, const char *path, json_t *val, char *err);
+
+/* cfg_set_path for a flag's text: s is converted by the key's type in
+ * Consul's schema (numbers, Go bools "true|false|1|0|t|f", durations are
+ * checked and kept as strings, lists append one item, node_meta-style
+ * maps take "key:value"). Unknown keys and bad values are ERR_INVAL:
+ * "'ports.http' must be a number, got \"x\"". */
+int cfg_set_flag(json_t *obj, const char *path, const char *s, char *err);
 
 #define CFG_MAX_ADDRS 16
 
@@ -149,7 +161,14 @@ struct cfg {
 /* Build the runtime config from a merged tree (borrowed; cfg keeps its
  * own reference in c->raw). Applies -dev defaults when tree has
  * "dev": true. Validation errors (bad types, bootstrap_expect without
- * server, ...) fill err and return ERR_INVAL; warnings go to warn. */
+ * server, ...) fill err and return ERR_INVAL; warnings go to warn.
+ * c->raw is a copy of tree with deprecated keys mapped, unknown keys and
+ * nulls dropped, repeated blocks of object keys merged and service/check
+ * moved into services/checks; defaults are not in it. Durations may be
+ * Go strings ("1m30s") or numbers of seconds. Warnings are delivered
+ * only when the build succeeds (warn may be NULL); on failure c is left
+ * zeroed. Warnings and errors never quote an ACL token or the gossip
+ * encryption key. */
 int cfg_build(const json_t *tree, struct cfg *c, cfg_warn_fn warn,
               void *ctx, char *err);
 void cfg_release(struct cfg *c);

@@ -43,16 +43,28 @@ int err_set(char *err, int code, const char *fmt, ...)
 
 void err_prefix(char *err, const char *fmt, ...)
 {
-    char ctx[ERR_LEN], old[ERR_LEN];
+    char buf[ERR_LEN];
+    size_t n, m;
     va_list ap;
 
     if (err == NULL)
         return;
     va_start(ap, fmt);
-    vsnprintf(ctx, sizeof(ctx), fmt, ap);
+    vsnprintf(buf, sizeof(buf), fmt, ap);
     va_end(ap);
-    snprintf(old, sizeof(old), "%s", err);
-    snprintf(err, ERR_LEN, "%s: %s", ctx, old);
+    /* "<context>: <old message>", cut at ERR_LEN - 1 bytes. */
+    n = strlen(buf);
+    if (n + 2 < sizeof(buf)) {
+        memcpy(buf + n, ": ", 2);
+        n += 2;
+        m = strnlen(err, ERR_LEN - 1);
+        if (m > sizeof(buf) - 1 - n)
+            m = sizeof(buf) - 1 - n;
+        memcpy(buf + n, err, m);
+        n += m;
+    }
+    buf[n] = '\0';
+    memcpy(err, buf, n + 1);
 }
 
 char *err_quote(char *out, size_t n, const char *s)

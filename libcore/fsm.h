@@ -54,6 +54,7 @@ struct fsm {
     void *ctx;
 };
 
+/* Zeroes f and creates the store; set on_change/ctx afterwards. */
 int fsm_init(struct fsm *f, char *err);
 void fsm_release(struct fsm *f);
 
@@ -65,7 +66,10 @@ int fsm_encode_kv(const struct fsm_kv_op *op, fsm_alloc_fn alloc,
 
 /* Apply one encoded command at Raft index `index`. Fills res. Returns 0
  * when the command was understood (res->rc may still carry a per-command
- * error), or ERR_PARSE for a buffer it cannot decode. */
+ * error, e.g. ERR_INVAL for a bad key), or ERR_PARSE for a buffer it
+ * cannot decode. On ERR_PARSE nothing changes, not even last_index;
+ * otherwise last_index = index, and on_change(ctx, "kv", index) runs if
+ * the store may have changed (not for a failed CAS or a no-op delete). */
 int fsm_apply(struct fsm *f, uint64_t index, const void *buf, size_t len,
               struct fsm_result *res, char *err);
 
@@ -73,7 +77,9 @@ int fsm_apply(struct fsm *f, uint64_t index, const void *buf, size_t len,
 int fsm_snapshot(const struct fsm *f, fsm_alloc_fn alloc, void **buf,
                  size_t *len, char *err);
 
-/* Replace the whole state with a snapshot; on any error nothing changes. */
+/* Replace the whole state with a snapshot; on any error nothing changes
+ * (ERR_PARSE, or ERR_NOMEM). On success last_index is the snapshot's and
+ * on_change(ctx, "kv", last_index) runs, as indexes may have gone back. */
 int fsm_restore(struct fsm *f, const void *buf, size_t len, char *err);
 
 #endif

@@ -42,8 +42,10 @@ size_t kv_count(const struct kv_store *st);
 const struct kv_entry *kv_peek(const struct kv_store *st, const char *key);
 
 /* Set key (create or replace) at Raft index `index`. A new key gets
- * create_index = index; modify_index = index always; a tombstone for
- * the key is dropped. len 0 stores a NULL value. */
+ * create_index = index; modify_index = index always (an unchanged value
+ * still counts as a write); a tombstone for the key is dropped. An
+ * existing key keeps its create_index, lock_index and session. len 0
+ * stores a NULL value. Key errors (empty, too long) are ERR_INVAL. */
 int kv_put(struct kv_store *st, const char *key, const void *val,
            size_t len, uint64_t flags, uint64_t index, char *err);
 
@@ -58,7 +60,8 @@ int kv_cas(struct kv_store *st, const char *key, const void *val,
 int kv_delete(struct kv_store *st, const char *key, uint64_t index,
               char *err);
 
-/* Delete only if the key exists with modify_index == cas (cas > 0). */
+/* Delete only if the key exists with modify_index == cas (cas > 0).
+ * As in Consul, a missing key sets *ok = true (nothing to delete). */
 int kv_delete_cas(struct kv_store *st, const char *key, uint64_t cas,
                   uint64_t index, bool *ok, char *err);
 
@@ -76,7 +79,8 @@ int kv_walk_prefix(const struct kv_store *st, const char *prefix,
 /* Max index over all entries and tombstones ("kvs" table index); 0 on
  * an empty, never-written store. */
 uint64_t kv_table_index(const struct kv_store *st);
-/* Max modify index over entries and tombstones under prefix; 0 if none. */
+/* Max modify index over entries and tombstones under prefix; 0 if none.
+ * O(log n): nodes carry their subtree's max index. */
 uint64_t kv_prefix_index(const struct kv_store *st, const char *prefix);
 /* Modify index of key, or of its tombstone; 0 if neither. */
 uint64_t kv_key_index(const struct kv_store *st, const char *key);
@@ -91,11 +95,16 @@ void kv_set_table_index(struct kv_store *st, uint64_t index);
 /* Tombstone iteration, for snapshots: fn gets key and index. */
 typedef int (*kv_tomb_fn)(void *ctx, const char *key, uint64_t index);
 int kv_walk_tombstones(const struct kv_store *st, kv_tomb_fn fn, void *ctx);
-/* Insert a tombstone as read from a snapshot. */
+/* Insert a tombstone as read from a snapshot. Both restore calls fail
+ * with ERR_EXISTS if the key is already live or tombstoned. */
 int kv_restore_tombstone(struct kv_store *st, const char *key,
                          uint64_t index, char *err);
 /* Insert an entry exactly as given (all indexes kept), for restore. */
 int kv_restore_entry(struct kv_store *st, const struct kv_entry *e,
                      char *err);
+
+/* Check internal invariants (order, balance, subtree maxima, counts,
+ * live/tombstone disjointness); 0 or ERR_INTERNAL. For tests, O(n). */
+int kv_verify(const struct kv_store *st, char *err);
 
 #endif

@@ -22,7 +22,10 @@ enum opt_type {
     OPT_FUNC,    /* fn called with the value (NULL value for is_bool) */
 };
 
-/* Called for OPT_FUNC; returns 0 or a negative ERR_* and fills err. */
+/* Called for OPT_FUNC; returns 0 or a negative ERR_* and fills err with
+ * the whole message (used verbatim as the parse error). val is NULL for a
+ * bare "-x" of an is_bool flag, else the text after '=' or the next
+ * argument. */
 typedef int (*opt_fn)(void *ctx, const char *name, const char *val,
                       char *err);
 
@@ -68,5 +71,16 @@ int opt_parse_duration(const char *s, bool bare_is_seconds, int64_t *ms);
 
 /* Parse a Go bool ("1,t,T,TRUE,true,True,0,f,F,FALSE,false,False"). */
 int opt_parse_bool(const char *s, bool *out);
+
+/* True if argv[1..argc-1] holds "-h", "-help" or "--help" anywhere before
+ * a "--": the CLI framework Consul uses shows a command's help then, even
+ * after positional arguments ("consul kv put k -h"). */
+bool opt_help_requested(int argc, char **argv);
+
+/* Print the flags as Go's flag.PrintDefaults does ("  -name type\n    \t
+ * help (default ...)"); Consul prints "<error>\nUsage:\n" and this to
+ * stderr after a flag parse error. Defaults shown are the current values
+ * of the destinations. */
+void opt_print_defaults(FILE *out, const struct opt *opts, int n_opts);
 
 #endif

@@ -1,0 +1,115 @@
+# proconsul.bash - bash completion for proconsul and its "consul" alias.
+#
+# Install: source this file, or copy it to
+# /usr/share/bash-completion/completions/proconsul (and link it as
+# "consul"). Completes commands, "kv" verbs and each command's flags;
+# flags that take a path complete file names ("-flag path" and
+# "-flag=path").
+
+_proconsul_http_flags="-http-addr= -token= -token-file= -datacenter= -stale
+    -ca-file= -ca-path= -client-cert= -client-key= -tls-server-name="
+
+_proconsul_flags() {
+    case "$1" in
+    agent)
+        echo "-server -bootstrap -bootstrap-expect= -node= -node-id=
+            -datacenter= -bind= -client= -advertise= -data-dir= -http-port=
+            -dns-port= -server-port= -serf-lan-port= -serf-wan-port= -ui
+            -config-file= -config-dir= -hcl= -pid-file= -log-level=
+            -retry-join= -join= -dev -encrypt="
+        ;;
+    "kv get")
+        echo "-base64 -detailed -keys -recurse -separator= $_proconsul_http_flags"
+        ;;
+    "kv put")
+        echo "-acquire -base64 -cas -flags= -modify-index= -release -session=
+            $_proconsul_http_flags"
+        ;;
+    "kv delete")
+        echo "-cas -modify-index= -recurse $_proconsul_http_flags"
+        ;;
+    version)
+        echo "-format="
+        ;;
+    esac
+}
+
+# Flags whose value is a path.
+_proconsul_is_path_flag() {
+    case "$1" in
+    -config-file | -config-dir | -data-dir | -pid-file | -token-file | \
+        -ca-file | -ca-path | -client-cert | -client-key)
+        return 0 ;;
+    esac
+    return 1
+}
+
+_proconsul() {
+    local cur prev cmd="" verb="" i w words
+    COMPREPLY=()
+    cur="${COMP_WORDS[COMP_CWORD]}"
+    prev="${COMP_WORDS[COMP_CWORD - 1]}"
+
+    # bash splits "-flag=value" at '=' by default (COMP_WORDBREAKS).
+    if [ "$cur" = "=" ]; then
+        prev="${COMP_WORDS[COMP_CWORD - 1]}"
+        cur=""
+    elif [ "$prev" = "=" ] && [ "$COMP_CWORD" -ge 2 ]; then
+        prev="${COMP_WORDS[COMP_CWORD - 2]}"
+    fi
+    if _proconsul_is_path_flag "$prev"; then
+        COMPREPLY=($(compgen -f -- "$cur"))
+        return 0
+    fi
+    case "$prev" in
+    -format) COMPREPLY=($(compgen -W "pretty json" -- "$cur")); return 0 ;;
+    -log-level)
+        COMPREPLY=($(compgen -W "trace debug info warn error" -- "$cur"))
+        return 0 ;;
+    esac
+
+    for ((i = 1; i < COMP_CWORD; i++)); do
+        w="${COMP_WORDS[i]}"
+        case "$w" in -*) continue ;; esac
+        if [ -z "$cmd" ]; then
+            cmd="$w"
+        elif [ "$cmd" = kv ] && [ -z "$verb" ]; then
+            verb="$w"
+        fi
+    done
+
+    if [ -z "$cmd" ]; then
+        COMPREPLY=($(compgen -W "agent help kv version --help --version" \
+            -- "$cur"))
+        return 0
+    fi
+    case "$cmd" in
+    help)
+        if [ "$COMP_CWORD" -eq 2 ]; then
+            COMPREPLY=($(compgen -W "agent help kv version" -- "$cur"))
+        elif [ "${COMP_WORDS[2]}" = kv ] && [ "$COMP_CWORD" -eq 3 ]; then
+            COMPREPLY=($(compgen -W "get put delete" -- "$cur"))
+        fi
+        return 0 ;;
+    kv)
+        if [ -z "$verb" ]; then
+            COMPREPLY=($(compgen -W "get put delete" -- "$cur"))
+            return 0
+        fi
+        words="$(_proconsul_flags "kv $verb")" ;;
+    *)
+        words="$(_proconsul_flags "$cmd")" ;;
+    esac
+    case "$cur" in
+    -*)
+        COMPREPLY=($(compgen -W "$words -help" -- "$cur"))
+        # No space after "-flag=" so the value can follow.
+        if [ "${#COMPREPLY[@]}" -eq 1 ] && [ "${COMPREPLY[0]%=}" != \
+            "${COMPREPLY[0]}" ]; then
+            compopt -o nospace 2>/dev/null
+        fi ;;
+    esac
+    return 0
+}
+
+complete -F _proconsul proconsul consul

@@ -1,0 +1,477 @@
+/* agent.c - agent lifecycle: data dir, node id, Raft, signals, stop.
+ *
+ * Layer: agent (uses util, codec, store, replication). Thread: loop only.
+ * Owns: see agent.h.
+ * Tests: t/t0002-agent-signals.sh, t/t1004-kv-persist.sh
+ */
+#include "agent.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <fcntl.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <openssl/rand.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+
+static const int stop_signals[] = {SIGINT, SIGTERM, SIGQUIT, SIGHUP};
+
+static int mkdir_p(const char *path, char *err)
+{
+    char tmp[4096];
+    size_t n = strlen(path);
+
+    if (n == 0 || n >= sizeof(tmp))
+        return err_set(err, ERR_INVAL, "bad data_dir path");
+    memcpy(tmp, path, n + 1);
+    for (char *p = tmp + 1; *p != '\0'; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+            return err_set(err, ERR_IO, "creating '%s': %s", tmp,
+                           strerror(errno));
+        *p = '/';
+    }
+    if (mkdir(tmp, 0700) != 0 && errno != EEXIST)
+        return err_set(err, ERR_IO, "creating '%s': %s", tmp,
+                       strerror(errno));
+    return 0;
+}
+
+static void make_uuid(char out[40])
+{
+    unsigned char b[16];
+
+    if (RAND_bytes(b, sizeof(b)) != 1) {
+        for (size_t i = 0; i < sizeof(b); i++)
+            b[i] = (unsigned char)rand();
+    }
+    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+    snprintf(out, 40,
+             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
+             "%02x%02x%02x%02x%02x%02x",
+             b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9],
+             b[10], b[11], b[12], b[13], b[14], b[15]);
+}
+
+static bool uuid_valid(const char *s)
+{
+    static const char pat[] = "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx";
+
+    if (strlen(s) != sizeof(pat) - 1)
+        return false;
+    for (size_t i = 0; pat[i] != '\0'; i++) {
+        if (pat[i] == '-' ? s[i] != '-' : !strchr("0123456789abcdef",
+                                                  s[i] | 0x20))
+            return false;
+    }
+    return true;
+}
+
+/* Read <data_dir>/node-id or create it (Consul keeps it there too). */
+static int load_node_id(struct agent *a, char *err)
+{
+    char path[4200], buf[64] = "";
+    FILE *f;
+
+    if (a->cfg.node_id != NULL && a->cfg.node_id[0] != '\0') {
+        if (!uuid_valid(a->cfg.node_id))
+            return err_set(err, ERR_INVAL, "node_id must be a UUID");
+        memcpy(a->node_id, a->cfg.node_id, 37);
+        return 0;
+    }
+    snprintf(path, sizeof(path), "%s/node-id", a->data_dir);
+    f = fopen(path, "r");
+    if (f != NULL) {
+        if (fgets(buf, sizeof(buf), f) == NULL)
+            buf[0] = '\0';
+        fclose(f);
+        buf[strcspn(buf, " \r\n")] = '\0';
+        if (!uuid_valid(buf))
+            return err_set(err, ERR_INVAL,
+                           "'%s' does not hold a valid node id", path);
+        memcpy(a->node_id, buf, 37);
+        return 0;
+    }
+    make_uuid(a->node_id);
+    f = fopen(path, "w");
+    if (f == NULL || fprintf(f, "%s", a->node_id) < 0 || fclose(f) != 0)
+        return err_set(err, ERR_IO, "writing '%s': %s", path,
+                       strerror(errno));
+    chmod(path, 0600);
+    return 0;
+}
+
+static int lock_data_dir(struct agent *a, char *err)
+{
+    char path[4200];
+
+    snprintf(path, sizeof(path), "%s/agent.lock", a->data_dir);
+    a->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (a->lock_fd < 0)
+        return err_set(err, ERR_IO, "opening '%s': %s", path,
+                       strerror(errno));
+    if (flock(a->lock_fd, LOCK_EX | LOCK_NB) != 0)
+        return err_set(err, ERR_EXISTS,
+                       "data_dir '%s' is in use by another agent",
+                       a->data_dir);
+    return 0;
+}
+
+static void pick_advertise(struct agent *a)
+{
+    const char *adv = a->cfg.advertise_addr;
+    struct ifaddrs *ifs = NULL, *it;
+
+    if (adv == NULL || adv[0] == '\0')
+        adv = a->cfg.bind_addr;
+    if (adv != NULL && strcmp(adv, "0.0.0.0") != 0 && strcmp(adv, "::") != 0) {
+        snprintf(a->advertise, sizeof(a->advertise), "%s", adv);
+        return;
+    }
+    snprintf(a->advertise, sizeof(a->advertise), "127.0.0.1");
+    if (getifaddrs(&ifs) != 0)
+        return;
+    for (it = ifs; it != NULL; it = it->ifa_next) {
+        struct sockaddr_in *sin = (struct sockaddr_in *)it->ifa_addr;
+
+        if (sin == NULL || sin->sin_family != AF_INET ||
+            (ntohl(sin->sin_addr.s_addr) >> 24) == 127)
+            continue;
+        inet_ntop(AF_INET, &sin->sin_addr, a->advertise,
+                  sizeof(a->advertise));
+        break;
+    }
+    freeifaddrs(ifs);
+}
+
+static int prepare_data_dir(struct agent *a, char *err)
+{
+    if (a->cfg.dev) {
+        char tmpl[] = "/tmp/proconsul-dev-XXXXXX";
+
+        if (mkdtemp(tmpl) == NULL)
+            return err_set(err, ERR_IO, "creating a dev data dir: %s",
+                           strerror(errno));
+        a->data_dir = strdup(tmpl);
+        a->tmp_data_dir = true;
+    } else {
+        a->data_dir = strdup(a->cfg.data_dir);
+    }
+    if (a->data_dir == NULL)
+        return err_set(err, ERR_NOMEM, "out of memory");
+    if (mkdir_p(a->data_dir, err) != 0)
+        return ERR_IO;
+    if (lock_data_dir(a, err) != 0)
+        return ERR_EXISTS;
+    return load_node_id(a, err);
+}
+
+static void on_fsm_change(void *ctx, const char *kind, uint64_t index)
+{
+    struct agent *a = ctx;
+    struct agent_watch *w = a->watch_head.next, *next;
+
+    while (w != &a->watch_head) {
+        next = w->next;
+        w->fn(w, kind, index);
+        w = next;
+    }
+}
+
+static int init_raft(struct agent *a, char *err)
+{
+    struct raftglue_opts o;
+    char dir[4200];
+    int64_t mult = a->cfg.raft_multiplier > 0 ? a->cfg.raft_multiplier : 5;
+    raft_id id;
+
+    memset(&o, 0, sizeof(o));
+    o.election_timeout_ms = (unsigned)(1000 * mult);
+    if (a->cfg.dev)
+        o.election_timeout_ms = 200;
+    o.heartbeat_timeout_ms = o.election_timeout_ms / 10;
+    o.snapshot_threshold = (unsigned)a->cfg.raft_snapshot_threshold;
+    o.snapshot_trailing = (unsigned)a->cfg.raft_trailing_logs;
+    snprintf(dir, sizeof(dir), "%s/raft", a->data_dir);
+    snprintf(a->rpc_addr, sizeof(a->rpc_addr), "%s:%d", a->advertise,
+             a->cfg.ports.server);
+    id = raft_digest(a->node_id, 0);
+    if (id == 0)
+        id = 1;
+    if (raftglue_init(&a->rg, a->loop, &a->fsm, dir, id, a->rpc_addr, &o,
+                      err) != 0)
+        return ERR_IO;
+    a->has_raft = true;
+    if (a->cfg.bootstrap || a->cfg.dev)
+        return raftglue_bootstrap_self(&a->rg, err);
+    if (a->cfg.bootstrap_expect > 1)
+        LOG_INFO("agent", "waiting for %d servers before bootstrapping "
+                          "(cluster formation arrives with gossip)",
+                 a->cfg.bootstrap_expect);
+    return 0;
+}
+
+int agent_init(struct agent *a, uv_loop_t *loop, struct cfg *cfg,
+               char *err)
+{
+    int rc;
+
+    memset(a, 0, sizeof(*a));
+    a->loop = loop;
+    a->lock_fd = -1;
+    a->watch_head.next = a->watch_head.prev = &a->watch_head;
+    a->cfg = *cfg;
+    a->start_ms = uv_now(loop);
+    rc = log_level_parse(a->cfg.log_level);
+    if (rc >= 0)
+        log_set_level((enum log_level)rc);
+    pick_advertise(a);
+    rc = prepare_data_dir(a, err);
+    if (rc == 0)
+        rc = fsm_init(&a->fsm, err);
+    if (rc != 0) {
+        agent_release(a);
+        *cfg = a->cfg; /* on failure the caller keeps its config */
+        memset(&a->cfg, 0, sizeof(a->cfg));
+        return rc;
+    }
+    a->fsm.on_change = on_fsm_change;
+    a->fsm.ctx = a;
+    if (a->cfg.server && (rc = init_raft(a, err)) != 0) {
+        agent_release(a);
+        *cfg = a->cfg;
+        memset(&a->cfg, 0, sizeof(a->cfg));
+        return rc;
+    }
+    memset(cfg, 0, sizeof(*cfg));
+    return 0;
+}
+
+static const char *signame(int sig)
+{
+    switch (sig) {
+    case SIGINT: return "interrupt";
+    case SIGTERM: return "terminated";
+    case SIGQUIT: return "quit";
+    case SIGHUP: return "hangup";
+    default: return "unknown";
+    }
+}
+
+static void on_signal(uv_signal_t *h, int sig)
+{
+    struct agent *a = h->data;
+    char err[ERR_LEN];
+
+    LOG_INFO("agent", "Caught signal: %s", signame(sig));
+    if (sig == SIGHUP) {
+        if (a->reload_fn == NULL)
+            return;
+        if (a->reload_fn(a, a->reload_ctx, err) != 0)
+            LOG_ERROR("agent", "Failed to reload configs: %s", err);
+        else
+            LOG_INFO("agent", "Reloaded configuration");
+        return;
+    }
+    if (a->stopping) {
+        LOG_WARN("agent", "second signal during shutdown: exiting now");
+        uv_stop(a->loop);
+        return;
+    }
+    agent_stop(a);
+}
+
+int agent_start(struct agent *a, char *err)
+{
+    for (size_t i = 0; i < sizeof(stop_signals) / sizeof(int); i++) {
+        uv_signal_init(a->loop, &a->sigs[i]);
+        a->sigs[i].data = a;
+        uv_signal_start(&a->sigs[i], on_signal, stop_signals[i]);
+    }
+    uv_timer_init(a->loop, &a->stop_timer);
+    a->stop_timer.data = a;
+    if (a->has_raft && raftglue_start(&a->rg, err) != 0)
+        return ERR_IO;
+    LOG_INFO("agent", "started: node '%s' (%s), datacenter '%s', server %s",
+             a->cfg.node_name, a->node_id, a->cfg.datacenter,
+             a->cfg.server ? "true" : "false");
+    return 0;
+}
+
+static void stop_timer_closed(uv_handle_t *h)
+{
+    (void)h;
+}
+
+/* Our handles are closed; h2o may still hold idle sockets, so the loop
+ * is stopped explicitly after a short grace period. */
+static void on_stop_timer(uv_timer_t *t)
+{
+    struct agent *a = t->data;
+
+    uv_close((uv_handle_t *)t, stop_timer_closed);
+    uv_stop(a->loop);
+}
+
+static void finish_stop(struct agent *a)
+{
+    for (size_t i = 0; i < sizeof(stop_signals) / sizeof(int); i++)
+        uv_close((uv_handle_t *)&a->sigs[i], NULL);
+    uv_timer_start(&a->stop_timer, on_stop_timer, 100, 0);
+}
+
+static void raft_closed(struct raftglue *rg)
+{
+    struct agent *a = (struct agent *)((char *)rg -
+                                       offsetof(struct agent, rg));
+
+    LOG_INFO("agent", "raft stopped");
+    finish_stop(a);
+}
+
+void agent_stop(struct agent *a)
+{
+    if (a->stopping)
+        return;
+    a->stopping = true;
+    LOG_INFO("agent", "Gracefully shutting down agent...");
+    on_fsm_change(a, "shutdown", a->fsm.last_index);
+    for (int i = 0; i < a->n_hooks; i++)
+        a->hooks[i](a->hook_ctx[i]);
+    if (a->has_raft)
+        raftglue_close(&a->rg, raft_closed);
+    else
+        finish_stop(a);
+}
+
+int agent_run(struct agent *a)
+{
+    uv_run(a->loop, UV_RUN_DEFAULT);
+    LOG_INFO("agent", "shutdown complete");
+    return 0;
+}
+
+static int rm_rf(const char *path)
+{
+    char cmd[4400];
+
+    /* Only ever our own mkdtemp() directory. */
+    if (strncmp(path, "/tmp/proconsul-dev-", 19) != 0)
+        return -1;
+    snprintf(cmd, sizeof(cmd), "rm -rf -- '%s'", path);
+    return system(cmd);
+}
+
+void agent_release(struct agent *a)
+{
+    if (a->tmp_data_dir && a->data_dir != NULL && rm_rf(a->data_dir) != 0)
+        LOG_WARN("agent", "could not remove '%s'", a->data_dir);
+    if (a->lock_fd >= 0)
+        close(a->lock_fd);
+    a->lock_fd = -1;
+    fsm_release(&a->fsm);
+    cfg_release(&a->cfg);
+    free(a->data_dir);
+    a->data_dir = NULL;
+}
+
+int agent_add_shutdown_hook(struct agent *a, agent_hook_fn fn, void *ctx)
+{
+    if (a->n_hooks >= AGENT_MAX_HOOKS)
+        return ERR_TOOBIG;
+    a->hooks[a->n_hooks] = fn;
+    a->hook_ctx[a->n_hooks++] = ctx;
+    return 0;
+}
+
+void agent_set_reload(struct agent *a, agent_reload_fn fn, void *ctx)
+{
+    a->reload_fn = fn;
+    a->reload_ctx = ctx;
+}
+
+int agent_reload_config(struct agent *a, const struct cfg *nc, char *err)
+{
+    int lvl = log_level_parse(nc->log_level);
+    char *dup;
+
+    if (lvl < 0)
+        return err_set(err, ERR_INVAL, "invalid log level");
+    dup = strdup(nc->log_level);
+    if (dup == NULL)
+        return err_set(err, ERR_NOMEM, "out of memory");
+    free(a->cfg.log_level);
+    a->cfg.log_level = dup;
+    log_set_level((enum log_level)lvl);
+    LOG_INFO("agent", "log level is now %s", log_level_name(lvl));
+    return 0;
+}
+
+void agent_watch_add(struct agent *a, struct agent_watch *w)
+{
+    if (w->linked)
+        return;
+    w->next = &a->watch_head;
+    w->prev = a->watch_head.prev;
+    a->watch_head.prev->next = w;
+    a->watch_head.prev = w;
+    w->linked = true;
+}
+
+void agent_watch_del(struct agent *a, struct agent_watch *w)
+{
+    (void)a;
+    if (!w->linked)
+        return;
+    w->prev->next = w->next;
+    w->next->prev = w->prev;
+    w->prev = w->next = NULL;
+    w->linked = false;
+}
+
+int agent_apply(struct agent *a, void *buf, size_t len,
+                raftglue_apply_cb cb, void *ctx, char *err)
+{
+    if (!a->has_raft)
+        return err_set(err, ERR_NOLEADER, "No known Consul servers");
+    if (!raftglue_is_leader(&a->rg))
+        return err_set(err, ERR_NOLEADER, "No cluster leader");
+    return raftglue_apply(&a->rg, buf, len, cb, ctx, err);
+}
+
+int agent_barrier(struct agent *a, raftglue_barrier_cb cb, void *ctx,
+                  char *err)
+{
+    if (!a->has_raft)
+        return err_set(err, ERR_NOLEADER, "No known Consul servers");
+    if (!raftglue_is_leader(&a->rg))
+        return err_set(err, ERR_NOLEADER, "No cluster leader");
+    return raftglue_barrier(&a->rg, cb, ctx, err);
+}
+
+bool agent_is_leader(struct agent *a)
+{
+    return a->has_raft && raftglue_is_leader(&a->rg);
+}
+
+const char *agent_leader(struct agent *a)
+{
+    return a->has_raft ? raftglue_leader_address(&a->rg) : NULL;
+}
+
+uint64_t agent_last_contact_ms(struct agent *a)
+{
+    return a->has_raft ? raftglue_last_contact(&a->rg) : 0;
+}

@@ -1,0 +1,122 @@
+/* httpd_int.h - what the httpd_*.c files share: request context, query
+ * parameters, response helpers, async (blocking/Raft) plumbing.
+ *
+ * Layer: http. Thread: loop only.
+ * A struct httpd_ctx lives in the H2O request pool: it is gone once the
+ * response has been sent. Anything that outlives a callback (timers,
+ * Raft requests) sits in a malloc'd struct httpd_pending that a pool
+ * guard detaches when the request goes away.
+ */
+#ifndef PROCONSUL_HTTPD_INT_H
+#define PROCONSUL_HTTPD_INT_H
+
+#define H2O_USE_LIBUV 1
+#include <h2o.h>
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "agent.h"
+#include "httpd.h"
+
+enum {
+    HTTPD_GET = 1,
+    HTTPD_PUT = 2,
+    HTTPD_POST = 4,
+    HTTPD_DELETE = 8,
+    HTTPD_HEAD = 16,
+    HTTPD_OPTIONS = 32,
+};
+
+#define HTTPD_MAX_QUERY 32
+
+struct httpd_query {
+    int n;
+    char *name[HTTPD_MAX_QUERY];
+    char *val[HTTPD_MAX_QUERY]; /* "" for a bare "?recurse" */
+    const char *raw;            /* undecoded query string (pool) */
+};
+
+struct httpd_ctx;
+typedef void (*httpd_respond_fn)(struct httpd_ctx *c);
+typedef uint64_t (*httpd_index_fn)(struct httpd_ctx *c);
+typedef void (*httpd_apply_fn)(struct httpd_ctx *c, int rc,
+                               const struct fsm_result *res,
+                               const char *msg);
+
+struct httpd_pending;
+
+struct httpd_ctx {
+    h2o_req_t *req;
+    struct httpd *h;
+    struct agent *a;
+    unsigned method;
+    char *rest;           /* decoded path after the route prefix (pool) */
+    size_t rest_len;
+    struct httpd_query q;
+    bool pretty;
+    /* read options */
+    bool stale, consistent;
+    uint64_t min_index;
+    int64_t wait_ms;
+    httpd_index_fn index_fn;
+    httpd_respond_fn respond_fn;
+    httpd_apply_fn apply_fn;
+    struct httpd_pending *pend;
+    void *data;
+};
+
+struct httpd {
+    struct agent *a;
+    h2o_globalconf_t config;
+    h2o_context_t ctx;
+    h2o_accept_ctx_t accept_ctx;
+    uv_tcp_t listeners[CFG_MAX_ADDRS];
+    int n_listeners;
+    bool ctx_inited;
+    bool stopped;
+};
+
+/* Query parameters. */
+const char *httpd_q(const struct httpd_ctx *c, const char *name);
+bool httpd_qhas(const struct httpd_ctx *c, const char *name);
+
+/* Responses. Each sends the whole response; the ctx must not be used
+ * after. httpd_error keeps Consul's plain-text body. */
+void httpd_error(struct httpd_ctx *c, int status, const char *code,
+                 const char *msg);
+void httpd_send_json(struct httpd_ctx *c, int status, json_t *body /* takes */);
+void httpd_send_body(struct httpd_ctx *c, int status, const char *ctype,
+                     const void *body, size_t len);
+void httpd_header(struct httpd_ctx *c, const char *name, const char *val);
+/* X-Consul-Index (never 0), X-Consul-KnownLeader, X-Consul-LastContact. */
+void httpd_meta_headers(struct httpd_ctx *c, uint64_t index);
+
+/* Parse ?index, ?wait, ?stale, ?consistent and ?dc; on a bad value this
+ * answers 400 itself and returns -1. */
+int httpd_read_opts(struct httpd_ctx *c);
+/* Run a read with Consul's consistency and blocking semantics: checks
+ * leadership (or does a barrier for ?consistent), then calls respond_fn
+ * at once or when index_fn(c) moves past ?index (or ?wait runs out). */
+void httpd_blocking_read(struct httpd_ctx *c, httpd_index_fn index_fn,
+                         httpd_respond_fn respond_fn);
+/* Replicate a command (raft_malloc'd buf) and call fn when applied. */
+void httpd_apply(struct httpd_ctx *c, void *buf /* takes */, size_t len,
+                 httpd_apply_fn fn);
+/* Map an ERR_* from agent_apply/barrier to Consul's status + body. */
+void httpd_error_rc(struct httpd_ctx *c, int rc, const char *msg);
+
+/* Handlers (one per route). */
+void httpd_kv(struct httpd_ctx *c);
+void httpd_status_leader(struct httpd_ctx *c);
+void httpd_status_peers(struct httpd_ctx *c);
+void httpd_agent_self(struct httpd_ctx *c);
+void httpd_agent_version(struct httpd_ctx *c);
+void httpd_agent_reload(struct httpd_ctx *c);
+
+/* Percent-decode n bytes of s into pool memory; NULL on a bad escape.
+ * plus_is_space for query strings. */
+char *httpd_unescape(h2o_mem_pool_t *pool, const char *s, size_t n,
+                     bool plus_is_space, size_t *out_len);
+
+#endif

@@ -1,0 +1,337 @@
+/* httpd_kv.c - /v1/kv/<key>: GET (single, ?recurse, ?keys, ?raw),
+ * PUT (?flags, ?cas, ?acquire, ?release) and DELETE (?recurse, ?cas).
+ *
+ * Layer: http. Thread: loop only.
+ * Behaviour follows Consul's kvs_endpoint: arrays of DirEntry, 404 with
+ * an empty body on a miss, `true`/`false` bodies on writes.
+ * Tests: t/t1001-kv-cli.sh, t/t1002-kv-http-api.sh, t/t1003-kv-blocking.sh
+ */
+#include "httpd_int.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <openssl/evp.h>
+#include <raft.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kv.h"
+#include "log.h"
+
+enum get_mode { GET_ONE, GET_RECURSE, GET_KEYS };
+
+static struct kv_store *store(struct httpd_ctx *c)
+{
+    return c->a->fsm.kv;
+}
+
+static json_t *b64(const unsigned char *v, size_t n)
+{
+    char *out;
+    json_t *j;
+
+    if (v == NULL || n == 0)
+        return json_null();
+    out = malloc(4 * ((n + 2) / 3) + 1);
+    if (out == NULL)
+        return json_null();
+    EVP_EncodeBlock((unsigned char *)out, v, (int)n);
+    j = json_string(out);
+    free(out);
+    return j;
+}
+
+static json_t *entry_json(const struct kv_entry *e)
+{
+    json_t *o = json_object();
+
+    json_object_set_new(o, "LockIndex", json_integer((json_int_t)e->lock_index));
+    json_object_set_new(o, "Key", json_string(e->key));
+    json_object_set_new(o, "Flags", json_integer((json_int_t)e->flags));
+    json_object_set_new(o, "Value", b64(e->val, e->len));
+    if (e->session != NULL)
+        json_object_set_new(o, "Session", json_string(e->session));
+    json_object_set_new(o, "CreateIndex",
+                        json_integer((json_int_t)e->create_index));
+    json_object_set_new(o, "ModifyIndex",
+                        json_integer((json_int_t)e->modify_index));
+    return o;
+}
+
+static uint64_t wake_index(struct httpd_ctx *c)
+{
+    enum get_mode m = (enum get_mode)(intptr_t)c->data;
+
+    return m == GET_ONE ? kv_key_index(store(c), c->rest)
+                        : kv_prefix_index(store(c), c->rest);
+}
+
+static uint64_t reported_index(struct httpd_ctx *c)
+{
+    enum get_mode m = (enum get_mode)(intptr_t)c->data;
+    uint64_t idx = m == GET_ONE ? 0 : kv_prefix_index(store(c), c->rest);
+
+    return idx != 0 ? idx : kv_table_index(store(c));
+}
+
+static int add_entry(void *ctx, const struct kv_entry *e)
+{
+    json_array_append_new(ctx, entry_json(e));
+    return 0;
+}
+
+struct keys_walk {
+    json_t *arr;
+    size_t plen;
+    const char *sep;
+    char *last; /* last "directory" emitted */
+};
+
+static int add_key(void *ctx, const struct kv_entry *e)
+{
+    struct keys_walk *kw = ctx;
+    const char *rest = e->key + kw->plen;
+    const char *hit = kw->sep[0] != '\0' ? strstr(rest, kw->sep) : NULL;
+    size_t n;
+
+    if (hit == NULL) {
+        json_array_append_new(kw->arr, json_string(e->key));
+        return 0;
+    }
+    n = (size_t)(hit - e->key) + strlen(kw->sep);
+    if (kw->last != NULL && strlen(kw->last) == n &&
+        memcmp(kw->last, e->key, n) == 0)
+        return 0;
+    free(kw->last);
+    kw->last = strndup(e->key, n);
+    json_array_append_new(kw->arr, json_stringn(e->key, n));
+    return 0;
+}
+
+static void respond_keys(struct httpd_ctx *c)
+{
+    const char *sep = httpd_q(c, "separator");
+    struct keys_walk kw = {json_array(), c->rest_len, "", NULL};
+
+    if (sep == NULL)
+        sep = httpd_q(c, "seperator"); /* Consul's historic spelling */
+    kw.sep = sep != NULL ? sep : "";
+    kv_walk_prefix(store(c), c->rest, add_key, &kw);
+    free(kw.last);
+    httpd_meta_headers(c, reported_index(c));
+    if (json_array_size(kw.arr) == 0 && c->rest[0] != '\0') {
+        json_decref(kw.arr);
+        httpd_send_body(c, 404, NULL, "", 0);
+        return;
+    }
+    httpd_send_json(c, 200, kw.arr);
+}
+
+static void respond_get(struct httpd_ctx *c)
+{
+    enum get_mode m = (enum get_mode)(intptr_t)c->data;
+    const struct kv_entry *e;
+    json_t *arr;
+
+    if (m == GET_KEYS) {
+        respond_keys(c);
+        return;
+    }
+    httpd_meta_headers(c, reported_index(c));
+    arr = json_array();
+    if (m == GET_RECURSE) {
+        kv_walk_prefix(store(c), c->rest, add_entry, arr);
+    } else if ((e = kv_peek(store(c), c->rest)) != NULL) {
+        if (httpd_qhas(c, "raw")) {
+            json_decref(arr);
+            httpd_header(c, "X-Content-Type-Options", "nosniff");
+            httpd_header(c, "Content-Security-Policy", "sandbox");
+            httpd_send_body(c, 200, "text/plain; charset=utf-8",
+                            e->val != NULL ? (const void *)e->val : "",
+                            e->len);
+            return;
+        }
+        json_array_append_new(arr, entry_json(e));
+    }
+    if (json_array_size(arr) == 0) {
+        json_decref(arr);
+        httpd_send_body(c, 404, NULL, "", 0);
+        return;
+    }
+    httpd_send_json(c, 200, arr);
+}
+
+static void handle_get(struct httpd_ctx *c)
+{
+    enum get_mode m = GET_ONE;
+
+    if (httpd_read_opts(c) != 0)
+        return;
+    if (httpd_qhas(c, "keys"))
+        m = GET_KEYS;
+    else if (httpd_qhas(c, "recurse"))
+        m = GET_RECURSE;
+    if (m == GET_ONE && c->rest[0] == '\0') {
+        httpd_error(c, 400, "bad_request", "Missing key name");
+        return;
+    }
+    c->data = (void *)(intptr_t)m;
+    httpd_blocking_read(c, wake_index, respond_get);
+}
+
+/* ---- writes ---- */
+
+static int parse_u64(const char *s, uint64_t *out)
+{
+    char *end;
+
+    if (s == NULL || *s < '0' || *s > '9')
+        return -1;
+    errno = 0;
+    *out = strtoull(s, &end, 10);
+    return (errno != 0 || *end != '\0') ? -1 : 0;
+}
+
+static bool conflicting(struct httpd_ctx *c, const char *a, const char *b,
+                        const char *d)
+{
+    int n = httpd_qhas(c, a) + httpd_qhas(c, b) + (d && httpd_qhas(c, d));
+    char msg[600];
+
+    if (n <= 1)
+        return false;
+    snprintf(msg, sizeof(msg), "Conflicting flags: %.500s\n",
+             c->q.raw != NULL ? c->q.raw : "");
+    httpd_error(c, 400, "bad_request", msg);
+    return true;
+}
+
+static bool check_dc(struct httpd_ctx *c)
+{
+    const char *dc = httpd_q(c, "dc");
+
+    if (dc != NULL && dc[0] != '\0' &&
+        strcmp(dc, c->a->cfg.datacenter) != 0) {
+        httpd_error(c, 500, "no_path", "No path to datacenter");
+        return false;
+    }
+    return true;
+}
+
+static void write_done(struct httpd_ctx *c, int rc,
+                       const struct fsm_result *res, const char *msg)
+{
+    char buf[ERR_LEN];
+
+    if (rc != 0) {
+        httpd_error_rc(c, rc, msg);
+        return;
+    }
+    if (res->rc != 0) {
+        snprintf(buf, sizeof(buf), "%s", err_str(res->rc));
+        httpd_error_rc(c, res->rc == ERR_INVAL ? ERR_INVAL : res->rc, buf);
+        return;
+    }
+    httpd_send_json(c, 200, json_boolean(res->ok));
+}
+
+static void submit(struct httpd_ctx *c, const struct fsm_kv_op *op)
+{
+    char err[ERR_LEN];
+    void *buf = NULL;
+    size_t len = 0;
+
+    if (fsm_encode_kv(op, raft_malloc, &buf, &len, err) != 0) {
+        httpd_error(c, 400, "bad_request", err);
+        return;
+    }
+    httpd_apply(c, buf, len, write_done);
+}
+
+static int put_params(struct httpd_ctx *c, struct fsm_kv_op *op)
+{
+    const char *flags = httpd_q(c, "flags"), *cas = httpd_q(c, "cas");
+
+    if (flags != NULL && parse_u64(flags, &op->flags) != 0) {
+        httpd_error(c, 400, "bad_request", "Invalid flags");
+        return -1;
+    }
+    if (cas != NULL) {
+        if (parse_u64(cas, &op->cas) != 0) {
+            httpd_error(c, 400, "bad_request", "Invalid cas index");
+            return -1;
+        }
+        op->verb = FSM_KV_CAS;
+    }
+    return 0;
+}
+
+static void handle_put(struct httpd_ctx *c)
+{
+    struct fsm_kv_op op = {.verb = FSM_KV_SET, .key = c->rest};
+    const char *sess = httpd_q(c, "acquire");
+    size_t len = c->req->entity.base != NULL ? c->req->entity.len : 0;
+    int64_t max = c->a->cfg.kv_max_value_size;
+    char msg[300];
+
+    if (!check_dc(c) || conflicting(c, "cas", "acquire", "release"))
+        return;
+    if (c->rest[0] == '\0') {
+        httpd_error(c, 400, "bad_request", "Missing key name");
+        return;
+    }
+    if (put_params(c, &op) != 0)
+        return;
+    if (max > 0 && (int64_t)len > max) {
+        snprintf(msg, sizeof(msg), "Request body(%zu bytes) too large, "
+                 "max size: %" PRId64 " bytes. See https://developer."
+                 "hashicorp.com/consul/docs/agent/config/config-files"
+                 "#kv_max_value_size.", len, max);
+        httpd_error(c, 413, "too_large", msg);
+        return;
+    }
+    if (sess == NULL)
+        sess = httpd_q(c, "release");
+    if (sess != NULL) {
+        /* No session exists until sessions are implemented; this is
+         * what Consul answers for an unknown session. */
+        snprintf(msg, sizeof(msg), "invalid session \"%.64s\"", sess);
+        httpd_error(c, 500, "invalid_session", msg);
+        return;
+    }
+    op.val = c->req->entity.base;
+    op.len = len;
+    submit(c, &op);
+}
+
+static void handle_delete(struct httpd_ctx *c)
+{
+    struct fsm_kv_op op = {.verb = FSM_KV_DELETE, .key = c->rest};
+    const char *cas = httpd_q(c, "cas");
+
+    if (!check_dc(c) || conflicting(c, "recurse", "cas", NULL))
+        return;
+    if (httpd_qhas(c, "recurse")) {
+        op.verb = FSM_KV_DELETE_TREE;
+    } else if (c->rest[0] == '\0') {
+        httpd_error(c, 400, "bad_request", "Missing key name");
+        return;
+    } else if (cas != NULL) {
+        if (parse_u64(cas, &op.cas) != 0) {
+            httpd_error(c, 400, "bad_request", "Invalid cas index");
+            return;
+        }
+        op.verb = FSM_KV_DELETE_CAS;
+    }
+    submit(c, &op);
+}
+
+void httpd_kv(struct httpd_ctx *c)
+{
+    switch (c->method) {
+    case HTTPD_GET: handle_get(c); return;
+    case HTTPD_PUT: handle_put(c); return;
+    case HTTPD_DELETE: handle_delete(c); return;
+    default: httpd_error(c, 405, "method_not_allowed", "method not allowed");
+    }
+}

@@ -1,0 +1,969 @@
+/* check_fsm.c - unit tests for the state machine (libcore/fsm.c).
+ *
+ * Covers the command codec (golden bytes, every verb, results, indexes,
+ * change callbacks), strict rejection of malformed commands, and the
+ * snapshot: round trip, and rejection of damaged streams without
+ * touching the running state.
+ */
+#include <check.h>
+#include <msgpack.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "fsm.h"
+#include "kv.h"
+
+/* ck_assert records a checkpoint through a pipe on every call; hot
+ * loops use this instead, which costs nothing until it fails. */
+#define REQUIRE(cond)                                                   \
+    do {                                                                \
+        if (!(cond))                                                    \
+            ck_abort_msg("%s:%d: %s", __FILE__, __LINE__, #cond);      \
+    } while (0)
+
+static struct fsm f;
+static char err[ERR_LEN];
+static int changes;
+static uint64_t change_index;
+
+static void on_change(void *ctx, const char *kind, uint64_t index)
+{
+    ck_assert_ptr_eq(ctx, &f);
+    ck_assert_str_eq(kind, "kv");
+    changes++;
+    change_index = index;
+}
+
+static void setup(void)
+{
+    ck_assert_int_eq(fsm_init(&f, err), 0);
+    f.on_change = on_change;
+    f.ctx = &f;
+    changes = 0;
+    change_index = 0;
+}
+
+static void teardown(void) { fsm_release(&f); }
+
+static void *alloc_fn(size_t n) { return malloc(n > 0 ? n : 1); }
+
+static struct fsm_result apply_op(enum fsm_kv_verb verb, const char *key,
+                                  const char *val, uint64_t flags,
+                                  uint64_t cas, uint64_t index)
+{
+    struct fsm_kv_op op = {verb, key, val, val ? strlen(val) : 0, flags,
+                           cas};
+    struct fsm_result res;
+    void *buf = NULL;
+    size_t len = 0;
+
+    ck_assert_int_eq(fsm_encode_kv(&op, alloc_fn, &buf, &len, err), 0);
+    ck_assert_int_eq(fsm_apply(&f, index, buf, len, &res, err), 0);
+    ck_assert_uint_eq(res.index, index);
+    ck_assert_uint_eq(f.last_index, index);
+    free(buf);
+    return res;
+}
+
+/* The whole state as bytes, to prove that a failed call changed nothing. */
+struct image {
+    void *buf;
+    size_t len;
+    uint64_t last_index;
+};
+
+static struct image image_of(const struct fsm *g)
+{
+    struct image im;
+
+    ck_assert_int_eq(fsm_snapshot(g, alloc_fn, &im.buf, &im.len, err), 0);
+    im.last_index = g->last_index;
+    return im;
+}
+
+static void assert_unchanged(const struct image *before)
+{
+    struct image now;
+
+    REQUIRE(fsm_snapshot(&f, alloc_fn, &now.buf, &now.len, err) == 0);
+    REQUIRE(now.len == before->len);
+    REQUIRE(memcmp(now.buf, before->buf, now.len) == 0);
+    REQUIRE(f.last_index == before->last_index);
+    free(now.buf);
+}
+
+/* ---- commands ---- */
+
+/* Version 1 of "set k=v": must stay decodable forever. */
+static const unsigned char golden_set[] = {
+    0x87, 0xa1, 'v', 0x01, 0xa1, 't', 0xa2, 'k', 'v', 0xa4, 'v', 'e', 'r',
+    'b', 0x01, 0xa3, 'k', 'e', 'y', 0xa1, 'k', 0xa3, 'v', 'a', 'l', 0xc4,
+    0x01, 'v', 0xa5, 'f', 'l', 'a', 'g', 's', 0x05, 0xa3, 'c', 'a', 's',
+    0x00,
+};
+
+START_TEST(encode_golden_bytes)
+{
+    struct fsm_kv_op op = {FSM_KV_SET, "k", "v", 1, 5, 0};
+    struct fsm_result res;
+    void *buf;
+    size_t len;
+
+    ck_assert_int_eq(fsm_encode_kv(&op, alloc_fn, &buf, &len, err), 0);
+    ck_assert_uint_eq(len, sizeof(golden_set));
+    ck_assert_int_eq(memcmp(buf, golden_set, len), 0);
+    free(buf);
+    ck_assert_int_eq(fsm_apply(&f, 3, golden_set, sizeof(golden_set), &res,
+                               err), 0);
+    ck_assert_int_eq(res.rc, 0);
+    ck_assert(res.ok);
+    ck_assert_uint_eq(kv_peek(f.kv, "k")->flags, 5);
+}
+END_TEST
+
+START_TEST(apply_set)
+{
+    struct fsm_result res = apply_op(FSM_KV_SET, "a/b", "hello", 7, 0, 10);
+    const struct kv_entry *e = kv_peek(f.kv, "a/b");
+
+    ck_assert_int_eq(res.rc, 0);
+    ck_assert(res.ok);
+    ck_assert_ptr_nonnull(e);
+    ck_assert_uint_eq(e->len, 5);
+    ck_assert_int_eq(memcmp(e->val, "hello", 5), 0);
+    ck_assert_uint_eq(e->flags, 7);
+    ck_assert_uint_eq(e->create_index, 10);
+    ck_assert_uint_eq(e->modify_index, 10);
+    ck_assert_int_eq(changes, 1);
+    ck_assert_uint_eq(change_index, 10);
+    /* Same value again is still a modification. */
+    res = apply_op(FSM_KV_SET, "a/b", "hello", 7, 0, 11);
+    ck_assert_uint_eq(kv_peek(f.kv, "a/b")->modify_index, 11);
+    ck_assert_uint_eq(kv_peek(f.kv, "a/b")->create_index, 10);
+    ck_assert_int_eq(changes, 2);
+    /* An empty value is stored as NULL. */
+    apply_op(FSM_KV_SET, "empty", NULL, 0, 0, 12);
+    ck_assert_ptr_null(kv_peek(f.kv, "empty")->val);
+}
+END_TEST
+
+START_TEST(apply_cas)
+{
+    struct fsm_result res = apply_op(FSM_KV_CAS, "k", "1", 0, 0, 5);
+
+    ck_assert_int_eq(res.rc, 0);
+    ck_assert(res.ok);
+    ck_assert_int_eq(changes, 1);
+    res = apply_op(FSM_KV_CAS, "k", "2", 0, 0, 6);
+    ck_assert_int_eq(res.rc, 0);
+    ck_assert(!res.ok);
+    ck_assert_int_eq(changes, 1);
+    ck_assert_uint_eq(kv_peek(f.kv, "k")->modify_index, 5);
+    res = apply_op(FSM_KV_CAS, "k", "3", 0, 4, 7);
+    ck_assert(!res.ok);
+    res = apply_op(FSM_KV_CAS, "k", "3", 9, 5, 8);
+    ck_assert(res.ok);
+    ck_assert_uint_eq(kv_peek(f.kv, "k")->modify_index, 8);
+    ck_assert_uint_eq(kv_peek(f.kv, "k")->flags, 9);
+    ck_assert_int_eq(changes, 2);
+    ck_assert_uint_eq(change_index, 8);
+    ck_assert_uint_eq(f.last_index, 8);
+}
+END_TEST
+
+START_TEST(apply_delete)
+{
+    struct fsm_result res;
+
+    apply_op(FSM_KV_SET, "k", "v", 0, 0, 2);
+    res = apply_op(FSM_KV_DELETE, "k", NULL, 0, 0, 3);
+    ck_assert_int_eq(res.rc, 0);
+    ck_assert(res.ok);
+    ck_assert_ptr_null(kv_peek(f.kv, "k"));
+    ck_assert_uint_eq(kv_key_index(f.kv, "k"), 3);
+    ck_assert_int_eq(changes, 2);
+    res = apply_op(FSM_KV_DELETE, "k", NULL, 0, 0, 4);
+    ck_assert(res.ok);
+    ck_assert_int_eq(changes, 2);
+    ck_assert_uint_eq(kv_table_index(f.kv), 3);
+    ck_assert_uint_eq(f.last_index, 4);
+}
+END_TEST
+
+START_TEST(apply_delete_cas)
+{
+    struct fsm_result res;
+
+    apply_op(FSM_KV_SET, "k", "v", 0, 0, 2);
+    res = apply_op(FSM_KV_DELETE_CAS, "k", NULL, 0, 1, 3);
+    ck_assert_int_eq(res.rc, 0);
+    ck_assert(!res.ok);
+    ck_assert_ptr_nonnull(kv_peek(f.kv, "k"));
+    ck_assert_int_eq(changes, 1);
+    res = apply_op(FSM_KV_DELETE_CAS, "k", NULL, 0, 2, 4);
+    ck_assert(res.ok);
+    ck_assert_ptr_null(kv_peek(f.kv, "k"));
+    ck_assert_uint_eq(kv_key_index(f.kv, "k"), 4);
+    ck_assert_int_eq(changes, 2);
+    ck_assert_uint_eq(change_index, 4);
+}
+END_TEST
+
+START_TEST(apply_delete_tree)
+{
+    struct fsm_result res;
+
+    apply_op(FSM_KV_SET, "a/1", "v", 0, 0, 1);
+    apply_op(FSM_KV_SET, "a/2", "v", 0, 0, 2);
+    apply_op(FSM_KV_SET, "a0", "v", 0, 0, 3);
+    apply_op(FSM_KV_SET, "b", "v", 0, 0, 4);
+    res = apply_op(FSM_KV_DELETE_TREE, "a/", NULL, 0, 0, 5);
+    ck_assert_int_eq(res.rc, 0);
+    ck_assert(res.ok);
+    ck_assert_uint_eq(kv_count(f.kv), 2);
+    ck_assert_uint_eq(kv_prefix_index(f.kv, "a/"), 5);
+    ck_assert_int_eq(changes, 5);
+    res = apply_op(FSM_KV_DELETE_TREE, "zz", NULL, 0, 0, 6);
+    ck_assert(res.ok);
+    ck_assert_int_eq(changes, 5);
+    res = apply_op(FSM_KV_DELETE_TREE, "", NULL, 0, 0, 7);
+    ck_assert_uint_eq(kv_count(f.kv), 0);
+    ck_assert_uint_eq(kv_tombstone_count(f.kv), 4);
+    ck_assert_int_eq(changes, 6);
+}
+END_TEST
+
+START_TEST(encode_rejects_bad_ops)
+{
+    char *big = malloc(KV_MAX_KEY + 2);
+    struct fsm_kv_op op = {FSM_KV_SET, "", NULL, 0, 0, 0};
+    void *buf = NULL;
+    size_t len;
+
+    ck_assert_int_eq(fsm_encode_kv(&op, alloc_fn, &buf, &len, err),
+                     ERR_INVAL);
+    op.key = NULL;
+    ck_assert_int_eq(fsm_encode_kv(&op, alloc_fn, &buf, &len, err),
+                     ERR_INVAL);
+    memset(big, 'k', KV_MAX_KEY + 1);
+    big[KV_MAX_KEY + 1] = '\0';
+    op.key = big;
+    ck_assert_int_eq(fsm_encode_kv(&op, alloc_fn, &buf, &len, err),
+                     ERR_INVAL);
+    op.key = "k";
+    op.verb = (enum fsm_kv_verb)0;
+    ck_assert_int_eq(fsm_encode_kv(&op, alloc_fn, &buf, &len, err),
+                     ERR_INVAL);
+    op.verb = (enum fsm_kv_verb)6;
+    ck_assert_int_eq(fsm_encode_kv(&op, alloc_fn, &buf, &len, err),
+                     ERR_INVAL);
+    op.verb = FSM_KV_SET;
+    op.len = 3;
+    ck_assert_int_eq(fsm_encode_kv(&op, alloc_fn, &buf, &len, err),
+                     ERR_INVAL);
+    ck_assert_ptr_null(buf);
+    op.verb = FSM_KV_DELETE_TREE;
+    op.key = "";
+    op.len = 0;
+    ck_assert_int_eq(fsm_encode_kv(&op, alloc_fn, &buf, &len, err), 0);
+    free(buf);
+    free(big);
+}
+END_TEST
+
+/* Hand-built commands, to reach what the encoder never produces. */
+struct mp {
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+};
+
+static void mp_init(struct mp *m)
+{
+    msgpack_sbuffer_init(&m->sb);
+    msgpack_packer_init(&m->pk, &m->sb, msgpack_sbuffer_write);
+}
+
+static void mp_str(struct mp *m, const char *s)
+{
+    msgpack_pack_str_with_body(&m->pk, s, strlen(s));
+}
+
+/* A set command with its key given as raw bytes. */
+static void raw_set(struct mp *m, const char *key, size_t klen)
+{
+    mp_init(m);
+    msgpack_pack_map(&m->pk, 4);
+    mp_str(m, "v");
+    msgpack_pack_uint8(&m->pk, 1);
+    mp_str(m, "t");
+    mp_str(m, "kv");
+    mp_str(m, "verb");
+    msgpack_pack_uint8(&m->pk, FSM_KV_SET);
+    mp_str(m, "key");
+    msgpack_pack_str_with_body(&m->pk, key, klen);
+}
+
+static void expect_inval_key(const char *key, size_t klen)
+{
+    uint64_t saved = f.last_index;
+    struct image before;
+    struct fsm_result res;
+    struct mp m;
+
+    /* The command is consumed: only last_index moves. */
+    f.last_index = 50;
+    before = image_of(&f);
+    f.last_index = saved;
+    raw_set(&m, key, klen);
+    ck_assert_int_eq(fsm_apply(&f, 50, m.sb.data, m.sb.size, &res, err), 0);
+    ck_assert_int_eq(res.rc, ERR_INVAL);
+    ck_assert(!res.ok);
+    ck_assert_int_eq(changes, 0);
+    assert_unchanged(&before);
+    msgpack_sbuffer_destroy(&m.sb);
+    free(before.buf);
+}
+
+START_TEST(apply_validates_keys)
+{
+    char *big = malloc(KV_MAX_KEY + 2);
+    struct fsm_result res;
+    struct mp m;
+
+    expect_inval_key("", 0);
+    expect_inval_key("a\0b", 3);
+    memset(big, 'k', KV_MAX_KEY + 1);
+    expect_inval_key(big, KV_MAX_KEY + 1);
+    raw_set(&m, big, KV_MAX_KEY);
+    ck_assert_int_eq(fsm_apply(&f, 51, m.sb.data, m.sb.size, &res, err), 0);
+    ck_assert_int_eq(res.rc, 0);
+    ck_assert(res.ok);
+    big[KV_MAX_KEY] = '\0';
+    ck_assert_ptr_nonnull(kv_peek(f.kv, big));
+    msgpack_sbuffer_destroy(&m.sb);
+    free(big);
+}
+END_TEST
+
+static void expect_parse(const void *buf, size_t len)
+{
+    struct image before = image_of(&f);
+    struct fsm_result res;
+    int c = changes;
+
+    REQUIRE(fsm_apply(&f, 99, buf, len, &res, err) == ERR_PARSE);
+    REQUIRE(res.rc == ERR_PARSE);
+    REQUIRE(changes == c);
+    assert_unchanged(&before);
+    free(before.buf);
+}
+
+START_TEST(apply_rejects_every_truncation)
+{
+    struct fsm_kv_op op = {FSM_KV_CAS, "some/key", "value", 5, 3, 1};
+    unsigned char *buf, *cut;
+    void *b;
+    size_t len, i;
+
+    apply_op(FSM_KV_SET, "x", "y", 0, 0, 1);
+    ck_assert_int_eq(fsm_encode_kv(&op, alloc_fn, &b, &len, err), 0);
+    buf = b;
+    for (i = 0; i < len; i++) {
+        /* A fresh copy of exactly i bytes, so ASan sees any overread. */
+        cut = malloc(i + 1);
+        memcpy(cut, buf, i);
+        expect_parse(cut, i);
+        free(cut);
+    }
+    cut = malloc(len + 1);
+    memcpy(cut, buf, len);
+    cut[len] = 0xc0;
+    expect_parse(cut, len + 1);
+    free(cut);
+    free(buf);
+}
+END_TEST
+
+static void pack_fields(struct mp *m, int skip, const char *extra)
+{
+    msgpack_pack_map(&m->pk, 4 - (skip >= 0) + (extra != NULL));
+    if (skip != 0) {
+        mp_str(m, "v");
+        msgpack_pack_uint8(&m->pk, 1);
+    }
+    if (skip != 1) {
+        mp_str(m, "t");
+        mp_str(m, "kv");
+    }
+    if (skip != 2) {
+        mp_str(m, "verb");
+        msgpack_pack_uint8(&m->pk, 1);
+    }
+    if (skip != 3) {
+        mp_str(m, "key");
+        mp_str(m, "k");
+    }
+    if (extra != NULL)
+        mp_str(m, extra);
+}
+
+START_TEST(apply_rejects_malformed)
+{
+#define RAW(s) {s, sizeof(s) - 1}
+    static const struct {
+        const char *s;
+        size_t n;
+    } raws[] = {
+        RAW(""),
+        RAW("\xc1"),
+        RAW("\x90"),
+        RAW("\x80"),
+        RAW("\xdd\xff\xff\xff\xff"),         /* array32 claims 4G items */
+        RAW("\xdf\xff\xff\xff\xff\x01\x02"), /* map32 claims 4G pairs */
+        RAW("\xdb\xff\xff\xff\xf0"),         /* str32 past the end */
+        RAW("\x81\xa1v\xdd\x7f\xff\xff\xff"),
+        RAW("\x84\xa1v\x02\xa1t\xa2kv\xa4verb\x01\xa3key\xa1k"), /* v2 */
+        RAW("\x84\xa1v\x01\xa1t\xa3" "cat\xa4verb\x01\xa3key\xa1k"),
+        RAW("\x84\xa1v\x01\xa1t\xa2kv\xa4verb\x00\xa3key\xa1k"),
+        RAW("\x84\xa1v\x01\xa1t\xa2kv\xa4verb\x06\xa3key\xa1k"),
+        RAW("\x84\xa1v\x01\xa1t\xa2kv\xa4verb\xff\xa3key\xa1k"),
+        RAW("\x84\xa1v\x01\xa1t\xa2kv\xa4verb\x01\xa3key\xc4\x01k"),
+        RAW("\x84\xa1v\xa1\x31\xa1t\xa2kv\xa4verb\x01\xa3key\xa1k"),
+        RAW("\x85\xa1v\x01\xa1t\xa2kv\xa4verb\x01\xa3key\xa1k"
+            "\xa3val\xa1v"),
+        RAW("\x85\xa1v\x01\xa1t\xa2kv\xa4verb\x01\xa3key\xa1k"
+            "\xa3" "cas\xff"),
+        RAW("\x85\xa1v\x01\xa1t\xa2kv\xa4verb\x01\xa3key\xa1k"
+            "\xa3key\xa1j"),
+        RAW("\x85\xa1v\x01\xa1t\xa2kv\xa4verb\x01\xa3key\xa1k"
+            "\x01\x01"),
+        RAW("\x94\xa1v\x01\xa1t\xa2kv"),
+        RAW("\x84\xa1v\x01\xa1t\xa2kv\xa4verb\x01\xa3key\xa1k\xc0"),
+    };
+#undef RAW
+    struct mp m;
+    size_t i;
+    int skip;
+
+    for (i = 0; i < sizeof(raws) / sizeof(raws[0]); i++) {
+        unsigned char *b = malloc(raws[i].n + 1);
+        memcpy(b, raws[i].s, raws[i].n);
+        expect_parse(b, raws[i].n);
+        free(b);
+    }
+    for (skip = 0; skip < 4; skip++) {
+        mp_init(&m);
+        pack_fields(&m, skip, NULL);
+        expect_parse(m.sb.data, m.sb.size);
+        msgpack_sbuffer_destroy(&m.sb);
+    }
+    mp_init(&m);
+    pack_fields(&m, -1, "bogus");
+    msgpack_pack_uint8(&m.pk, 1);
+    expect_parse(m.sb.data, m.sb.size);
+    msgpack_sbuffer_destroy(&m.sb);
+}
+END_TEST
+
+/* One value of every msgpack format, packed by msgpack-c. */
+static void pack_kind(msgpack_packer *pk, int kind, const char *blob)
+{
+    static const size_t sizes[] = {1, 2, 3, 4, 8, 16, 300, 70000};
+    size_t i;
+
+    if (kind < 8) {
+        msgpack_pack_str_with_body(pk, blob, sizes[kind] * 3 / 2);
+    } else if (kind < 16) {
+        msgpack_pack_bin_with_body(pk, blob, sizes[kind - 8]);
+    } else if (kind < 24) {
+        msgpack_pack_ext_with_body(pk, blob, sizes[kind - 16], 7);
+    } else if (kind < 27) {
+        msgpack_pack_array(pk, (size_t[]){3, 20, 70000}[kind - 24]);
+        for (i = 0; i < (size_t[]){3, 20, 70000}[kind - 24]; i++)
+            msgpack_pack_nil(pk);
+    } else if (kind < 30) {
+        msgpack_pack_map(pk, (size_t[]){3, 20, 70000}[kind - 27]);
+        for (i = 0; i < (size_t[]){3, 20, 70000}[kind - 27]; i++) {
+            msgpack_pack_int64(pk, -(int64_t)i * 1000003);
+            msgpack_pack_array(pk, 1);
+            msgpack_pack_double(pk, 0.5);
+        }
+    } else {
+        switch (kind) {
+        case 30: msgpack_pack_nil(pk); break;
+        case 31: msgpack_pack_true(pk); break;
+        case 32: msgpack_pack_float(pk, 1.5f); break;
+        case 33: msgpack_pack_double(pk, 2.5); break;
+        case 34: msgpack_pack_uint64(pk, UINT64_MAX); break;
+        case 35: msgpack_pack_uint32(pk, 70000); break;
+        case 36: msgpack_pack_uint16(pk, 300); break;
+        case 37: msgpack_pack_uint8(pk, 200); break;
+        case 38: msgpack_pack_int64(pk, INT64_MIN); break;
+        case 39: msgpack_pack_int32(pk, -70000); break;
+        case 40: msgpack_pack_int16(pk, -300); break;
+        case 41: msgpack_pack_int8(pk, -100); break;
+        default: msgpack_pack_int8(pk, -3); break;
+        }
+    }
+}
+
+/* The bounds check in front of msgpack-c must agree with it on the size
+ * of every format: a whole command with an unknown field of any type is
+ * rejected for the field, not as truncated or malformed. */
+START_TEST(scanner_agrees_with_msgpack)
+{
+    char *blob = calloc(1, 110000);
+    struct fsm_result res;
+    struct mp m;
+    int kind;
+
+    for (kind = 0; kind < 43; kind++) {
+        mp_init(&m);
+        pack_fields(&m, -1, "zz");
+        pack_kind(&m.pk, kind, blob);
+        ck_assert_int_eq(fsm_apply(&f, 1, m.sb.data, m.sb.size, &res, err),
+                         ERR_PARSE);
+        ck_assert_msg(strstr(err, "unknown command field") != NULL,
+                      "kind %d: %s", kind, err);
+        /* One byte short is always cut off. */
+        ck_assert_int_eq(fsm_apply(&f, 1, m.sb.data, m.sb.size - 1, &res,
+                                   err), ERR_PARSE);
+        ck_assert_msg(strstr(err, "truncated") != NULL, "kind %d: %s",
+                      kind, err);
+        msgpack_sbuffer_destroy(&m.sb);
+    }
+    free(blob);
+}
+END_TEST
+
+static uint64_t rng_state = 0x243f6a8885a308d3u;
+
+static uint64_t rnd(void)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return rng_state;
+}
+
+/* Anything goes except a crash, a leak, or a change on ERR_PARSE. */
+static void fuzz_one(const unsigned char *buf, size_t len, uint64_t index)
+{
+    size_t count = kv_count(f.kv);
+    uint64_t last = f.last_index;
+    struct fsm_result res;
+    int rc = fsm_apply(&f, index, buf, len, &res, err);
+
+    REQUIRE(rc == 0 || rc == ERR_PARSE);
+    if (rc == ERR_PARSE) {
+        REQUIRE(kv_count(f.kv) == count);
+        REQUIRE(f.last_index == last);
+    }
+}
+
+START_TEST(apply_survives_random_bytes)
+{
+    unsigned char buf[64];
+    size_t i, j, len;
+
+    for (i = 0; i < 20000; i++) {
+        len = rnd() % sizeof(buf);
+        for (j = 0; j < len; j++)
+            buf[j] = (unsigned char)rnd();
+        /* Often start like a map so the decoder gets further in. */
+        if (len > 0 && i % 2 == 0)
+            buf[0] = 0x80 | (buf[0] & 0x07);
+        fuzz_one(buf, len, i + 1);
+    }
+}
+END_TEST
+
+START_TEST(apply_survives_byte_flips)
+{
+    struct fsm_kv_op op = {FSM_KV_SET, "k/1", "val", 3, 1, 2};
+    unsigned char *buf, *copy;
+    void *b;
+    size_t len, i;
+    unsigned v;
+    uint64_t index = 1;
+
+    ck_assert_int_eq(fsm_encode_kv(&op, alloc_fn, &b, &len, err), 0);
+    buf = b;
+    copy = malloc(len);
+    for (i = 0; i < len; i++) {
+        for (v = 0; v < 256; v++) {
+            memcpy(copy, buf, len);
+            copy[i] = (unsigned char)v;
+            fuzz_one(copy, len, index++);
+        }
+    }
+    ck_assert_int_eq(kv_verify(f.kv, err), 0);
+    free(copy);
+    free(buf);
+}
+END_TEST
+
+/* ---- snapshots ---- */
+
+static void build_state(struct fsm *g)
+{
+    static const unsigned char bin[] = {0, 0xff, 'x', 0};
+    struct kv_entry e = {"locked", (unsigned char *)"held", 4, 3, 2, 6, 4,
+                         "adf4238a-882b-9ddc-4a9d-5b6758e4159e"};
+    char key[32];
+    int i;
+
+    for (i = 0; i < 20; i++) {
+        snprintf(key, sizeof(key), "app/%02d", i);
+        ck_assert_int_eq(kv_put(g->kv, key, key, strlen(key), i, 10 + i,
+                                err), 0);
+    }
+    ck_assert_int_eq(kv_put(g->kv, "bin", bin, sizeof(bin), 0, 40, err), 0);
+    ck_assert_int_eq(kv_put(g->kv, "empty", NULL, 0, 0, 41, err), 0);
+    ck_assert_int_eq(kv_restore_entry(g->kv, &e, err), 0);
+    ck_assert_int_eq(kv_delete(g->kv, "app/03", 42, err), 0);
+    ck_assert_int_eq(kv_delete_tree(g->kv, "app/1", 43, err), 0);
+    kv_set_table_index(g->kv, 44);
+    g->last_index = 45;
+}
+
+struct pair {
+    const struct kv_store *other;
+    int n;
+};
+
+static int same_entry(void *ctx, const struct kv_entry *e)
+{
+    struct pair *p = ctx;
+    const struct kv_entry *o = kv_peek(p->other, e->key);
+
+    ck_assert_ptr_nonnull(o);
+    ck_assert_uint_eq(o->len, e->len);
+    ck_assert((o->val == NULL) == (e->val == NULL));
+    if (e->len > 0)
+        ck_assert_int_eq(memcmp(o->val, e->val, e->len), 0);
+    ck_assert_uint_eq(o->flags, e->flags);
+    ck_assert_uint_eq(o->create_index, e->create_index);
+    ck_assert_uint_eq(o->modify_index, e->modify_index);
+    ck_assert_uint_eq(o->lock_index, e->lock_index);
+    ck_assert((o->session == NULL) == (e->session == NULL));
+    if (e->session != NULL)
+        ck_assert_str_eq(o->session, e->session);
+    p->n++;
+    return 0;
+}
+
+static int same_tomb(void *ctx, const char *key, uint64_t index)
+{
+    struct pair *p = ctx;
+
+    ck_assert_ptr_null(kv_peek(p->other, key));
+    ck_assert_uint_eq(kv_key_index(p->other, key), index);
+    p->n++;
+    return 0;
+}
+
+static void assert_same_state(const struct fsm *a, const struct fsm *b)
+{
+    struct pair p = {b->kv, 0};
+
+    ck_assert_uint_eq(a->last_index, b->last_index);
+    ck_assert_uint_eq(kv_table_index(a->kv), kv_table_index(b->kv));
+    ck_assert_uint_eq(kv_count(a->kv), kv_count(b->kv));
+    ck_assert_uint_eq(kv_tombstone_count(a->kv), kv_tombstone_count(b->kv));
+    ck_assert_int_eq(kv_walk_prefix(a->kv, "", same_entry, &p), 0);
+    ck_assert_int_eq(kv_walk_tombstones(a->kv, same_tomb, &p), 0);
+    ck_assert_int_eq(p.n, (int)(kv_count(a->kv) + kv_tombstone_count(a->kv)));
+    ck_assert_int_eq(kv_verify(b->kv, err), 0);
+}
+
+START_TEST(snapshot_round_trip)
+{
+    struct fsm src;
+    void *buf;
+    size_t len;
+
+    ck_assert_int_eq(fsm_init(&src, err), 0);
+    build_state(&src);
+    ck_assert_uint_eq(kv_count(src.kv), 12);
+    ck_assert_uint_eq(kv_tombstone_count(src.kv), 11);
+    ck_assert_int_eq(fsm_snapshot(&src, alloc_fn, &buf, &len, err), 0);
+    apply_op(FSM_KV_SET, "old", "state", 0, 0, 1000);
+    changes = 0;
+    ck_assert_int_eq(fsm_restore(&f, buf, len, err), 0);
+    ck_assert_int_eq(changes, 1);
+    ck_assert_uint_eq(change_index, 45);
+    ck_assert_ptr_null(kv_peek(f.kv, "old"));
+    assert_same_state(&src, &f);
+    ck_assert_uint_eq(f.last_index, 45);
+    ck_assert_uint_eq(kv_table_index(f.kv), 44);
+    ck_assert_str_eq(kv_peek(f.kv, "locked")->session,
+                     "adf4238a-882b-9ddc-4a9d-5b6758e4159e");
+    ck_assert_ptr_null(kv_peek(f.kv, "empty")->val);
+    free(buf);
+    fsm_release(&src);
+}
+END_TEST
+
+START_TEST(snapshot_of_empty_state)
+{
+    struct fsm src;
+    void *buf;
+    size_t len;
+
+    ck_assert_int_eq(fsm_init(&src, err), 0);
+    ck_assert_int_eq(fsm_snapshot(&src, alloc_fn, &buf, &len, err), 0);
+    apply_op(FSM_KV_SET, "x", "y", 0, 0, 5);
+    ck_assert_int_eq(fsm_restore(&f, buf, len, err), 0);
+    ck_assert_uint_eq(kv_count(f.kv), 0);
+    ck_assert_uint_eq(f.last_index, 0);
+    ck_assert_uint_eq(kv_table_index(f.kv), 0);
+    free(buf);
+    fsm_release(&src);
+}
+END_TEST
+
+/* Restore must fail with ERR_PARSE and leave the running state alone. */
+static void expect_bad_snapshot(const void *buf, size_t len)
+{
+    struct image before = image_of(&f);
+    int c = changes;
+
+    REQUIRE(fsm_restore(&f, buf, len, err) == ERR_PARSE);
+    REQUIRE(changes == c);
+    assert_unchanged(&before);
+    free(before.buf);
+}
+
+static void small_snapshot(void **buf, size_t *len)
+{
+    struct fsm src;
+
+    ck_assert_int_eq(fsm_init(&src, err), 0);
+    ck_assert_int_eq(kv_put(src.kv, "a", "1", 1, 0, 2, err), 0);
+    ck_assert_int_eq(kv_put(src.kv, "b", NULL, 0, 0, 3, err), 0);
+    ck_assert_int_eq(kv_put(src.kv, "c", "3", 1, 0, 4, err), 0);
+    ck_assert_int_eq(kv_delete(src.kv, "c", 5, err), 0);
+    src.last_index = 6;
+    ck_assert_int_eq(fsm_snapshot(&src, alloc_fn, buf, len, err), 0);
+    fsm_release(&src);
+}
+
+START_TEST(restore_rejects_truncation_and_trailing_bytes)
+{
+    unsigned char *buf, *cut;
+    void *b;
+    size_t len, i;
+
+    small_snapshot(&b, &len);
+    buf = b;
+    apply_op(FSM_KV_SET, "live", "data", 0, 0, 77);
+    for (i = 0; i < len; i++) {
+        cut = malloc(i + 1);
+        memcpy(cut, buf, i);
+        expect_bad_snapshot(cut, i);
+        free(cut);
+    }
+    cut = malloc(len + 1);
+    memcpy(cut, buf, len);
+    cut[len] = 0x00;
+    expect_bad_snapshot(cut, len + 1);
+    ck_assert_int_eq(fsm_restore(&f, cut, len, err), 0);
+    ck_assert_uint_eq(f.last_index, 6);
+    free(cut);
+    free(buf);
+}
+END_TEST
+
+/* Replace the first occurrence of a byte pattern; it must exist. */
+static void patch(unsigned char *buf, size_t len, const char *from,
+                  const char *to, size_t n)
+{
+    unsigned char *p = memmem(buf, len, from, n);
+
+    ck_assert_ptr_nonnull(p);
+    memcpy(p, to, n);
+}
+
+START_TEST(restore_rejects_detectable_flips)
+{
+    static const struct {
+        const char *from, *to;
+        size_t n;
+    } flips[] = {
+        {"\xa7version\x01", "\xa7version\x02", 9},
+        {"\xa7version\x01", "\xa7version\x00", 9},
+        {"\xa7version\x01", "\xa7version\xa1", 9},
+        {"proconsul-state", "proconsul-stats", 15},
+        {"last_index", "last_indey", 10},
+        {"\x98\x01\xa1" "a", "\x98\x03\xa1" "a", 4},   /* record type */
+        {"\x98\x01\xa1" "a", "\x97\x01\xa1" "a", 4},   /* field count */
+        {"\x98\x01\xa1" "a", "\x98\x01\xa1" "\x00", 4}, /* NUL key */
+        {"\x98\x01\xa1" "b", "\x98\x01\xa1" "a", 4},   /* duplicate key */
+        {"\x93\x02\xa1" "c", "\x93\x02\xa1" "a", 4},   /* dup tombstone */
+        {"\x93\x02\xa1" "c", "\x93\x02\xc4" "c", 4},   /* bin key */
+        {"\x92\x00\x03", "\x92\x00\x04", 3},          /* end count */
+        {"\x92\x00\x03", "\x92\x00\x02", 3},
+        {"\x92\x00\x03", "\x92\x01\x03", 3},
+        {"\x92\x00\x03", "\x92\x00\xc0", 3},
+        {"\x92\x00\x03", "\x91\x00\x03", 3},
+    };
+    unsigned char *buf, *copy;
+    void *b;
+    size_t len, i;
+
+    small_snapshot(&b, &len);
+    buf = b;
+    copy = malloc(len);
+    apply_op(FSM_KV_SET, "live", "data", 0, 0, 77);
+    for (i = 0; i < sizeof(flips) / sizeof(flips[0]); i++) {
+        memcpy(copy, buf, len);
+        patch(copy, len, flips[i].from, flips[i].to, flips[i].n);
+        expect_bad_snapshot(copy, len);
+    }
+    memcpy(copy, buf, len);
+    patch(copy, len, "\xa7version\x01", "\xa7version\x02", 9);
+    ck_assert_int_eq(fsm_restore(&f, copy, len, err), ERR_PARSE);
+    ck_assert_msg(strstr(err, "unsupported snapshot version 2") != NULL,
+                  "message: %s", err);
+    free(copy);
+    free(buf);
+}
+END_TEST
+
+START_TEST(restore_survives_every_byte_flip)
+{
+    unsigned char *buf, *copy;
+    void *b;
+    size_t len, i;
+    unsigned x;
+    int rc;
+
+    small_snapshot(&b, &len);
+    buf = b;
+    copy = malloc(len);
+    for (i = 0; i < len; i++) {
+        for (x = 1; x < 256; x <<= 1) {
+            struct image before = image_of(&f);
+            memcpy(copy, buf, len);
+            copy[i] ^= (unsigned char)x;
+            rc = fsm_restore(&f, copy, len, err);
+            REQUIRE(rc == 0 || rc == ERR_PARSE);
+            if (rc == ERR_PARSE)
+                assert_unchanged(&before);
+            REQUIRE(kv_verify(f.kv, err) == 0);
+            free(before.buf);
+        }
+    }
+    free(copy);
+    free(buf);
+}
+END_TEST
+
+/* A snapshot written by hand, to pin the documented format. */
+static void hand_snapshot(struct mp *m, uint64_t version, bool end)
+{
+    mp_init(m);
+    msgpack_pack_map(&m->pk, 4);
+    mp_str(m, "format");
+    mp_str(m, "proconsul-state");
+    mp_str(m, "version");
+    msgpack_pack_uint64(&m->pk, version);
+    mp_str(m, "last_index");
+    msgpack_pack_uint64(&m->pk, 30);
+    mp_str(m, "kv_table_index");
+    msgpack_pack_uint64(&m->pk, 29);
+    msgpack_pack_array(&m->pk, 3);
+    msgpack_pack_uint8(&m->pk, 2);
+    mp_str(m, "t/gone");
+    msgpack_pack_uint8(&m->pk, 20);
+    msgpack_pack_array(&m->pk, 8);
+    msgpack_pack_uint8(&m->pk, 1);
+    mp_str(m, "t/key");
+    msgpack_pack_bin_with_body(&m->pk, "val", 3);
+    msgpack_pack_uint8(&m->pk, 1);
+    msgpack_pack_uint8(&m->pk, 11);
+    msgpack_pack_uint8(&m->pk, 12);
+    msgpack_pack_uint8(&m->pk, 0);
+    msgpack_pack_nil(&m->pk);
+    if (end) {
+        msgpack_pack_array(&m->pk, 2);
+        msgpack_pack_uint8(&m->pk, 0);
+        msgpack_pack_uint8(&m->pk, 2);
+    }
+}
+
+START_TEST(restore_hand_written_snapshot)
+{
+    const struct kv_entry *e;
+    struct mp m;
+
+    apply_op(FSM_KV_SET, "live", "data", 0, 0, 77);
+    hand_snapshot(&m, 2, true);
+    expect_bad_snapshot(m.sb.data, m.sb.size);
+    msgpack_sbuffer_destroy(&m.sb);
+    hand_snapshot(&m, 1, false);
+    expect_bad_snapshot(m.sb.data, m.sb.size);
+    ck_assert_msg(strstr(err, "missing end record") != NULL, "%s", err);
+    msgpack_sbuffer_destroy(&m.sb);
+    hand_snapshot(&m, 1, true);
+    ck_assert_int_eq(fsm_restore(&f, m.sb.data, m.sb.size, err), 0);
+    msgpack_sbuffer_destroy(&m.sb);
+    ck_assert_uint_eq(f.last_index, 30);
+    ck_assert_uint_eq(kv_table_index(f.kv), 29);
+    ck_assert_uint_eq(kv_key_index(f.kv, "t/gone"), 20);
+    e = kv_peek(f.kv, "t/key");
+    ck_assert_ptr_nonnull(e);
+    ck_assert_uint_eq(e->create_index, 11);
+    ck_assert_uint_eq(e->modify_index, 12);
+    ck_assert_ptr_null(kv_peek(f.kv, "live"));
+}
+END_TEST
+
+static Suite *fsm_suite(void)
+{
+    Suite *s = suite_create("fsm");
+    TCase *cmd = tcase_create("command");
+    TCase *snap = tcase_create("snapshot");
+
+    tcase_add_checked_fixture(cmd, setup, teardown);
+    tcase_set_timeout(cmd, 60);
+    tcase_add_test(cmd, encode_golden_bytes);
+    tcase_add_test(cmd, apply_set);
+    tcase_add_test(cmd, apply_cas);
+    tcase_add_test(cmd, apply_delete);
+    tcase_add_test(cmd, apply_delete_cas);
+    tcase_add_test(cmd, apply_delete_tree);
+    tcase_add_test(cmd, encode_rejects_bad_ops);
+    tcase_add_test(cmd, apply_validates_keys);
+    tcase_add_test(cmd, apply_rejects_every_truncation);
+    tcase_add_test(cmd, apply_rejects_malformed);
+    tcase_add_test(cmd, scanner_agrees_with_msgpack);
+    tcase_add_test(cmd, apply_survives_random_bytes);
+    tcase_add_test(cmd, apply_survives_byte_flips);
+    suite_add_tcase(s, cmd);
+    tcase_add_checked_fixture(snap, setup, teardown);
+    tcase_set_timeout(snap, 60);
+    tcase_add_test(snap, snapshot_round_trip);
+    tcase_add_test(snap, snapshot_of_empty_state);
+    tcase_add_test(snap, restore_rejects_truncation_and_trailing_bytes);
+    tcase_add_test(snap, restore_rejects_detectable_flips);
+    tcase_add_test(snap, restore_survives_every_byte_flip);
+    tcase_add_test(snap, restore_hand_written_snapshot);
+    suite_add_tcase(s, snap);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(fsm_suite());
+    int failed;
+
+    srunner_set_fork_status(sr, CK_FORK);
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
