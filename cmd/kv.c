@@ -361,9 +361,13 @@ static int call(struct httpc *c, const char *method, const char *key,
     return ERR_IO;
 }
 
+/* A uint64 field; values past INT64_MAX arrive as strings (big_ints). */
 static unsigned long long num(const json_t *o, const char *k)
 {
     const json_t *v = json_object_get(o, k);
+
+    if (json_is_string(v))
+        return strtoull(json_string_value(v), NULL, 10);
     return json_is_integer(v) ? (unsigned long long)json_integer_value(v)
                               : 0;
 }
@@ -394,11 +398,54 @@ static int decode_pair(const json_t *o, struct pair *p, char *err)
                    bad);
 }
 
+/* Copy of s with every integer literal longer than 18 digits quoted:
+ * Consul's Flags is a uint64, which jansson cannot hold as a number. */
+static char *big_ints(const char *s, size_t n, size_t *out_n)
+{
+    char *out = malloc(n * 2 + 1), *o = out;
+    bool in_str = false;
+
+    for (size_t i = 0; out != NULL && i < n;) {
+        size_t d = 0;
+        if (!in_str && s[i] >= '0' && s[i] <= '9')
+            while (i + d < n && s[i + d] >= '0' && s[i + d] <= '9')
+                d++;
+        if (d > 18) {
+            *o++ = '"';
+            memcpy(o, s + i, d);
+            o += d;
+            *o++ = '"';
+            i += d;
+            continue;
+        }
+        if (d > 0) {
+            memcpy(o, s + i, d);
+            o += d;
+            i += d;
+            continue;
+        }
+        if (in_str && s[i] == '\\' && i + 1 < n)
+            *o++ = s[i++];
+        else if (s[i] == '"')
+            in_str = !in_str;
+        *o++ = s[i++];
+    }
+    *out_n = out != NULL ? (size_t)(o - out) : 0;
+    return out;
+}
+
 static json_t *parse_body(const struct httpc_resp *r, char *err)
 {
     json_error_t je;
     json_t *j = json_loadb(r->body, r->len, JSON_ALLOW_NUL, &je);
+    size_t n;
+    char *fixed;
 
+    if (j == NULL && strstr(je.text, "too big") != NULL &&
+        (fixed = big_ints(r->body, r->len, &n)) != NULL) {
+        j = json_loadb(fixed, n, JSON_ALLOW_NUL, &je);
+        free(fixed);
+    }
     if (j == NULL)
         err_set(err, ERR_PARSE, "%s", je.text);
     else if (!json_is_array(j)) {
@@ -423,29 +470,32 @@ static void print_value(const struct bytes *v, bool b64)
     free(enc);
 }
 
-/* prettyKVPair: a tabwriter block, then the UI's newline. */
-static void print_detailed(const struct pair *p, bool b64)
+/* prettyKVPair: a tabwriter block, then the UI's newline. keys_only
+ * (-keys -recurse -detailed) leaves out the Value line, so the block ends
+ * with an empty line. */
+static void print_detailed(const struct pair *p, bool b64, bool keys_only)
 {
-    char *buf = NULL;
+    char *buf = NULL, *enc = NULL;
     size_t len = 0;
     FILE *m = open_memstream(&buf, &len);
 
     if (m == NULL)
         return;
     fprintf(m, "CreateIndex\t%llu\nFlags\t%llu\nKey\t%s\nLockIndex\t%llu\n"
-               "ModifyIndex\t%llu\nSession\t%s\nValue\t",
+               "ModifyIndex\t%llu\nSession\t%s\n",
             p->create, p->flags, p->key, p->lock, p->modify,
             p->session != NULL && *p->session ? p->session : "-");
-    if (b64) {
-        char *enc = b64_encode(p->val.p, p->val.len);
-        fputs(enc != NULL ? enc : "", m);
-        free(enc);
-    } else {
+    if (!keys_only && b64) {
+        enc = b64_encode(p->val.p, p->val.len);
+        fprintf(m, "Value\t%s", enc != NULL ? enc : "");
+    } else if (!keys_only) {
+        fputs("Value\t", m);
         put_bytes(m, p->val.p, p->val.len);
     }
     fclose(m);
     tw_print(stdout, buf, len);
     fputc('\n', stdout);
+    free(enc);
     free(buf);
 }
 
@@ -453,6 +503,24 @@ struct get_opts {
     bool base64, detailed, keys, recurse;
     const char *separator;
 };
+
+/* One pair as kv get prints it in its mode. */
+static void print_pair(const struct pair *p, const struct get_opts *g,
+                       bool single)
+{
+    if (g->detailed) {
+        print_detailed(p, g->base64, g->keys);
+        return;
+    }
+    if (g->keys) { /* -keys -recurse */
+        printf("%s\n", p->key);
+        return;
+    }
+    if (!single)
+        printf("%s:", p->key);
+    print_value(&p->val, g->base64);
+    fputc('\n', stdout);
+}
 
 /* Decode the list in r and print it (only the first pair when single);
  * *found is false for an empty list. */
@@ -468,23 +536,16 @@ static int print_list(const struct httpc_resp *r, const struct get_opts *g,
         return ERR_PARSE;
     *found = json_array_size(j) > 0;
     json_array_foreach(j, i, o) {
-        if (g->keys) {
+        if (g->keys && !g->recurse) { /* ?keys: a list of strings */
             const char *k = json_string_value(o);
             printf("%s\n", k != NULL ? k : "");
             continue;
         }
         if ((rc = decode_pair(o, &p, err)) != 0)
             break;
-        if (g->detailed) {
-            if (i > 0)
-                fputc('\n', stdout);
-            print_detailed(&p, g->base64);
-        } else {
-            if (!single)
-                printf("%s:", p.key);
-            print_value(&p.val, g->base64 && !single);
+        if (g->detailed && i > 0)
             fputc('\n', stdout);
-        }
+        print_pair(&p, g, single);
         free(p.val.p);
         if (single)
             break;
@@ -498,8 +559,10 @@ static const char *get_query(const struct get_opts *g, char **q)
     char *sep;
 
     *q = NULL;
+    if (g->recurse) /* also -keys -recurse: keys of a full listing */
+        return "recurse";
     if (!g->keys)
-        return g->recurse ? "recurse" : NULL;
+        return NULL;
     if (g->separator[0] == '\0')
         return "keys";
     sep = httpc_escape(g->separator);

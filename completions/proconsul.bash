@@ -19,7 +19,8 @@ _proconsul_flags() {
             -retry-join= -join= -dev -encrypt="
         ;;
     "kv get")
-        echo "-base64 -detailed -keys -recurse -separator= $_proconsul_http_flags"
+        echo "-base64 -detailed -keys -recurse -separator=
+            $_proconsul_http_flags"
         ;;
     "kv put")
         echo "-acquire -base64 -cas -flags= -modify-index= -release -session=

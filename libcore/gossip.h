@@ -52,7 +52,9 @@ struct gossip_tag {
     const char *val;
 };
 
-/* Timings; gossip_opts_init() fills memberlist's LAN defaults (in ms). */
+/* Timings in ms; gossip_opts_init() fills memberlist's LAN defaults. A
+ * zero falls back to the default, except for indirect_checks,
+ * gossip_to_dead, dead_reclaim and leave_propagate where 0 means none. */
 struct gossip_timing {
     unsigned probe_interval;      /* 1000: one node probed per interval */
     unsigned probe_timeout;       /* 500: wait for a direct UDP ack */
@@ -113,7 +115,8 @@ struct gossip_opts {
     const struct gossip_tag *tags;
     size_t n_tags;
     struct gossip_timing timing;
-    const char *snapshot_path;  /* NULL: remember nothing */
+    const char *snapshot_path;  /* "<data-dir>/serf/local.snapshot" (serf's
+                                 * format); NULL: remember nothing (-dev) */
     bool rejoin_after_leave;    /* rejoin from the snapshot after leave */
     uint64_t seed;              /* 0: random */
     gossip_event_fn on_event;
@@ -154,8 +157,10 @@ int gossip_tagset_consul(struct gossip_tagset *s,
  * are copied. */
 struct gossip *gossip_new(uv_loop_t *loop, const struct gossip_opts *o,
                           char *err);
-/* Bind UDP and TCP on bind_addr:port, announce ourselves, start the
- * timers and, when the snapshot remembers a pool, rejoin it. */
+/* Bind UDP and TCP on bind_addr:port, open the snapshot (its parent,
+ * <data-dir>/serf, is created if missing), announce ourselves, start
+ * the timers and, when the snapshot remembers a pool, rejoin it one
+ * member at a time. On failure g stays valid: gossip_close() it. */
 int gossip_start(struct gossip *g, char *err);
 
 /* Result of one address given to gossip_join. */

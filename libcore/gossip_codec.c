@@ -894,19 +894,6 @@ int gossip_enc_err(struct gossip_buf *b, const char *msg)
     return b->err;
 }
 
-int gossip_enc_compress(struct gossip_buf *b, const void *p, size_t n)
-{
-    msgpack_packer pk;
-
-    start(&pk, b, GM_COMPRESS, 2);
-    gossip_pk_str(&pk, "Algo");
-    msgpack_pack_uint8(&pk, 0);
-    gossip_pk_str(&pk, "Buf");
-    msgpack_pack_str(&pk, n);
-    msgpack_pack_str_body(&pk, p, n);
-    return b->err;
-}
-
 /* ---- compound ---- */
 
 int gossip_compound_parse(const uint8_t *p, size_t n,

@@ -5,10 +5,12 @@
  * memberlist message), gossip_serfmsg.c (serf messages, tags),
  * gossip_lzw.c (CRC-32, LZW), gossip_queue.c (transmit-limited
  * broadcast queues, name tables), gossip_state.c (SWIM node states,
- * suspicion, push/pull merge), gossip_probe.c (probes, acks, gossip
- * rounds, packet dispatch, streams), gossip_serf.c (serf members,
- * intents, Lamport clocks, events, queries), gossip_snap.c (snapshot
- * file), gossip_net.c (libuv UDP/TCP), gossip.c (public API, timers).
+ * suspicion), gossip_merge.c (push/pull state, conflict checks),
+ * gossip_probe.c (packet dispatch, probes, gossip rounds, the clock),
+ * gossip_stream.c (TCP exchanges, joins), gossip_serf.c (serf members,
+ * intents, leave), gossip_serfev.c (serf user messages, events,
+ * queries, serf state), gossip_snap.c (snapshot file), gossip_net.c
+ * (libuv UDP/TCP), gossip.c (public API, timers, name resolution).
  * The core (everything but gossip_net.c and the uv parts of gossip.c)
  * never reads a clock or touches a socket: time is g->now, set by
  * gossip_sm_advance(), and I/O goes through struct gossip_tp, so the
@@ -183,7 +185,6 @@ int gossip_enc_alive(struct gossip_buf *b, const struct gm_alive *m);
 int gossip_enc_pnode(struct gossip_buf *b, const struct gm_alive *m);
 int gossip_enc_pphdr(struct gossip_buf *b, const struct gm_pphdr *m);
 int gossip_enc_err(struct gossip_buf *b, const char *msg);
-int gossip_enc_compress(struct gossip_buf *b, const void *p, size_t n);
 
 /* Compound: up to 255 parts, each < 64 KiB. trunc counts parts whose
  * bytes were missing (memberlist keeps the complete ones). */
@@ -197,7 +198,18 @@ uint32_t gossip_crc32(const uint8_t *p, size_t n);
 /* Go compress/lzw, LSB order, 8-bit literals; out is malloc'd. */
 int gossip_lzw_decode(const uint8_t *in, size_t n, size_t max_out,
                       uint8_t **out, size_t *out_len);
-int gossip_lzw_encode(const uint8_t *in, size_t n, struct gossip_buf *out);
+
+/* A parsed push/pull body (after the type byte). */
+struct gossip_ppview {
+    struct gm_pphdr h;
+    const uint8_t *nodes;   /* encoded pushNodeStates */
+    size_t nodes_len;
+    const uint8_t *user;    /* serf state, h.user_len bytes */
+    size_t user_len;
+    const uint8_t *end;
+};
+/* 0, GOSSIP_MORE (stream: read on) or ERR_PARSE. */
+int gossip_pp_parse(const uint8_t *p, size_t n, struct gossip_ppview *v);
 
 /* ---- serf messages (gossip_serfmsg.c) ---- */
 
@@ -292,12 +304,14 @@ struct gossip_bcast {
     size_t len;
     unsigned transmits;
     uint64_t id;
+    uint32_t round;     /* last gossip_q_get that took it */
     int notify;
 };
 struct gossip_queue {
     struct gossip_bcast **item;
     size_t n, cap;
     uint64_t id_gen;
+    uint32_t round;
 };
 
 /* Messages picked for one packet: copied bytes plus part slices. */
@@ -394,6 +408,7 @@ struct gossip_sop {
     uint32_t seq;               /* GSOP_PING */
     struct gossip_join *join;
     size_t join_idx;
+    bool ignore_old;            /* a user join: old events not replayed */
     void *net;                  /* transport's handle */
 };
 
@@ -422,7 +437,7 @@ struct gossip_tp {
                  const uint8_t *buf, size_t len);
     /* Connect to op->to, write op->req, read one reply message (see
      * gossip_stream_need) and finish with gossip_sm_stream_done(),
-     * exactly once and never from inside this call. */
+     * exactly once (from inside this call only when it cannot start). */
     void (*stream)(struct gossip *g, struct gossip_sop *op);
 };
 
@@ -437,6 +452,8 @@ struct gossip_join {
     int *rc;
     struct gossip_join *next;   /* in g->joins */
     bool internal;              /* snapshot rejoin / reconnect */
+    bool started;               /* every address handed out */
+    bool event_ignore;          /* skip user events older than the pool's */
 };
 
 enum { GL_NONE, GL_INTENT, GL_DEAD, GL_PROPAGATE, GL_DONE };
@@ -476,7 +493,8 @@ struct gossip {
     struct gossip_sop sops;     /* list head */
     struct gossip_join *joins;
     uint64_t t_probe, t_gossip, t_pushpull, t_reap, t_reconnect, t_snap;
-    uint64_t next_wake;
+    uint64_t next_wake, armed_at;
+    bool event_join_ignore;
 
     /* serf */
     int serf_state;
@@ -491,6 +509,7 @@ struct gossip {
     struct gossip_evslot *evbuf;
     struct gossip_qslot *qbuf;
     struct gossip_snap *snap;
+    char *snap_path;
 
     /* leave */
     int leave_phase;
@@ -501,7 +520,7 @@ struct gossip {
 
     /* counters */
     uint64_t dropped, udp_blocked;
-    uint64_t last_drop_log;
+    uint64_t last_drop_log, last_conflict_log;
     bool warned_encrypt;
 
     /* uv glue (gossip.c / gossip_net.c); unused by the core */
@@ -510,6 +529,8 @@ struct gossip {
     uv_timer_t timer;
     bool started, closing;
     int open_handles;
+    int n_resolving;
+    struct gossip_resolve *resolves;
     gossip_close_cb close_cb;
     void *close_ctx;
 };
@@ -526,6 +547,15 @@ void gossip_sm_alive(struct gossip *g, const struct gm_alive *a,
 void gossip_sm_suspect(struct gossip *g, const struct gm_suspect *s);
 void gossip_sm_dead(struct gossip *g, const struct gm_suspect *d,
                     int notify);
+/* Replace our tags; once started, announce them (memberlist's
+ * UpdateNode: a new incarnation). */
+int gossip_sm_set_tags(struct gossip *g, const struct gossip_tag *t,
+                       size_t n, char *err);
+bool gossip_meta_tag(const uint8_t *meta, size_t n, const char *key,
+                     char *out, size_t outn);
+const char *gossip_own_tag(const struct gossip *g, const char *key);
+const char *gossip_sm_id_owner(struct gossip *g, const char *id,
+                               const char *name);
 void gossip_sm_refute(struct gossip *g, struct gossip_node *me,
                       uint32_t accused);
 size_t gossip_sm_alive_others(struct gossip *g);
@@ -538,7 +568,7 @@ int gossip_sm_encode_state(struct gossip *g, bool join,
 int gossip_sm_merge_state(struct gossip *g, const uint8_t *p, size_t n,
                           bool *join, char *err);
 int gossip_sm_check_conflicts(struct gossip *g, const uint8_t *p, size_t n,
-                              char *err);
+                              bool inbound, char *err);
 unsigned gossip_sm_retransmit_limit(const struct gossip *g, size_t nodes);
 void gossip_sm_awareness(struct gossip *g, int delta);
 void gossip_sm_schedule(struct gossip *g, uint64_t when);
@@ -567,11 +597,17 @@ void gossip_sm_probe_tick(struct gossip *g);
 void gossip_sm_probe_timers(struct gossip *g);
 void gossip_sm_gossip_tick(struct gossip *g);
 void gossip_sm_pushpull_tick(struct gossip *g);
-int gossip_sm_join_start(struct gossip *g, struct gossip_join *j,
-                         const struct gossip_addr *addrs, char *err);
+struct gossip_join *gossip_sm_join_new(struct gossip *g,
+                                       const char *const *addrs, size_t n,
+                                       gossip_join_cb cb, void *ctx);
+int gossip_sm_join_one(struct gossip *g, struct gossip_join *j, size_t idx,
+                       const struct gossip_addr *to, const char *node);
+void gossip_sm_join_fail(struct gossip *g, struct gossip_join *j, size_t idx,
+                         int rc, const char *why);
+void gossip_sm_join_tick(struct gossip *g);
+void gossip_sm_probe_tcp(struct gossip *g, uint32_t seq, bool ok);
 
 /* gossip_serf.c */
-void gossip_serf_init_self(struct gossip *g);
 void gossip_serf_node_join(struct gossip *g, const struct gossip_node *n);
 void gossip_serf_node_leave(struct gossip *g, const struct gossip_node *n);
 void gossip_serf_node_update(struct gossip *g, const struct gossip_node *n);
@@ -589,6 +625,7 @@ int gossip_serf_user_event(struct gossip *g, const char *name,
                            const void *payload, size_t len, bool cc,
                            char *err);
 void gossip_serf_reap_tick(struct gossip *g);
+void gossip_serf_leave_tick(struct gossip *g);
 void gossip_serf_reconnect_tick(struct gossip *g);
 void gossip_serf_prune_tick(struct gossip *g);
 void gossip_serf_free(struct gossip *g);
@@ -610,6 +647,18 @@ void gossip_snap_leave(struct gossip *g);
 void gossip_snap_tick(struct gossip *g);
 /* Previously alive members (name, "ip:port"), random order. */
 size_t gossip_snap_previous(struct gossip *g, char ***names, char ***addrs);
-uint64_t gossip_snap_clock(const struct gossip *g, int which);
+
+/* gossip_net.c (libuv) */
+int gossip_net_open(struct gossip *g, char *err);
+void gossip_net_close(struct gossip *g);
+void gossip_net_free(struct gossip *g);
+void gossip_net_enter(struct gossip *g);
+void gossip_net_exit(struct gossip *g);
+void gossip_net_sockaddr(const struct gossip_addr *a,
+                         struct sockaddr_storage *ss);
+bool gossip_net_from_sockaddr(const struct sockaddr *sa,
+                              struct gossip_addr *a);
+/* gossip.c: free g once closing and nothing is open any more. */
+void gossip_net_maybe_done(struct gossip *g);
 
 #endif

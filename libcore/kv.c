@@ -6,9 +6,10 @@
  *
  * Two AVL trees ordered by strcmp (byte order): live entries and
  * tombstones. A node carries its key inline and the max modify index of
- * its subtree, so kv_prefix_index is a range-max query in O(log n)
- * instead of a walk. A delete moves the node from one tree to the other
- * and a put over a tombstone moves it back, so neither allocates a node.
+ * each child's subtree, so kv_prefix_index is a range-max query in
+ * O(log n) instead of a walk. A delete moves the node from one tree to
+ * the other and a put over a tombstone moves it back, so neither
+ * allocates a node.
  * Insert, upsert and delete recurse along one path (depth is at most
  * ~1.44 log2 n); walks use an explicit stack.
  */

@@ -6,6 +6,11 @@
  *
  * Index of an applied command: libraft calls fsm->apply before it bumps
  * last_applied, so inside apply the entry's index is last_applied + 1.
+ * Log entries are framed: libraft 0.15 pads entry data to 8 bytes on
+ * disk but reads back unpadded lengths, so a command whose length is not
+ * a multiple of 8 corrupts the segment it lands in. Every entry is
+ * therefore "PCR1" + u32 payload length (little endian) + payload +
+ * zero padding to a multiple of 8.
  * Apply results live in rg->last_result: libraft hands the pointer to the
  * request callback synchronously, and on followers (no callback) nothing
  * needs freeing.
@@ -20,6 +25,39 @@
 #include "log.h"
 
 #define POLL_MS 50
+#define FRAME_MAGIC 0x31524350u /* "PCR1" read as little endian */
+#define FRAME_HDR 8
+
+static void put_u32le(unsigned char *p, uint32_t v)
+{
+    p[0] = (unsigned char)v;
+    p[1] = (unsigned char)(v >> 8);
+    p[2] = (unsigned char)(v >> 16);
+    p[3] = (unsigned char)(v >> 24);
+}
+
+static uint32_t get_u32le(const unsigned char *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+           (uint32_t)p[3] << 24;
+}
+
+/* Unframe an entry; returns 0 and the payload, or -1. */
+static int unframe(const struct raft_buffer *buf, const void **data,
+                   size_t *len)
+{
+    const unsigned char *p = buf->base;
+    uint32_t n;
+
+    if (buf->len < FRAME_HDR || get_u32le(p) != FRAME_MAGIC)
+        return -1;
+    n = get_u32le(p + 4);
+    if (n > buf->len - FRAME_HDR)
+        return -1;
+    *data = p + FRAME_HDR;
+    *len = n;
+    return 0;
+}
 
 struct apply_req {
     struct raft_apply req;
@@ -42,9 +80,13 @@ static int fsm_apply_cb(struct raft_fsm *rf, const struct raft_buffer *buf,
     char err[ERR_LEN];
     int rc;
 
+    const void *data;
+    size_t len;
+
     memset(&rg->last_result, 0, sizeof(rg->last_result));
-    rc = fsm_apply(rg->fsm, index, buf->base, buf->len, &rg->last_result,
-                   err);
+    rc = unframe(buf, &data, &len) != 0
+             ? err_set(err, ERR_PARSE, "bad entry frame")
+             : fsm_apply(rg->fsm, index, data, len, &rg->last_result, err);
     if (rc != 0) {
         /* A command we cannot decode must not wedge the log. */
         LOG_ERROR("raft", "skipping entry %llu: %s",
@@ -279,15 +321,25 @@ static void apply_done(struct raft_apply *req, int status, void *result)
 int raftglue_apply(struct raftglue *rg, void *buf, size_t len,
                    raftglue_apply_cb cb, void *ctx, char *err)
 {
-    struct raft_buffer rb = {.base = buf, .len = len};
+    struct raft_buffer rb;
     struct apply_req *ar;
     int rv;
 
     if (rg->closing)
         return err_set(err, ERR_SHUTDOWN, "agent is shutting down");
+    if (len > UINT32_MAX - 16)
+        return err_set(err, ERR_TOOBIG, "command too large");
+    rb.len = FRAME_HDR + ((len + 7) & ~(size_t)7);
+    rb.base = raft_calloc(1, rb.len);
     ar = calloc(1, sizeof(*ar));
-    if (ar == NULL)
+    if (ar == NULL || rb.base == NULL) {
+        free(ar);
+        raft_free(rb.base);
         return err_set(err, ERR_NOMEM, "out of memory");
+    }
+    put_u32le(rb.base, FRAME_MAGIC);
+    put_u32le((unsigned char *)rb.base + 4, (uint32_t)len);
+    memcpy((unsigned char *)rb.base + FRAME_HDR, buf, len);
     ar->rg = rg;
     ar->cb = cb;
     ar->ctx = ctx;
@@ -295,10 +347,12 @@ int raftglue_apply(struct raftglue *rg, void *buf, size_t len,
     rv = raft_apply(&rg->raft, &ar->req, &rb, 1, apply_done);
     if (rv != 0) {
         free(ar);
+        raft_free(rb.base);
         return err_set(err, map_raft_err(rv), "%s",
                        rv == RAFT_NOTLEADER ? "No cluster leader"
                                             : raft_strerror(rv));
     }
+    raft_free(buf); /* the framed copy went to raft */
     return 0;
 }
 

@@ -19,6 +19,8 @@
 #   PROCONSUL_BIN_DIR  directory holding proconsul (default ../bin); put
 #                      first in PATH. The Makefile passes build/asan/bin.
 #   TEST_NET           set here to 127.0.N (see below); agents get .1, .2...
+#   TEST_NET_PREFIX    first two octets instead of 127.0, for a second run
+#                      of the suite on the same machine (e.g. 127.7)
 #   TEST_AGENT_START_TIMEOUT, TEST_AGENT_STOP_TIMEOUT  seconds (30, 15)
 #   TEST_DETECT_LEAKS  0 to turn LeakSanitizer off (default 1)
 #
@@ -62,7 +64,7 @@ case $test_num_ in
 ''|*[!0-9]*) test_bail_ "script name must look like tNNNN-area-what.sh" ;;
 esac
 test_num_=$(expr "$test_num_" + 0)
-TEST_NET=127.0.$(( ((test_num_ / 1000) * 41 + test_num_ % 1000) % 250 + 1 ))
+TEST_NET=${TEST_NET_PREFIX:-127.0}.$(( ((test_num_ / 1000) * 41 + test_num_ % 1000) % 250 + 1 ))
 export TEST_NET
 
 # Hermetic environment: no proxies (curl and libcurl honour them), no
@@ -474,6 +476,12 @@ test_launch_agent_ () {
 	done
 	if test -z "$la_dev_"; then
 		set -- "-data-dir=$TRASH/$la_name_" "$@"
+	fi
+	if curl -q -s --noproxy '*' -m 1 -o /dev/null "http://$la_ip_:$la_port_/" \
+		2>/dev/null; then
+		echo >&9 "start_agent: something already answers on $la_ip_:$la_port_" \
+			"(another run of $TEST_NAME? see TEST_NET_PREFIX in lib.sh)"
+		return 1
 	fi
 	set -- -node="$la_name_" -bind="$la_ip_" -client="$la_ip_" "$@"
 	echo "# proconsul agent $*" >>"$TRASH/$la_name_.log"
