@@ -311,7 +311,7 @@ static int usage_and_parse(int argc, char **argv)
     }
     if (rc != 0) {
         fprintf(stderr, "%s\n", err);
-        return 2;
+        return 1; /* Consul exits 1 on a flag error */
     }
     return -1;
 }

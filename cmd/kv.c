@@ -890,9 +890,16 @@ static int put_args(int nargs, char **args, const struct put_opts *po,
     if (b64_decode((const char *)raw.p, raw.len, data, &bad) != 0)
         bad = -1, *data = (struct bytes){NULL, 0};
     free(raw.p);
-    if (bad >= 0) /* Consul goes on with what it could decode */
+    if (bad >= 0) {
+        /* Consul prints this and then writes what it could decode; a
+         * half-decoded value is never what the operator meant, so we
+         * write nothing and fail. */
         fprintf(stderr, "Error! Cannot base 64 decode data: illegal base64 "
                 "data at input byte %ld\n", bad);
+        free(data->p);
+        *data = (struct bytes){NULL, 0};
+        return 1;
+    }
     return -1;
 }
 

@@ -89,6 +89,9 @@ void httpd_send_json(struct httpd_ctx *c, int status, json_t *body /* takes */);
 void httpd_send_body(struct httpd_ctx *c, int status, const char *ctype,
                      const void *body, size_t len);
 void httpd_header(struct httpd_ctx *c, const char *name, const char *val);
+/* A uint64 for JSON: an integer, or above INT64_MAX a marker string that
+ * httpd_send_json turns back into the bare number. */
+json_t *httpd_json_u64(uint64_t v);
 /* X-Consul-Index (never 0), X-Consul-KnownLeader, X-Consul-LastContact. */
 void httpd_meta_headers(struct httpd_ctx *c, uint64_t index);
 

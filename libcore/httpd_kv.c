@@ -45,16 +45,16 @@ static json_t *entry_json(const struct kv_entry *e)
 {
     json_t *o = json_object();
 
-    json_object_set_new(o, "LockIndex", json_integer((json_int_t)e->lock_index));
+    json_object_set_new(o, "LockIndex", httpd_json_u64(e->lock_index));
     json_object_set_new(o, "Key", json_string(e->key));
-    json_object_set_new(o, "Flags", json_integer((json_int_t)e->flags));
+    json_object_set_new(o, "Flags", httpd_json_u64(e->flags));
     json_object_set_new(o, "Value", b64(e->val, e->len));
     if (e->session != NULL)
         json_object_set_new(o, "Session", json_string(e->session));
     json_object_set_new(o, "CreateIndex",
-                        json_integer((json_int_t)e->create_index));
+                        httpd_json_u64(e->create_index));
     json_object_set_new(o, "ModifyIndex",
-                        json_integer((json_int_t)e->modify_index));
+                        httpd_json_u64(e->modify_index));
     return o;
 }
 
@@ -146,7 +146,7 @@ static void respond_get(struct httpd_ctx *c)
             json_decref(arr);
             httpd_header(c, "X-Content-Type-Options", "nosniff");
             httpd_header(c, "Content-Security-Policy", "sandbox");
-            httpd_send_body(c, 200, "text/plain; charset=utf-8",
+            httpd_send_body(c, 200, "text/plain",
                             e->val != NULL ? (const void *)e->val : "",
                             e->len);
             return;

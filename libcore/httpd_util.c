@@ -137,6 +137,38 @@ void httpd_error(struct httpd_ctx *c, int status, const char *code,
                     strlen(msg));
 }
 
+#define U64_MARK "\\u0001u64:"
+
+json_t *httpd_json_u64(uint64_t v)
+{
+    char buf[40];
+
+    if (v <= (uint64_t)INT64_MAX)
+        return json_integer((json_int_t)v);
+    snprintf(buf, sizeof(buf), "\001u64:%" PRIu64, v);
+    return json_string(buf);
+}
+
+/* Replace every "\u0001u64:N" string literal by N, in place. */
+static void unmark_u64(char *s)
+{
+    char *w = s, *r = s;
+    size_t ml = strlen(U64_MARK);
+
+    while (*r != '\0') {
+        if (r[0] == '"' && strncmp(r + 1, U64_MARK, ml) == 0) {
+            r += 1 + ml;
+            while (*r >= '0' && *r <= '9')
+                *w++ = *r++;
+            if (*r == '"')
+                r++;
+            continue;
+        }
+        *w++ = *r++;
+    }
+    *w = '\0';
+}
+
 void httpd_send_json(struct httpd_ctx *c, int status, json_t *body)
 {
     size_t flags = c->pretty ? JSON_INDENT(4) : JSON_COMPACT;
@@ -149,6 +181,8 @@ void httpd_send_json(struct httpd_ctx *c, int status, json_t *body)
         httpd_error(c, 500, "internal", "failed to encode response");
         return;
     }
+    if (strstr(s, U64_MARK) != NULL)
+        unmark_u64(s);
     if (c->pretty) {
         size_t n = strlen(s);
         char *t = h2o_mem_alloc_pool(&c->req->pool, n + 2);

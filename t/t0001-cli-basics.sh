@@ -235,9 +235,9 @@ test_expect_success 'kv put without a key' '
 	test_grep "Error! Missing KEY argument" err
 '
 
-test_expect_success 'kv put -cas without -modify-index' '
-	test_expect_code 1 proconsul kv put -cas k v >out 2>err &&
-	test_grep "Must specify -modify-index with -cas!" err
+test_expect_success 'kv delete -modify-index without -cas' '
+	test_expect_code 1 proconsul kv delete -modify-index=3 k >out 2>err &&
+	test_grep "Cannot specify -modify-index without -cas!" err
 '
 
 test_expect_success 'kv delete -cas with -recurse' '

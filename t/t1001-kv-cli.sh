@@ -131,12 +131,15 @@ test_expect_success 'put -base64 with invalid base64 fails' '
 # detailed_expect KEY FLAGS VALUE: the -detailed block of KEY as Consul
 # prints it (tabwriter, padding 6), indexes read from the HTTP API.
 detailed_expect () {
-	api GET "/v1/kv/$1" &&
-	ci=$(json_get out "\$j->[0]{CreateIndex}") &&
-	mi=$(json_get out "\$j->[0]{ModifyIndex}") &&
-	li=$(json_get out "\$j->[0]{LockIndex}") &&
-	printf "%-17s%s\n" CreateIndex "$ci" Flags "$2" Key "$1" \
-		LockIndex "$li" ModifyIndex "$mi" Session - Value "$3"
+	(
+		mkdir -p detailed && cd detailed &&
+		api GET "/v1/kv/$1" &&
+		ci=$(json_get out "\$j->[0]{CreateIndex}") &&
+		mi=$(json_get out "\$j->[0]{ModifyIndex}") &&
+		li=$(json_get out "\$j->[0]{LockIndex}") &&
+		printf "%-17s%s\n" CreateIndex "$ci" Flags "$2" Key "$1" \
+			LockIndex "$li" ModifyIndex "$mi" Session - Value "$3"
+	)
 }
 
 test_expect_success 'get -detailed prints Consul'"'"'s block' '
@@ -193,10 +196,13 @@ test_expect_success 'put -cas on a missing key with an index: CAS failed' '
 	test_must_fail proconsul kv get app/nocas 2>err
 '
 
-test_expect_success 'put -cas -modify-index=0: Consul refuses client-side' '
-	test_expect_code 1 proconsul kv put -cas -modify-index=0 app/new v \
+test_expect_success 'put -cas -modify-index=0 creates only a missing key' '
+	proconsul kv put -cas -modify-index=0 app/new v >out &&
+	echo "Success! Data written to: app/new" >expect &&
+	test_cmp expect out &&
+	test_expect_code 1 proconsul kv put -cas -modify-index=0 app/new w \
 		>out 2>err &&
-	test_grep "Must specify -modify-index with -cas!" err
+	test_grep "CAS performed with index=0 and key already exists" err
 '
 
 test_expect_success 'setup: a small tree' '
