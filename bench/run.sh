@@ -12,7 +12,8 @@
 # agent is `proconsul agent -dev` on 127.0.250.1:8500, nullhttpd listens
 # on 127.0.250.2:8500 (loopback only; standard ports; the shell tests
 # never use 127.0.250.x). Prints a Markdown table (ops/s, p50, p99 and the
-# ratio agent/nullhttpd) and writes it to bench/results/latest.md.
+# ratio agent/nullhttpd) and writes it to bench/results/latest.md (the
+# smoke run writes bench/results/smoke.md, which is not tracked).
 # Exit: 0 ok; 1 if wrk, the agent or nullhttpd failed (including any
 # non-2xx answer or socket error during a run); 2 usage or missing tools.
 #
@@ -260,8 +261,10 @@ TABLE=$RESULTS/latest.md.tmp
 		echo "**This run failed** (see the messages on stderr and $OUT/)."
 	fi
 } >"$TABLE"
-mv "$TABLE" "$RESULTS/latest.md"
-cat "$RESULTS/latest.md"
+OUT=$RESULTS/latest.md
+[ "$SMOKE" = 1 ] && OUT=$RESULTS/smoke.md
+mv "$TABLE" "$OUT"
+cat "$OUT"
 
 cleanup
 if [ $FAILED != 0 ]; then
