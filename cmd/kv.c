@@ -616,6 +616,21 @@ static const struct help get_help = {
     "      $ consul kv get -keys foo\n\n"
     "  See the Consul documentation for all options and more examples."};
 
+/* The optional single KEY argument, its leading '/' stripped. */
+static int one_key(int argc, char **argv, int rest, const char **key)
+{
+    if (argc - rest > 1) {
+        fprintf(stderr, "Too many arguments (expected 1, got %d)\n",
+                argc - rest);
+        return -1;
+    }
+    if (argc - rest == 1)
+        *key = argv[rest];
+    if ((*key)[0] == '/')
+        (*key)++;
+    return 0;
+}
+
 static int kv_get(int argc, char **argv)
 {
     struct get_opts g = {.separator = "/"};
@@ -645,15 +660,8 @@ static int kv_get(int argc, char **argv)
     httpc_add_tls_flags(opts, &n, &hf);
     if ((rc = parse(&get_help, opts, n, argc, argv, &rest)) >= 0)
         return rc;
-    if (argc - rest > 1) {
-        fprintf(stderr, "Too many arguments (expected 1, got %d)\n",
-                argc - rest);
+    if (one_key(argc, argv, rest, &key) != 0)
         return 1;
-    }
-    if (argc - rest == 1)
-        key = argv[rest];
-    if (key[0] == '/')
-        key++;
     if (key[0] == '\0' && !g.recurse && !g.keys) {
         fprintf(stderr, "Error! Missing KEY argument\n");
         return 1;
@@ -1023,15 +1031,8 @@ static int kv_delete(int argc, char **argv)
     httpc_add_tls_flags(opts, &n, &hf);
     if ((rc = parse(&del_help, opts, n, argc, argv, &rest)) >= 0)
         return rc;
-    if (argc - rest > 1) {
-        fprintf(stderr, "Too many arguments (expected 1, got %d)\n",
-                argc - rest);
+    if (one_key(argc, argv, rest, &key) != 0)
         return 1;
-    }
-    if (argc - rest == 1)
-        key = argv[rest];
-    if (key[0] == '/')
-        key++;
     if ((msg = del_check(key, &d)) != NULL) {
         fprintf(stderr, "%s\n", msg);
         return 1;
