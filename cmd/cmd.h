@@ -29,6 +29,9 @@ struct cmd {
 extern const struct cmd cmd_table[];
 extern const int cmd_count;
 
+/* The entry for a command name as typed ("force-leave"), or NULL. */
+const struct cmd *cmd_lookup(const char *name);
+
 /* Print the top-level usage (list of commands) to out. */
 void cmd_print_usage(FILE *out);
 

@@ -15,14 +15,6 @@
 #include "cmd.h"
 #include "opt.h"
 
-static const struct cmd *find(const char *name)
-{
-    for (int i = 0; i < cmd_count; i++)
-        if (strcmp(cmd_table[i].name, name) == 0)
-            return &cmd_table[i];
-    return NULL;
-}
-
 int cmd_help(int argc, char **argv)
 {
     const struct cmd *c;
@@ -39,7 +31,7 @@ int cmd_help(int argc, char **argv)
                   "(the same text as\n  \"consul COMMAND -h\").", NULL, 0);
         return 0;
     }
-    if ((c = find(argv[1])) == NULL) {
+    if ((c = cmd_lookup(argv[1])) == NULL) {
         fprintf(stderr, "Unknown command: '%s'\n\n", argv[1]);
         cmd_print_usage(stderr);
         return 1;

@@ -7,6 +7,7 @@
  * Tests: t/t0001-cli-basics.sh
  */
 #include <libgen.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -23,21 +24,37 @@ const struct cmd cmd_table[] = {
 };
 const int cmd_count = (int)(sizeof(cmd_table) / sizeof(cmd_table[0]));
 
-static const struct cmd *lookup(const char *name)
+/* Table names come from C identifiers, so "force_leave" stands for the
+ * command "force-leave": a '_' in a name is typed (and shown) as '-'. */
+static bool name_eq(const char *tab, const char *s)
+{
+    for (; *tab != '\0'; tab++, s++)
+        if (*s != (*tab == '_' ? '-' : *tab))
+            return false;
+    return *s == '\0';
+}
+
+const struct cmd *cmd_lookup(const char *name)
 {
     for (int i = 0; i < cmd_count; i++)
-        if (strcmp(cmd_table[i].name, name) == 0)
+        if (name_eq(cmd_table[i].name, name))
             return &cmd_table[i];
     return NULL;
 }
 
 void cmd_print_usage(FILE *out)
 {
+    char name[64];
+
     fprintf(out, "Usage: consul [--version] [--help] <command> [<args>]\n\n"
                  "Available commands are:\n");
-    for (int i = 0; i < cmd_count; i++)
-        fprintf(out, "    %-18s %s\n", cmd_table[i].name,
-                cmd_table[i].summary);
+    for (int i = 0; i < cmd_count; i++) {
+        snprintf(name, sizeof(name), "%s", cmd_table[i].name);
+        for (char *p = name; *p != '\0'; p++)
+            if (*p == '_')
+                *p = '-';
+        fprintf(out, "    %-18s %s\n", name, cmd_table[i].summary);
+    }
 }
 
 int main(int argc, char **argv)
@@ -51,7 +68,7 @@ int main(int argc, char **argv)
     if (strncmp(base, "proconsul-", 10) == 0)
         base += 10;
     if (strcmp(base, "proconsul") != 0 && strcmp(base, "consul") != 0) {
-        c = lookup(base);
+        c = cmd_lookup(base);
         if (c != NULL)
             return c->fn(argc, argv);
         fprintf(stderr, "proconsul: unknown applet name '%s'\n", base);
@@ -68,8 +85,8 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[1], "-v") == 0 || strcmp(argv[1], "-version") == 0 ||
         strcmp(argv[1], "--version") == 0)
-        return lookup("version")->fn(argc - 1, argv + 1);
-    c = lookup(argv[1]);
+        return cmd_lookup("version")->fn(argc - 1, argv + 1);
+    c = cmd_lookup(argv[1]);
     if (c == NULL) {
         fprintf(stderr, "Unknown command: '%s'\n\n", argv[1]);
         cmd_print_usage(stderr);

@@ -29,6 +29,18 @@ _proconsul_flags() {
     "kv delete")
         echo "-cas -modify-index= -recurse $_proconsul_http_flags"
         ;;
+    force-leave)
+        echo "-prune $_proconsul_http_flags"
+        ;;
+    join)
+        echo "-wan $_proconsul_http_flags"
+        ;;
+    leave)
+        echo "$_proconsul_http_flags"
+        ;;
+    members)
+        echo "-detailed -segment= -status= -wan $_proconsul_http_flags"
+        ;;
     version)
         echo "-format="
         ;;
@@ -64,6 +76,9 @@ _proconsul() {
     fi
     case "$prev" in
     -format) COMPREPLY=($(compgen -W "pretty json" -- "$cur")); return 0 ;;
+    -status)
+        COMPREPLY=($(compgen -W "alive leaving left failed" -- "$cur"))
+        return 0 ;;
     -log-level)
         COMPREPLY=($(compgen -W "trace debug info warn error" -- "$cur"))
         return 0 ;;
@@ -80,14 +95,16 @@ _proconsul() {
     done
 
     if [ -z "$cmd" ]; then
-        COMPREPLY=($(compgen -W "agent help kv version --help --version" \
+        COMPREPLY=($(compgen -W "agent force-leave help join kv leave members version --help
+            --version" \
             -- "$cur"))
         return 0
     fi
     case "$cmd" in
     help)
         if [ "$COMP_CWORD" -eq 2 ]; then
-            COMPREPLY=($(compgen -W "agent help kv version" -- "$cur"))
+            COMPREPLY=($(compgen -W "agent force-leave help join kv leave members
+                version" -- "$cur"))
         elif [ "${COMP_WORDS[2]}" = kv ] && [ "$COMP_CWORD" -eq 3 ]; then
             COMPREPLY=($(compgen -W "get put delete" -- "$cur"))
         fi

@@ -1,8 +1,10 @@
-/* agent.c - agent lifecycle: data dir, node id, Raft, signals, stop.
+/* agent.c - agent lifecycle: data dir, node id, Raft, gossip, signals,
+ * stop.
  *
  * Layer: agent (uses util, codec, store, replication). Thread: loop only.
  * Owns: see agent.h.
- * Tests: t/t0002-agent-signals.sh, t/t1004-kv-persist.sh
+ * Tests: t/t0002-agent-signals.sh, t/t1004-kv-persist.sh,
+ * t/t2001-gossip-members.sh
  */
 #include "agent.h"
 
@@ -22,6 +24,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "version.h"
 
 static const int stop_signals[] = {SIGINT, SIGTERM, SIGQUIT, SIGHUP};
 
@@ -293,6 +296,147 @@ static void on_signal(uv_signal_t *h, int sig)
     agent_stop(a);
 }
 
+/* ---- gossip ---- */
+
+static unsigned ms_u(int64_t v)
+{
+    return v > 0 && v < (int64_t)UINT32_MAX ? (unsigned)v : 0;
+}
+
+static void gossip_timing(const struct cfg_gossip *c, struct gossip_timing *t)
+{
+    if (ms_u(c->gossip_interval_ms))
+        t->gossip_interval = ms_u(c->gossip_interval_ms);
+    if (ms_u(c->probe_interval_ms))
+        t->probe_interval = ms_u(c->probe_interval_ms);
+    if (ms_u(c->probe_timeout_ms))
+        t->probe_timeout = ms_u(c->probe_timeout_ms);
+    if (ms_u(c->gossip_nodes))
+        t->gossip_nodes = ms_u(c->gossip_nodes);
+    if (ms_u(c->retransmit_mult))
+        t->retransmit_mult = ms_u(c->retransmit_mult);
+    if (ms_u(c->suspicion_mult))
+        t->suspicion_mult = ms_u(c->suspicion_mult);
+    if (ms_u(c->push_pull_interval_ms))
+        t->push_pull_interval = ms_u(c->push_pull_interval_ms);
+}
+
+static int new_gossip(struct agent *a, char *err)
+{
+    struct gossip_opts o;
+    struct gossip_tagset ts;
+    struct gossip_consul_info ci;
+    char snap[4200];
+    int rc;
+
+    memset(&ci, 0, sizeof(ci));
+    ci.server = a->cfg.server;
+    ci.dc = a->cfg.datacenter;
+    ci.node_id = a->node_id;
+    ci.build = VERSION_HUMAN ":" PROCONSUL_REVISION;
+    ci.server_port = (uint16_t)a->cfg.ports.server;
+    ci.expect = a->cfg.bootstrap_expect;
+    ci.bootstrap = a->cfg.bootstrap;
+    gossip_tagset_init(&ts);
+    if ((rc = gossip_tagset_consul(&ts, &ci, err)) != 0)
+        return rc;
+    gossip_opts_init(&o);
+    o.node_name = a->cfg.node_name;
+    o.node_id = a->node_id;
+    o.bind_addr = a->cfg.bind_addr != NULL ? a->cfg.bind_addr : "0.0.0.0";
+    o.port = (uint16_t)a->cfg.ports.serf_lan;
+    o.advertise_addr = a->advertise;
+    o.tags = ts.tags;
+    o.n_tags = ts.n;
+    gossip_timing(&a->cfg.gossip_lan, &o.timing);
+    snprintf(snap, sizeof(snap), "%s/serf/local.snapshot", a->data_dir);
+    o.snapshot_path = a->cfg.dev ? NULL : snap;
+    o.rejoin_after_leave = a->cfg.rejoin_after_leave;
+    a->gossip = gossip_new(a->loop, &o, err);
+    if (a->gossip == NULL)
+        return ERR_INVAL;
+    return gossip_start(a->gossip, err);
+}
+
+static void try_join(struct agent *a);
+
+static void on_retry_timer(uv_timer_t *t)
+{
+    try_join(t->data);
+}
+
+static void join_failed(struct agent *a)
+{
+    if (a->cfg.retry_max > 0 && a->join_attempts >= a->cfg.retry_max) {
+        LOG_ERROR("agent", "Join cluster failed: max join retry exhausted "
+                           "after %lld attempts",
+                  (long long)a->join_attempts);
+        return;
+    }
+    LOG_WARN("agent", "Join cluster failed, will retry: retry_interval=%lldms",
+             (long long)a->cfg.retry_interval_ms);
+    uv_timer_start(&a->gossip_timer, on_retry_timer,
+                   a->cfg.retry_interval_ms > 0
+                       ? (uint64_t)a->cfg.retry_interval_ms : 30000,
+                   0);
+}
+
+static void join_done(void *ctx, int n_joined,
+                      const struct gossip_join_result *res, size_t n)
+{
+    struct agent *a = ctx;
+
+    if (a->stopping || a->left)
+        return;
+    if (n_joined > 0) {
+        a->joined = true;
+        LOG_INFO("agent", "Join cluster completed. Synced with %d initial "
+                          "agents", n_joined);
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (res[i].rc != 0)
+            LOG_WARN("agent", "attempt %lld: %s", (long long)a->join_attempts,
+                     res[i].err != NULL ? res[i].err : err_str(res[i].rc));
+    join_failed(a);
+}
+
+static void try_join(struct agent *a)
+{
+    char err[ERR_LEN];
+
+    if (a->gossip == NULL || a->stopping || a->left || a->joined)
+        return;
+    a->join_attempts++;
+    LOG_INFO("agent", "Joining cluster... attempt %lld",
+             (long long)a->join_attempts);
+    if (gossip_join(a->gossip, (const char *const *)a->cfg.retry_join,
+                    (size_t)a->cfg.n_retry_join, join_done, a, err) != 0) {
+        LOG_WARN("agent", "attempt %lld: %s", (long long)a->join_attempts,
+                 err);
+        join_failed(a);
+    }
+}
+
+static int start_gossip(struct agent *a, char *err)
+{
+    uv_timer_init(a->loop, &a->gossip_timer);
+    a->gossip_timer.data = a;
+    a->gossip_timer_on = true;
+    if (a->cfg.ports.serf_lan <= 0)
+        return 0;
+    if (new_gossip(a, err) != 0) {
+        err_prefix(err, "starting gossip");
+        return ERR_IO;
+    }
+    a->gossip_up = true;
+    LOG_INFO("agent", "Started gossip on %s:%d (advertise %s)",
+             a->cfg.bind_addr, a->cfg.ports.serf_lan, a->advertise);
+    if (a->cfg.n_retry_join > 0)
+        try_join(a);
+    return 0;
+}
+
 int agent_start(struct agent *a, char *err)
 {
     for (size_t i = 0; i < sizeof(stop_signals) / sizeof(int); i++) {
@@ -304,10 +448,26 @@ int agent_start(struct agent *a, char *err)
     a->stop_timer.data = a;
     if (a->has_raft && raftglue_start(&a->rg, err) != 0)
         return ERR_IO;
+    if (start_gossip(a, err) != 0)
+        return ERR_IO;
     LOG_INFO("agent", "started: node '%s' (%s), datacenter '%s', server %s",
              a->cfg.node_name, a->node_id, a->cfg.datacenter,
              a->cfg.server ? "true" : "false");
     return 0;
+}
+
+int agent_leave(struct agent *a, gossip_done_cb cb, void *ctx, char *err)
+{
+    int rc;
+
+    if (a->gossip == NULL || a->stopping)
+        return err_set(err, ERR_SHUTDOWN, "agent is shutting down");
+    rc = gossip_leave(a->gossip, cb, ctx, err);
+    if (rc == 0) {
+        a->left = true;
+        uv_timer_stop(&a->gossip_timer);
+    }
+    return rc;
 }
 
 static void stop_timer_closed(uv_handle_t *h)
@@ -332,13 +492,73 @@ static void finish_stop(struct agent *a)
     uv_timer_start(&a->stop_timer, on_stop_timer, 100, 0);
 }
 
+/* One of raft's or gossip's closes (or agent_stop itself) is done. */
+static void close_done(struct agent *a)
+{
+    if (--a->pending_closes == 0)
+        finish_stop(a);
+}
+
 static void raft_closed(struct raftglue *rg)
 {
     struct agent *a = (struct agent *)((char *)rg -
                                        offsetof(struct agent, rg));
 
     LOG_INFO("agent", "raft stopped");
-    finish_stop(a);
+    close_done(a);
+}
+
+static void gossip_timer_closed(uv_handle_t *h)
+{
+    close_done(h->data);
+}
+
+static void gossip_closed(void *ctx)
+{
+    struct agent *a = ctx;
+
+    a->gossip = NULL;
+    LOG_INFO("agent", "gossip stopped");
+    uv_close((uv_handle_t *)&a->gossip_timer, gossip_timer_closed);
+}
+
+/* Deferred by the timer: gossip_close must not run inside gossip's own
+ * callbacks. */
+static void on_gossip_close(uv_timer_t *t)
+{
+    struct agent *a = t->data;
+
+    gossip_close(a->gossip, gossip_closed, a);
+}
+
+static void stop_leave_done(void *ctx, int rc)
+{
+    struct agent *a = ctx;
+
+    if (rc == ERR_SHUTDOWN)
+        return;
+    if (rc != 0)
+        LOG_WARN("agent", "leave: %s", err_str(rc));
+    uv_timer_start(&a->gossip_timer, on_gossip_close, 0, 0);
+}
+
+static void stop_gossip(struct agent *a)
+{
+    char err[ERR_LEN];
+
+    uv_timer_stop(&a->gossip_timer);
+    if (a->gossip == NULL) {
+        uv_close((uv_handle_t *)&a->gossip_timer, gossip_timer_closed);
+        return;
+    }
+    if (a->cfg.leave_on_terminate && a->gossip_up && !a->left) {
+        LOG_INFO("agent", "Requesting shutdown: leaving the cluster");
+        a->left = true;
+        if (gossip_leave(a->gossip, stop_leave_done, a, err) == 0)
+            return;
+        LOG_WARN("agent", "%s", err);
+    }
+    uv_timer_start(&a->gossip_timer, on_gossip_close, 0, 0);
 }
 
 void agent_stop(struct agent *a)
@@ -350,10 +570,16 @@ void agent_stop(struct agent *a)
     on_fsm_change(a, "shutdown", a->fsm.last_index);
     for (int i = 0; i < a->n_hooks; i++)
         a->hooks[i](a->hook_ctx[i]);
-    if (a->has_raft)
+    a->pending_closes = 1;
+    if (a->has_raft) {
+        a->pending_closes++;
         raftglue_close(&a->rg, raft_closed);
-    else
-        finish_stop(a);
+    }
+    if (a->gossip_timer_on) {
+        a->pending_closes++;
+        stop_gossip(a);
+    }
+    close_done(a);
 }
 
 int agent_run(struct agent *a)

@@ -1,11 +1,13 @@
-/* agent.h - one agent process: config, state machine, Raft, signals.
+/* agent.h - one agent process: config, state machine, Raft, gossip,
+ * signals.
  *
  * Layer: agent (uses util, codec, store, replication). Thread: loop only.
  * Owns: the runtime config, the FSM and its stores, the Raft glue, the
- * data-dir lock, signal handles, the list of blocking-query watchers.
+ * LAN gossip pool and its retry-join timer, the data-dir lock, signal
+ * handles, the list of blocking-query watchers.
  * The HTTP layer sits above and registers itself through shutdown hooks;
  * cmd/agent.c wires the two.
- * Tests: t/t0002-agent-signals.sh, t/t1*.sh
+ * Tests: t/t0002-agent-signals.sh, t/t1*.sh, t/t2001-gossip-members.sh
  */
 #ifndef PROCONSUL_AGENT_H
 #define PROCONSUL_AGENT_H
@@ -17,6 +19,7 @@
 #include "cfg.h"
 #include "err.h"
 #include "fsm.h"
+#include "gossip.h"
 #include "raftglue.h"
 
 struct agent;
@@ -61,14 +64,22 @@ struct agent {
     agent_reload_fn reload_fn;
     void *reload_ctx;
     bool stopping;
-    int pending_closes;
+    int pending_closes;     /* raft and gossip closes still running */
+    struct gossip *gossip;  /* LAN pool; NULL before start / after close */
+    uv_timer_t gossip_timer; /* retry-join, then the deferred close */
+    bool gossip_timer_on;
+    int64_t join_attempts;
+    bool gossip_up;         /* gossip_start succeeded */
+    bool joined;            /* a (retry-)join reached someone */
+    bool left;              /* a graceful leave has run or is running */
 };
 
 /* Prepare everything but start nothing. Takes ownership of *cfg on
  * success (the struct is copied and the caller's zeroed). */
 int agent_init(struct agent *a, uv_loop_t *loop, struct cfg *cfg /* takes */,
                char *err);
-/* Start Raft and signal handling. */
+/* Start Raft, the LAN gossip pool (then retry_join) and signal
+ * handling. */
 int agent_start(struct agent *a, char *err);
 /* Run the loop until the agent stopped; returns the exit code. */
 int agent_run(struct agent *a);
@@ -95,6 +106,11 @@ int agent_apply(struct agent *a, void *buf /* takes */, size_t len,
 /* ?consistent: confirm leadership through a quorum first. */
 int agent_barrier(struct agent *a, raftglue_barrier_cb cb, void *ctx,
                   char *err);
+
+/* Graceful gossip leave (PUT /v1/agent/leave); cb runs once, with
+ * ERR_SHUTDOWN if the agent stops first. A later agent_stop() does not
+ * leave again. */
+int agent_leave(struct agent *a, gossip_done_cb cb, void *ctx, char *err);
 
 bool agent_is_leader(struct agent *a);
 /* "ip:8300" of the leader or NULL. */

@@ -21,6 +21,10 @@ struct route {
 };
 
 static const struct route routes[] = {
+    {"/v1/agent/force-leave/", HTTPD_PUT, httpd_agent_force_leave},
+    {"/v1/agent/join/", HTTPD_PUT, httpd_agent_join},
+    {"/v1/agent/leave", HTTPD_PUT, httpd_agent_leave},
+    {"/v1/agent/members", HTTPD_GET, httpd_agent_members},
     {"/v1/agent/reload", HTTPD_PUT, httpd_agent_reload},
     {"/v1/agent/self", HTTPD_GET, httpd_agent_self},
     {"/v1/agent/version", HTTPD_GET, httpd_agent_version},

@@ -96,6 +96,10 @@ static json_t *member_tags(struct agent *a)
 
 static json_t *member_json(struct agent *a)
 {
+    json_t *m = httpd_member_self(a);
+
+    if (m != NULL)
+        return m;
     return json_pack("{s:s, s:s, s:i, s:o, s:i, s:i, s:i, s:i, s:i, s:i, "
                      "s:i}",
                      "Name", nz(a->cfg.node_name), "Addr", a->advertise,

@@ -106,6 +106,12 @@ void httpd_blocking_read(struct httpd_ctx *c, httpd_index_fn index_fn,
 /* Replicate a command (raft_malloc'd buf) and call fn when applied. */
 void httpd_apply(struct httpd_ctx *c, void *buf /* takes */, size_t len,
                  httpd_apply_fn fn);
+/* Keep a request across one callback of a lower layer (gossip join or
+ * leave): pass the result as the callback's ctx (NULL: out of memory).
+ * httpd_async_end, called exactly once, frees it and returns the ctx to
+ * answer, or NULL when the client went away meanwhile. */
+struct httpd_pending *httpd_async_begin(struct httpd_ctx *c);
+struct httpd_ctx *httpd_async_end(struct httpd_pending *p);
 /* Map an ERR_* from agent_apply/barrier to Consul's status + body. */
 void httpd_error_rc(struct httpd_ctx *c, int rc, const char *msg);
 
@@ -116,6 +122,12 @@ void httpd_status_peers(struct httpd_ctx *c);
 void httpd_agent_self(struct httpd_ctx *c);
 void httpd_agent_version(struct httpd_ctx *c);
 void httpd_agent_reload(struct httpd_ctx *c);
+void httpd_agent_members(struct httpd_ctx *c);
+void httpd_agent_join(struct httpd_ctx *c);
+void httpd_agent_leave(struct httpd_ctx *c);
+void httpd_agent_force_leave(struct httpd_ctx *c);
+/* This agent's entry of /v1/agent/members (NULL without gossip). */
+json_t *httpd_member_self(struct agent *a);
 
 /* Percent-decode n bytes of s into pool memory; NULL on a bad escape.
  * plus_is_space for query strings. */

@@ -353,6 +353,27 @@ static struct httpd_ctx *detach(struct httpd_pending *p)
     return c;
 }
 
+/* ---- other async calls (gossip join/leave) ---- */
+
+struct httpd_pending *httpd_async_begin(struct httpd_ctx *c)
+{
+    struct httpd_pending *p = pending_new(c);
+
+    if (p != NULL)
+        p->in_raft = true;
+    return p;
+}
+
+struct httpd_ctx *httpd_async_end(struct httpd_pending *p)
+{
+    p->in_raft = false;
+    if (p->c == NULL) {
+        maybe_free(p);
+        return NULL;
+    }
+    return detach(p);
+}
+
 /* ---- blocking reads ---- */
 
 static void block_wake(struct agent_watch *w, const char *kind,

@@ -7,7 +7,7 @@ set -eu
 
 PKGS="build-essential pkg-config libuv1-dev libraft-dev libh2o-dev libjansson-dev
 libmsgpack-dev libssl-dev libcurl4-openssl-dev libarchive-dev zlib1g-dev
-libyaml-dev check curl perl"
+libyaml-dev check curl perl serf"
 if [ "${1:-}" = "--bench" ]; then
     PKGS="$PKGS wrk"
 fi

@@ -68,7 +68,8 @@ test_expect_success 'help for a command: proconsul help kv' '
 	test_grep "Usage: consul kv" out
 '
 
-for c in "agent" "kv get" "kv put" "kv delete" "version"
+for c in "agent" "force-leave" "join" "kv get" "kv put" "kv delete" "leave" \
+	"members" "version"
 do
 	test_expect_success "proconsul $c -h prints its usage and exits 0" "
 		proconsul $c -h >out 2>&1 &&
