@@ -2,7 +2,7 @@
 # deps.sh - install the Debian packages Proconsul needs, if any is missing.
 #
 # Root: runs apt-get. Otherwise: prints the exact command and exits 1.
-# Usage: scripts/deps.sh [--bench]   (--bench adds the benchmark tools)
+# Usage: scripts/deps.sh [--bench|--fuzz]   (benchmark tools, or clang + libFuzzer)
 set -eu
 
 PKGS="build-essential pkg-config libuv1-dev libraft-dev libh2o-dev libjansson-dev
@@ -10,6 +10,9 @@ libmsgpack-dev libssl-dev libcurl4-openssl-dev libarchive-dev zlib1g-dev
 libyaml-dev check curl perl serf"
 if [ "${1:-}" = "--bench" ]; then
     PKGS="$PKGS wrk"
+fi
+if [ "${1:-}" = "--fuzz" ]; then
+    PKGS="$PKGS clang libclang-rt-14-dev"
 fi
 
 missing=""
