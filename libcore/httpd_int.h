@@ -77,6 +77,9 @@ struct httpd {
     bool stopped;
 };
 
+/* A decimal uint64 with nothing around it; 0 or -1. */
+int httpd_parse_u64(const char *s, uint64_t *out);
+
 /* Query parameters. */
 const char *httpd_q(const struct httpd_ctx *c, const char *name);
 bool httpd_qhas(const struct httpd_ctx *c, const char *name);

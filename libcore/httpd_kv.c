@@ -181,17 +181,6 @@ static void handle_get(struct httpd_ctx *c)
 
 /* ---- writes ---- */
 
-static int parse_u64(const char *s, uint64_t *out)
-{
-    char *end;
-
-    if (s == NULL || *s < '0' || *s > '9')
-        return -1;
-    errno = 0;
-    *out = strtoull(s, &end, 10);
-    return (errno != 0 || *end != '\0') ? -1 : 0;
-}
-
 static bool conflicting(struct httpd_ctx *c, const char *a, const char *b,
                         const char *d)
 {
@@ -252,12 +241,12 @@ static int put_params(struct httpd_ctx *c, struct fsm_kv_op *op)
 {
     const char *flags = httpd_q(c, "flags"), *cas = httpd_q(c, "cas");
 
-    if (flags != NULL && parse_u64(flags, &op->flags) != 0) {
+    if (flags != NULL && httpd_parse_u64(flags, &op->flags) != 0) {
         httpd_error(c, 400, "bad_request", "Invalid flags");
         return -1;
     }
     if (cas != NULL) {
-        if (parse_u64(cas, &op->cas) != 0) {
+        if (httpd_parse_u64(cas, &op->cas) != 0) {
             httpd_error(c, 400, "bad_request", "Invalid cas index");
             return -1;
         }
@@ -317,7 +306,7 @@ static void handle_delete(struct httpd_ctx *c)
         httpd_error(c, 400, "bad_request", "Missing key name");
         return;
     } else if (cas != NULL) {
-        if (parse_u64(cas, &op.cas) != 0) {
+        if (httpd_parse_u64(cas, &op.cas) != 0) {
             httpd_error(c, 400, "bad_request", "Invalid cas index");
             return;
         }

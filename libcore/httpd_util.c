@@ -234,7 +234,7 @@ void httpd_error_rc(struct httpd_ctx *c, int rc, const char *msg)
 
 /* ---- request options ---- */
 
-static int parse_u64(const char *s, uint64_t *out)
+int httpd_parse_u64(const char *s, uint64_t *out)
 {
     char *end;
 
@@ -263,7 +263,7 @@ int httpd_read_opts(struct httpd_ctx *c)
         httpd_error(c, 500, "no_path", "No path to datacenter");
         return -1;
     }
-    if (idx != NULL && parse_u64(idx, &c->min_index) != 0) {
+    if (idx != NULL && httpd_parse_u64(idx, &c->min_index) != 0) {
         httpd_error(c, 400, "bad_request", "Invalid index");
         return -1;
     }
