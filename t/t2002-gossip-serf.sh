@@ -1,5 +1,5 @@
 #!/bin/sh
-test_description='gossip: a stock serf agent and ours see each other alive'
+test_description='gossip: a stock serf agent and ours join, fail and leave both ways'
 if ! command -v serf >/dev/null 2>&1; then
 	skip_all='serf is not installed (scripts/deps.sh installs it)'
 fi
@@ -66,6 +66,33 @@ test_expect_success 'serf leaves: our agent lists it left' '
 	wait_for "^s1 +$SERF_ADDR:8301 +left" proconsul members &&
 	wait_pid $serf_pid 10 &&
 	serf_pid=
+'
+
+test_expect_success 'our agent joins a serf agent: both alive' '
+	serf agent -bind=$SERF_ADDR:8301 -rpc-addr=$SERF_RPC -node=s2 \
+		</dev/null >serf2.log 2>&1 &
+	serf_pid=$! &&
+	wait_for "^s2 +$SERF_ADDR:8301 +alive" serf members -rpc-addr=$SERF_RPC &&
+	proconsul join $SERF_ADDR >out &&
+	test_grep "Successfully joined cluster by contacting 1 nodes" out &&
+	wait_for "^s2 +$SERF_ADDR:8301 +alive" proconsul members &&
+	wait_for "^p1 +$p1_ADDR:8301 +alive" serf members -rpc-addr=$SERF_RPC
+'
+
+test_expect_success 'kill -9 of the serf agent: ours marks it failed' '
+	kill -s KILL $serf_pid &&
+	{ wait_pid $serf_pid 10 || :; } &&
+	serf_pid= &&
+	wait_for "^s2 +$SERF_ADDR:8301 +failed" proconsul members
+'
+
+test_expect_success 'kill -9 of our agent: serf marks it failed' '
+	serf agent -bind=$SERF_ADDR:8301 -rpc-addr=$SERF_RPC -node=s3 \
+		-join=$p1_ADDR:8301 </dev/null >serf3.log 2>&1 &
+	serf_pid=$! &&
+	wait_for "^p1 +$p1_ADDR:8301 +alive" serf members -rpc-addr=$SERF_RPC &&
+	kill -s KILL $(cat p1.pid) &&
+	wait_for "^p1 +$p1_ADDR:8301 +failed" serf members -rpc-addr=$SERF_RPC
 '
 
 test_done
