@@ -24,32 +24,10 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "util_fs.h"
 #include "version.h"
 
 static const int stop_signals[] = {SIGINT, SIGTERM, SIGQUIT, SIGHUP};
-
-static int mkdir_p(const char *path, char *err)
-{
-    char tmp[4096];
-    size_t n = strlen(path);
-
-    if (n == 0 || n >= sizeof(tmp))
-        return err_set(err, ERR_INVAL, "bad data_dir path");
-    memcpy(tmp, path, n + 1);
-    for (char *p = tmp + 1; *p != '\0'; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
-            return err_set(err, ERR_IO, "creating '%s': %s", tmp,
-                           strerror(errno));
-        *p = '/';
-    }
-    if (mkdir(tmp, 0700) != 0 && errno != EEXIST)
-        return err_set(err, ERR_IO, "creating '%s': %s", tmp,
-                       strerror(errno));
-    return 0;
-}
 
 static void make_uuid(char out[40])
 {
@@ -174,7 +152,7 @@ static int prepare_data_dir(struct agent *a, char *err)
     }
     if (a->data_dir == NULL)
         return err_set(err, ERR_NOMEM, "out of memory");
-    if (mkdir_p(a->data_dir, err) != 0)
+    if (util_mkdir_p(a->data_dir, 0700, err) != 0)
         return ERR_IO;
     if (lock_data_dir(a, err) != 0)
         return ERR_EXISTS;

@@ -11,6 +11,7 @@
  * Tests: t/unit/check_gossip.c
  */
 #include "gossip_int.h"
+#include "util_fs.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -189,15 +190,15 @@ static int replay(struct gossip *g, struct gossip_snap *s)
 static void mkdir_parent(const char *path)
 {
     char *d = strdup(path), *sl;
+    char err[ERR_LEN];
 
     if (d == NULL)
         return;
     sl = strrchr(d, '/');
     if (sl != NULL && sl != d) {
         *sl = '\0';
-        if (mkdir(d, 0700) != 0 && errno != EEXIST)
-            LOG_WARN("gossip", "snapshot: mkdir '%s': %s", d,
-                     strerror(errno));
+        if (util_mkdir_p(d, 0700, err) != 0)
+            LOG_WARN("gossip", "snapshot: %s", err);
     }
     free(d);
 }

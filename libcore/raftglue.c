@@ -23,6 +23,7 @@
 #include <sys/stat.h>
 
 #include "log.h"
+#include "util_fs.h"
 
 #define POLL_MS 50
 #define FRAME_MAGIC 0x31524350u /* "PCR1" read as little endian */
@@ -173,29 +174,6 @@ static void poll_cb(uv_timer_t *t)
         rg->on_state(rg->state_ctx, old, st);
 }
 
-static int mkdir_p(const char *path, char *err)
-{
-    char tmp[4096];
-    size_t n = strlen(path);
-
-    if (n == 0 || n >= sizeof(tmp))
-        return err_set(err, ERR_INVAL, "bad directory path");
-    memcpy(tmp, path, n + 1);
-    for (char *p = tmp + 1; *p != '\0'; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(tmp, 0700) != 0 && errno != EEXIST)
-            return err_set(err, ERR_IO, "creating '%s': %s", tmp,
-                           strerror(errno));
-        *p = '/';
-    }
-    if (mkdir(tmp, 0700) != 0 && errno != EEXIST)
-        return err_set(err, ERR_IO, "creating '%s': %s", tmp,
-                       strerror(errno));
-    return 0;
-}
-
 static void init_fsm_iface(struct raftglue *rg)
 {
     memset(&rg->fsm_iface, 0, sizeof(rg->fsm_iface));
@@ -217,7 +195,7 @@ int raftglue_init(struct raftglue *rg, uv_loop_t *loop, struct fsm *fsm,
     rg->fsm = fsm;
     rg->last_state = RAFT_UNAVAILABLE;
     snprintf(rg->address, sizeof(rg->address), "%s", address);
-    if (mkdir_p(dir, err) != 0)
+    if (util_mkdir_p(dir, 0700, err) != 0)
         return ERR_IO;
     init_fsm_iface(rg);
     rv = raft_uv_tcp_init(&rg->transport, loop);
