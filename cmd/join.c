@@ -62,18 +62,9 @@ int cmd_join(int argc, char **argv)
         "default value is false."};
     httpc_add_flags(opts, &n, &hf, false);
     httpc_add_tls_flags(opts, &n, &hf);
-    if (opt_help_requested(argc, argv)) {
-        opt_usage(stdout, synopsis, description, opts, n);
-        return 0;
-    }
-    rc = opt_parse(opts, n, argc, argv, &rest, err);
-    if (rc != 0) {
-        if (rc != OPT_HELP)
-            fprintf(stderr, "%s\n", err);
-        fprintf(stderr, "Usage:\n");
-        opt_print_defaults(stderr, opts, n);
-        return 1;
-    }
+    rc = opt_parse_cli(opts, n, argc, argv, synopsis, description, &rest);
+    if (rc >= 0)
+        return rc;
     if (rest >= argc) {
         fprintf(stderr, "At least one address to join must be specified.\n");
         return 1;

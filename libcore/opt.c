@@ -738,3 +738,23 @@ int opt_parse_duration(const char *s, bool bare_is_seconds, int64_t *ms)
     *ms = ns / 1000000;
     return 0;
 }
+
+int opt_parse_cli(const struct opt *opts, int n_opts, int argc, char **argv,
+                  const char *synopsis, const char *description, int *rest)
+{
+    char err[ERR_LEN];
+    int rc;
+
+    if (opt_help_requested(argc, argv)) {
+        opt_usage(stdout, synopsis, description, opts, n_opts);
+        return 0;
+    }
+    rc = opt_parse(opts, n_opts, argc, argv, rest, err);
+    if (rc == 0)
+        return -1;
+    if (rc != OPT_HELP)
+        fprintf(stderr, "%s\n", err);
+    fprintf(stderr, "Usage:\n");
+    opt_print_defaults(stderr, opts, n_opts);
+    return 1;
+}

@@ -61,6 +61,13 @@ int opt_parse(const struct opt *opts, int n_opts, int argc, char **argv,
 void opt_usage(FILE *out, const char *synopsis, const char *description,
                const struct opt *opts, int n_opts);
 
+/* A command's parse step as Consul's CLI behaves: -h anywhere before
+ * "--" prints usage to stdout and returns 0; a parse error prints Go's
+ * message, "Usage:" and the flag list to stderr and returns 1; otherwise
+ * returns -1 with *rest set. */
+int opt_parse_cli(const struct opt *opts, int n_opts, int argc, char **argv,
+                  const char *synopsis, const char *description, int *rest);
+
 /* Free the arrays of every OPT_STRLIST in opts. */
 void opt_release(const struct opt *opts, int n_opts);
 
