@@ -31,7 +31,8 @@
     X(TIMEOUT, -12, "timed out")                                        \
     X(DENIED, -13, "permission denied")                                 \
     X(UNSUPPORTED, -14, "not supported")                                \
-    X(CONFLICT, -15, "conflict")
+    X(CONFLICT, -15, "conflict")                                        \
+    X(UNREACHABLE, -16, "unreachable")
 
 enum {
 #define ERR_ENUM(n, v, s) ERR_##n = (v),

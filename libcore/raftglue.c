@@ -2,18 +2,8 @@
  *
  * Layer: replication (uses util, store). Thread: loop only.
  * Owns: struct raft, raft_io, transport, the poll timer.
- * Tests: t/t1004-kv-persist.sh
- *
- * Index of an applied command: libraft calls fsm->apply before it bumps
- * last_applied, so inside apply the entry's index is last_applied + 1.
- * Log entries are framed: libraft 0.15 pads entry data to 8 bytes on
- * disk but reads back unpadded lengths, so a command whose length is not
- * a multiple of 8 corrupts the segment it lands in. Every entry is
- * therefore "PCR1" + u32 payload length (little endian) + payload +
- * zero padding to a multiple of 8.
- * Apply results live in rg->last_result: libraft hands the pointer to the
- * request callback synchronously, and on followers (no callback) nothing
- * needs freeing.
+ * Tests: t/t1004-kv-persist.sh, t/t3*.sh
+ * The FSM adapter and entry framing are in raftglue_fsm.c.
  */
 #include "raftglue.h"
 
@@ -26,39 +16,6 @@
 #include "util_fs.h"
 
 #define POLL_MS 50
-#define FRAME_MAGIC 0x31524350u /* "PCR1" read as little endian */
-#define FRAME_HDR 8
-
-static void put_u32le(unsigned char *p, uint32_t v)
-{
-    p[0] = (unsigned char)v;
-    p[1] = (unsigned char)(v >> 8);
-    p[2] = (unsigned char)(v >> 16);
-    p[3] = (unsigned char)(v >> 24);
-}
-
-static uint32_t get_u32le(const unsigned char *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-           (uint32_t)p[3] << 24;
-}
-
-/* Unframe an entry; returns 0 and the payload, or -1. */
-static int unframe(const struct raft_buffer *buf, const void **data,
-                   size_t *len)
-{
-    const unsigned char *p = buf->base;
-    uint32_t n;
-
-    if (buf->len < FRAME_HDR || get_u32le(p) != FRAME_MAGIC)
-        return -1;
-    n = get_u32le(p + 4);
-    if (n > buf->len - FRAME_HDR)
-        return -1;
-    *data = p + FRAME_HDR;
-    *len = n;
-    return 0;
-}
 
 struct apply_req {
     struct raft_apply req;
@@ -72,73 +29,6 @@ struct barrier_req {
     raftglue_barrier_cb cb;
     void *ctx;
 };
-
-static int fsm_apply_cb(struct raft_fsm *rf, const struct raft_buffer *buf,
-                        void **result)
-{
-    struct raftglue *rg = rf->data;
-    uint64_t index = raft_last_applied(&rg->raft) + 1;
-    char err[ERR_LEN];
-    int rc;
-
-    const void *data;
-    size_t len;
-
-    memset(&rg->last_result, 0, sizeof(rg->last_result));
-    rc = unframe(buf, &data, &len) != 0
-             ? err_set(err, ERR_PARSE, "bad entry frame")
-             : fsm_apply(rg->fsm, index, data, len, &rg->last_result, err);
-    if (rc != 0) {
-        /* A command we cannot decode must not wedge the log. */
-        LOG_ERROR("raft", "skipping entry %llu: %s",
-                  (unsigned long long)index, err);
-        rg->last_result.rc = rc;
-        rg->last_result.index = index;
-        rg->fsm->last_index = index;
-    }
-    *result = &rg->last_result;
-    return 0;
-}
-
-static int fsm_snapshot_cb(struct raft_fsm *rf, struct raft_buffer *bufs[],
-                           unsigned *n_bufs)
-{
-    struct raftglue *rg = rf->data;
-    char err[ERR_LEN];
-    void *data = NULL;
-    size_t len = 0;
-
-    *bufs = raft_malloc(sizeof(**bufs));
-    if (*bufs == NULL)
-        return RAFT_NOMEM;
-    if (fsm_snapshot(rg->fsm, raft_malloc, &data, &len, err) != 0) {
-        LOG_ERROR("raft", "snapshot failed: %s", err);
-        raft_free(*bufs);
-        *bufs = NULL;
-        return RAFT_NOMEM;
-    }
-    (*bufs)[0].base = data;
-    (*bufs)[0].len = len;
-    *n_bufs = 1;
-    LOG_INFO("raft", "snapshot of state at index %llu: %zu bytes",
-             (unsigned long long)rg->fsm->last_index, len);
-    return 0;
-}
-
-static int fsm_restore_cb(struct raft_fsm *rf, struct raft_buffer *buf)
-{
-    struct raftglue *rg = rf->data;
-    char err[ERR_LEN];
-
-    if (fsm_restore(rg->fsm, buf->base, buf->len, err) != 0) {
-        LOG_ERROR("raft", "restoring snapshot failed: %s", err);
-        return RAFT_CORRUPT;
-    }
-    raft_free(buf->base); /* ownership moved to us on success */
-    LOG_INFO("raft", "restored state from snapshot at index %llu",
-             (unsigned long long)rg->fsm->last_index);
-    return 0;
-}
 
 static void tracer_emit(struct raft_tracer *t, const char *file, int line,
                         const char *message)
@@ -174,16 +64,6 @@ static void poll_cb(uv_timer_t *t)
         rg->on_state(rg->state_ctx, old, st);
 }
 
-static void init_fsm_iface(struct raftglue *rg)
-{
-    memset(&rg->fsm_iface, 0, sizeof(rg->fsm_iface));
-    rg->fsm_iface.version = 1;
-    rg->fsm_iface.data = rg;
-    rg->fsm_iface.apply = fsm_apply_cb;
-    rg->fsm_iface.snapshot = fsm_snapshot_cb;
-    rg->fsm_iface.restore = fsm_restore_cb;
-}
-
 int raftglue_init(struct raftglue *rg, uv_loop_t *loop, struct fsm *fsm,
                   const char *dir, raft_id id, const char *address,
                   const struct raftglue_opts *opts, char *err)
@@ -197,7 +77,7 @@ int raftglue_init(struct raftglue *rg, uv_loop_t *loop, struct fsm *fsm,
     snprintf(rg->address, sizeof(rg->address), "%s", address);
     if (util_mkdir_p(dir, 0700, err) != 0)
         return ERR_IO;
-    init_fsm_iface(rg);
+    raftglue_fsm_init(&rg->gfsm, fsm, &rg->raft);
     rv = raft_uv_tcp_init(&rg->transport, loop);
     if (rv != 0)
         return err_set(err, ERR_IO, "raft transport: %s", raft_strerror(rv));
@@ -212,7 +92,7 @@ int raftglue_init(struct raftglue *rg, uv_loop_t *loop, struct fsm *fsm,
     rg->tracer.enabled = log_get_level() <= LOG_LVL_TRACE;
     rg->tracer.emit = tracer_emit;
     raft_uv_set_tracer(&rg->io, &rg->tracer);
-    rv = raft_init(&rg->raft, &rg->io, &rg->fsm_iface, id, address);
+    rv = raft_init(&rg->raft, &rg->io, &rg->gfsm.iface, id, address);
     if (rv != 0) {
         err_set(err, ERR_IO, "raft init: %s", raft_errmsg(&rg->raft));
         raft_uv_close(&rg->io);
@@ -305,19 +185,13 @@ int raftglue_apply(struct raftglue *rg, void *buf, size_t len,
 
     if (rg->closing)
         return err_set(err, ERR_SHUTDOWN, "agent is shutting down");
-    if (len > UINT32_MAX - 16)
-        return err_set(err, ERR_TOOBIG, "command too large");
-    rb.len = FRAME_HDR + ((len + 7) & ~(size_t)7);
-    rb.base = raft_calloc(1, rb.len);
     ar = calloc(1, sizeof(*ar));
-    if (ar == NULL || rb.base == NULL) {
-        free(ar);
-        raft_free(rb.base);
+    if (ar == NULL)
         return err_set(err, ERR_NOMEM, "out of memory");
+    if (raftglue_frame(buf, len, &rb, err) != 0) {
+        free(ar);
+        return ERR_NOMEM;
     }
-    put_u32le(rb.base, FRAME_MAGIC);
-    put_u32le((unsigned char *)rb.base + 4, (uint32_t)len);
-    memcpy((unsigned char *)rb.base + FRAME_HDR, buf, len);
     ar->rg = rg;
     ar->cb = cb;
     ar->ctx = ctx;

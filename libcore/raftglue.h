@@ -17,6 +17,7 @@
 
 #include "err.h"
 #include "fsm.h"
+#include "raftglue_fsm.h"
 
 struct raftglue;
 
@@ -43,9 +44,8 @@ struct raftglue {
     struct raft raft;
     struct raft_io io;
     struct raft_uv_transport transport;
-    struct raft_fsm fsm_iface;
+    struct raftglue_fsm gfsm;
     struct raft_tracer tracer;
-    struct fsm_result last_result; /* handed to apply callbacks */
     uv_timer_t poll;              /* watches leadership changes */
     int last_state;
     uint64_t last_contact_ms;     /* uv_now() when a leader was last seen */

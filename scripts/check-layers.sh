@@ -13,7 +13,7 @@ layer() {
     err|log|buf|mem|opt|clock|util|version) echo 0 ;;
     json|cfg|hcl) echo 1 ;;
     kv|cat|sess|acl|snap|fsm) echo 2 ;;
-    raftglue|gossip) echo 3 ;;
+    raftglue|gossip|rpc) echo 3 ;;
     agent) echo 4 ;;
     httpd|httpc) echo 5 ;;
     *) echo "" ;;

@@ -1,0 +1,42 @@
+/* raftglue_fsm.h - the libraft FSM adapter: entry framing and struct fsm.
+ *
+ * Layer: replication (uses util, store). Thread: loop only.
+ * Owns: nothing (the struct fsm is borrowed).
+ * Split from raftglue.c so that it can be driven by raft_fixture in unit
+ * tests exactly as the agent drives it on raft_uv.
+ * Tests: t/unit/check_raftglue.c
+ *
+ * Log entries are framed: libraft 0.15 pads entry data to 8 bytes on
+ * disk but reads back unpadded lengths, so a command whose length is not
+ * a multiple of 8 corrupts the segment it lands in. Every entry is
+ * therefore "PCR1" + u32 payload length (little endian) + payload + zero
+ * padding to a multiple of 8.
+ */
+#ifndef PROCONSUL_RAFTGLUE_FSM_H
+#define PROCONSUL_RAFTGLUE_FSM_H
+
+#include <raft.h>
+#include <stddef.h>
+
+#include "err.h"
+#include "fsm.h"
+
+struct raftglue_fsm {
+    struct raft_fsm iface;          /* give &iface to raft_init */
+    struct fsm *fsm;
+    struct raft *raft;              /* for the index being applied */
+    struct fsm_result last_result;  /* handed to apply callbacks */
+};
+
+/* Fill gf; raft may be set later (before raft_start). */
+void raftglue_fsm_init(struct raftglue_fsm *gf, struct fsm *fsm,
+                       struct raft *raft);
+
+/* Frame len bytes of buf into out->base (raft_malloc'd, caller's). */
+int raftglue_frame(const void *buf, size_t len, struct raft_buffer *out,
+                   char *err);
+/* Payload of a framed entry; 0, or -1 when it is not one of ours. */
+int raftglue_unframe(const struct raft_buffer *buf, const void **data,
+                     size_t *len);
+
+#endif
