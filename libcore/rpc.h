@@ -14,7 +14,8 @@
  *   'A'..'Z'    HTTP/1.1: a forwarded API request or an internal call;
  *               the connection goes, untouched, to the http callback.
  *   other       closed and counted in rpc_server_stats().dropped.
- * A connection that sends nothing within 10 s is closed.
+ * A connection that sends nothing within 10 s is closed (a Raft one
+ * must also finish its handshake within those 10 s).
  * Tests: t/unit/check_rpc.c, t/t3*.sh
  */
 #ifndef PROCONSUL_RPC_H
@@ -39,17 +40,26 @@ struct rpc_server;
 /* An accepted connection whose first byte looks like HTTP. conn is a
  * malloc'd, initialised uv_tcp_t of the server's loop that nothing has
  * read from; the callee owns it and must uv_close() it with a close
- * callback that free()s it (h2o_uv_socket_create(conn, free) does). */
+ * callback that free()s it (h2o_uv_socket_create(conn, free) does).
+ * (Accepted handles come from raft_malloc, which is malloc unless
+ * raft_heap_set() installs another allocator.) */
 typedef void (*rpc_http_conn_fn)(void *ctx, uv_tcp_t *conn /* takes */);
 
 /* Allocate; nothing is bound yet. */
 struct rpc_server *rpc_server_new(uv_loop_t *loop, char *err);
-/* Bind and listen on ip:port ("0.0.0.0", "127.0.0.1", "::1"). */
+/* Bind and listen on ip:port ("0.0.0.0", "127.0.0.1", "::1"); port 0
+ * picks a free one (see rpc_server_port). */
 int rpc_server_listen(struct rpc_server *s, const char *ip, int port,
                       char *err);
+/* The bound port, or -1 when not listening. */
+int rpc_server_port(struct rpc_server *s);
 void rpc_server_set_http(struct rpc_server *s, rpc_http_conn_fn fn,
                          void *ctx);
 
+/* accepted = raft + http + dropped + those still being classified;
+ * raft counts streams handed to libraft, http those handed to the http
+ * callback, dropped every other close (bad first byte, EOF, timeout,
+ * bad handshake, raft not listening, no http callback, server close). */
 struct rpc_server_stats {
     uint64_t accepted, raft, http, dropped;
 };
@@ -68,7 +78,10 @@ void rpc_server_close(struct rpc_server *s, rpc_close_cb cb, void *ctx);
  * connect() dials "ip:port", sends RPC_BYTE_RAFT and the handshake.
  * Streams given to libraft come from raft_malloc (libraft frees them).
  * The transport's close (called by libraft from raft_close) cancels
- * pending connects and handshakes. s must outlive raft's close. */
+ * pending connects (their cb runs with RAFT_CANCELED) and handshakes.
+ * s may be NULL (dial only). s should outlive raft's close; if it closes
+ * first the transport just receives nothing more. The handshake layout
+ * is in rpc_int.h. Fails with ERR_EXISTS if s already has a transport. */
 int rpc_raft_transport_init(struct raft_uv_transport *t, uv_loop_t *loop,
                             struct rpc_server *s, char *err);
 /* Free what rpc_raft_transport_init allocated, after raft closed it
@@ -92,7 +105,8 @@ struct rpc_response {
     size_t body_len;
 };
 
-/* rc is 0 with resp set, or: ERR_UNREACHABLE (connect failed: the
+/* rc is 0 with resp set (status >= 200; 1xx responses are skipped), or:
+ * ERR_UNREACHABLE (connect failed: the
  * request was certainly not delivered), ERR_IO (connection lost after
  * the request was sent: it may or may not have been processed),
  * ERR_TIMEOUT, ERR_TOOBIG (response over RPC_MAX_BODY), ERR_PARSE (not
@@ -115,15 +129,19 @@ struct rpc_call;
  * whose reused connection turns out closed before anything came back is
  * retried once on a new connection. timeout_ms covers the whole call
  * (0: none). On success the call belongs to the client until cb has run;
- * *call (may be NULL) lets the caller cancel it. If it fails, cb never
- * runs. */
+ * *call (may be NULL) lets the caller cancel it. cb never runs from
+ * inside rpc_http_call. If it fails (ERR_INVAL: bad addr, method, target
+ * or header; ERR_SHUTDOWN: client closing; ERR_UNREACHABLE: the connect
+ * could not even start; ERR_NOMEM), cb never runs. addr is numeric: no
+ * name resolution. */
 #define RPC_IDLE_MS 4000
 int rpc_http_call(struct rpc_client *c, const char *addr, const char *method,
                   const char *target, const struct rpc_header *h, size_t nh,
                   const void *body, size_t len, uint64_t timeout_ms,
                   rpc_http_cb cb, void *ctx, struct rpc_call **call,
                   char *err);
-/* Cancel: cb will not run; the connection is closed. */
+/* Cancel a call whose cb has not run yet: it never will; its
+ * connection is closed. NULL is a no-op. */
 void rpc_call_cancel(struct rpc_call *call);
 
 /* Cancel every call (their cb runs with ERR_SHUTDOWN), close every
