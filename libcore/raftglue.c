@@ -1,4 +1,4 @@
-/* raftglue.c - libraft with its uv I/O and TCP transport on our loop.
+/* raftglue.c - libraft with its uv I/O and the rpc transport on our loop.
  *
  * Layer: replication (uses util, store). Thread: loop only.
  * Owns: struct raft, raft_io, transport, the poll timer.
@@ -7,6 +7,7 @@
  */
 #include "raftglue.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,7 +67,8 @@ static void poll_cb(uv_timer_t *t)
 
 int raftglue_init(struct raftglue *rg, uv_loop_t *loop, struct fsm *fsm,
                   const char *dir, raft_id id, const char *address,
-                  const struct raftglue_opts *opts, char *err)
+                  const struct raftglue_opts *opts, struct rpc_server *srv,
+                  char *err)
 {
     int rv;
 
@@ -78,14 +80,13 @@ int raftglue_init(struct raftglue *rg, uv_loop_t *loop, struct fsm *fsm,
     if (util_mkdir_p(dir, 0700, err) != 0)
         return ERR_IO;
     raftglue_fsm_init(&rg->gfsm, fsm, &rg->raft);
-    rv = raft_uv_tcp_init(&rg->transport, loop);
-    if (rv != 0)
-        return err_set(err, ERR_IO, "raft transport: %s", raft_strerror(rv));
+    if (rpc_raft_transport_init(&rg->transport, loop, srv, err) != 0)
+        return ERR_IO;
     rv = raft_uv_init(&rg->io, loop, dir, &rg->transport);
     if (rv != 0) {
         err_set(err, ERR_IO, "raft storage in '%s': %s", dir,
                 rg->io.errmsg);
-        raft_uv_tcp_close(&rg->transport);
+        rpc_raft_transport_release(&rg->transport);
         return ERR_IO;
     }
     rg->tracer.impl = rg;
@@ -96,7 +97,7 @@ int raftglue_init(struct raftglue *rg, uv_loop_t *loop, struct fsm *fsm,
     if (rv != 0) {
         err_set(err, ERR_IO, "raft init: %s", raft_errmsg(&rg->raft));
         raft_uv_close(&rg->io);
-        raft_uv_tcp_close(&rg->transport);
+        rpc_raft_transport_release(&rg->transport);
         return ERR_IO;
     }
     rg->raft.tracer = &rg->tracer;
@@ -106,16 +107,28 @@ int raftglue_init(struct raftglue *rg, uv_loop_t *loop, struct fsm *fsm,
     raft_set_snapshot_threshold(&rg->raft, opts->snapshot_threshold);
     raft_set_snapshot_trailing(&rg->raft, opts->snapshot_trailing);
     raft_set_pre_vote(&rg->raft, true);
+    raft_uv_set_connect_retry_delay(&rg->io, opts->heartbeat_timeout_ms);
     return 0;
 }
 
-int raftglue_bootstrap_self(struct raftglue *rg, char *err)
+static int make_conf(struct raft_configuration *conf,
+                     const struct raftglue_server *sv, size_t n)
+{
+    int rv = 0;
+
+    raft_configuration_init(conf);
+    for (size_t i = 0; i < n && rv == 0; i++)
+        rv = raft_configuration_add(conf, sv[i].id, sv[i].address,
+                                    sv[i].voter ? RAFT_VOTER : RAFT_STANDBY);
+    return rv;
+}
+
+int raftglue_bootstrap(struct raftglue *rg, const struct raftglue_server *sv,
+                       size_t n, char *err)
 {
     struct raft_configuration conf;
-    int rv;
+    int rv = make_conf(&conf, sv, n);
 
-    raft_configuration_init(&conf);
-    rv = raft_configuration_add(&conf, rg->raft.id, rg->address, RAFT_VOTER);
     if (rv == 0)
         rv = raft_bootstrap(&rg->raft, &conf);
     raft_configuration_close(&conf);
@@ -124,9 +137,55 @@ int raftglue_bootstrap_self(struct raftglue *rg, char *err)
     if (rv != 0)
         return err_set(err, ERR_IO, "raft bootstrap: %s",
                        raft_errmsg(&rg->raft));
-    LOG_INFO("raft", "bootstrapped a new cluster with this server as its "
-                     "only voter");
+    LOG_INFO("raft", "bootstrapped a new cluster of %zu server%s", n,
+             n == 1 ? "" : "s");
     return 0;
+}
+
+int raftglue_bootstrap_self(struct raftglue *rg, char *err)
+{
+    struct raftglue_server me = {rg->raft.id, rg->address, true};
+
+    return raftglue_bootstrap(rg, &me, 1, err);
+}
+
+int raftglue_recover(struct raftglue *rg, const struct raftglue_server *sv,
+                     size_t n, char *err)
+{
+    struct raft_configuration conf;
+    int rv = make_conf(&conf, sv, n);
+
+    if (rv == 0)
+        rv = raft_recover(&rg->raft, &conf);
+    raft_configuration_close(&conf);
+    if (rv != 0)
+        return err_set(err, ERR_IO, "raft recover: %s",
+                       raft_errmsg(&rg->raft)[0] != '\0'
+                           ? raft_errmsg(&rg->raft) : raft_strerror(rv));
+    return 0;
+}
+
+/* Names libraft gives its files: open-N, N-M (closed segments),
+ * snapshot-T-I-TS(.meta). metadata1/2 alone hold no log. */
+static bool state_file(const char *name)
+{
+    if (strncmp(name, "open-", 5) == 0 || strncmp(name, "snapshot-", 9) == 0)
+        return true;
+    return name[0] >= '0' && name[0] <= '9' && strchr(name, '-') != NULL;
+}
+
+bool raftglue_dir_has_state(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    bool found = false;
+
+    if (d == NULL)
+        return false;
+    while (!found && (e = readdir(d)) != NULL)
+        found = state_file(e->d_name);
+    closedir(d);
+    return found;
 }
 
 int raftglue_start(struct raftglue *rg, char *err)
@@ -293,6 +352,143 @@ void raftglue_servers(struct raftglue *rg, raftglue_server_fn fn, void *ctx)
            c->servers[i].role == RAFT_VOTER);
 }
 
+struct change_req {
+    struct raft_change req;
+    struct raft_transfer xfer;
+    struct raftglue *rg;
+    raftglue_done_cb cb;
+    void *ctx;
+};
+
+static void change_done(struct raft_change *req, int status)
+{
+    struct change_req *cr = req->data;
+
+    cr->cb(cr->ctx, status == 0 ? 0 : map_raft_err(status));
+    free(cr);
+}
+
+int raftglue_change(struct raftglue *rg, enum raftglue_change_op op,
+                    uint64_t id, const char *address, raftglue_done_cb cb,
+                    void *ctx, char *err)
+{
+    static const int roles[] = {0, RAFT_STANDBY, RAFT_VOTER, 0};
+    struct change_req *cr;
+    int rv;
+
+    if (!raftglue_is_leader(rg))
+        return err_set(err, ERR_NOLEADER, "No cluster leader");
+    cr = calloc(1, sizeof(*cr));
+    if (cr == NULL)
+        return err_set(err, ERR_NOMEM, "out of memory");
+    cr->rg = rg;
+    cr->cb = cb;
+    cr->ctx = ctx;
+    cr->req.data = cr;
+    if (op == RAFTGLUE_ADD)
+        rv = raft_add(&rg->raft, &cr->req, id, address, change_done);
+    else if (op == RAFTGLUE_REMOVE)
+        rv = raft_remove(&rg->raft, &cr->req, id, change_done);
+    else
+        rv = raft_assign(&rg->raft, &cr->req, id, roles[op], change_done);
+    if (rv != 0) {
+        free(cr);
+        return err_set(err, rv == RAFT_CANTCHANGE ? ERR_CONFLICT
+                            : rv == RAFT_NOTLEADER ? ERR_NOLEADER
+                            : rv == RAFT_BADID || rv == RAFT_NOTFOUND
+                                ? ERR_NOTFOUND : ERR_INVAL,
+                       "%s", raft_errmsg(&rg->raft)[0] != '\0'
+                                 ? raft_errmsg(&rg->raft)
+                                 : raft_strerror(rv));
+    }
+    return 0;
+}
+
+static void transfer_done(struct raft_transfer *req)
+{
+    struct change_req *cr = req->data;
+    raft_id lid = 0;
+    const char *addr = NULL;
+
+    raft_leader(&cr->rg->raft, &lid, &addr);
+    cr->cb(cr->ctx, lid != 0 && lid != cr->rg->raft.id ? 0 : ERR_TIMEOUT);
+    free(cr);
+}
+
+int raftglue_transfer(struct raftglue *rg, uint64_t id, raftglue_done_cb cb,
+                      void *ctx, char *err)
+{
+    struct change_req *cr;
+    int rv;
+
+    if (!raftglue_is_leader(rg))
+        return err_set(err, ERR_NOLEADER, "No cluster leader");
+    cr = calloc(1, sizeof(*cr));
+    if (cr == NULL)
+        return err_set(err, ERR_NOMEM, "out of memory");
+    cr->rg = rg;
+    cr->cb = cb;
+    cr->ctx = ctx;
+    cr->xfer.data = cr;
+    rv = raft_transfer(&rg->raft, &cr->xfer, id, transfer_done);
+    if (rv != 0) {
+        free(cr);
+        return err_set(err, rv == RAFT_BADID || rv == RAFT_NOTFOUND
+                                ? ERR_NOTFOUND : ERR_CONFLICT,
+                       "cannot transfer leadership: %s", raft_strerror(rv));
+    }
+    return 0;
+}
+
+bool raftglue_progress(struct raftglue *rg, uint64_t id,
+                       struct raftglue_progress *out)
+{
+    const struct raft_configuration *c = &rg->raft.configuration;
+
+    memset(out, 0, sizeof(*out));
+    if (!raftglue_is_leader(rg) || rg->raft.leader_state.progress == NULL)
+        return false;
+    for (unsigned i = 0; i < c->n; i++) {
+        const struct raft_progress *p = &rg->raft.leader_state.progress[i];
+
+        if (c->servers[i].id != id)
+            continue;
+        out->match_index = p->match_index;
+        out->recent_recv = p->recent_recv;
+        out->last_send_ms = p->last_send;
+        return true;
+    }
+    return false;
+}
+
+uint64_t raftglue_leader_id(struct raftglue *rg)
+{
+    raft_id id = 0;
+    const char *addr = NULL;
+
+    if (!rg->started || rg->closing)
+        return 0;
+    raft_leader(&rg->raft, &id, &addr);
+    return id;
+}
+
+uint64_t raftglue_config_index(struct raftglue *rg)
+{
+    return rg->raft.configuration_uncommitted_index != 0
+               ? rg->raft.configuration_uncommitted_index
+               : rg->raft.configuration_index;
+}
+
+int raftglue_role(struct raftglue *rg, uint64_t id)
+{
+    const struct raft_configuration *c = &rg->raft.configuration;
+
+    for (unsigned i = 0; i < c->n; i++)
+        if (c->servers[i].id == id)
+            return c->servers[i].role;
+    return -1;
+}
+
 void raftglue_set_state_cb(struct raftglue *rg, raftglue_state_cb cb,
                            void *ctx)
 {
@@ -313,7 +509,7 @@ static void raft_closed(struct raft *r)
     struct raftglue *rg = r->data;
 
     raft_uv_close(&rg->io);
-    raft_uv_tcp_close(&rg->transport);
+    rpc_raft_transport_release(&rg->transport);
     if (rg->started) {
         uv_timer_stop(&rg->poll);
         uv_close((uv_handle_t *)&rg->poll, poll_closed);

@@ -18,6 +18,7 @@
 #include "err.h"
 #include "fsm.h"
 #include "raftglue_fsm.h"
+#include "rpc.h"
 
 struct raftglue;
 
@@ -58,15 +59,34 @@ struct raftglue {
     char address[64];
 };
 
-/* Set up raft with its log in dir (created if missing) and the transport
- * listening on address ("ip:port"). id must be non-zero. */
+/* Set up raft with its log in dir (created if missing); Raft traffic
+ * arrives through srv (the 8300 listener, borrowed; it must outlive
+ * raftglue_close) and leaves through connections made by the rpc
+ * transport. address is ours ("ip:port"). id must be non-zero. */
 int raftglue_init(struct raftglue *rg, uv_loop_t *loop, struct fsm *fsm,
                   const char *dir, raft_id id, const char *address,
-                  const struct raftglue_opts *opts, char *err);
+                  const struct raftglue_opts *opts, struct rpc_server *srv,
+                  char *err);
 
-/* Bootstrap a configuration of exactly this one voter, unless the log
- * already holds state (then nothing happens and 0 is returned). */
+/* True when dir holds Raft log entries or snapshots (the server was part
+ * of a cluster): such a server must never bootstrap again. */
+bool raftglue_dir_has_state(const char *dir);
+
+struct raftglue_server {
+    uint64_t id;
+    const char *address;
+    bool voter;
+};
+
+/* Bootstrap a configuration of exactly these servers (before start),
+ * unless the log already holds state (then nothing happens, 0). */
+int raftglue_bootstrap(struct raftglue *rg, const struct raftglue_server *s,
+                       size_t n, char *err);
 int raftglue_bootstrap_self(struct raftglue *rg, char *err);
+/* Force a configuration onto the log (peers.json recovery; before
+ * start). */
+int raftglue_recover(struct raftglue *rg, const struct raftglue_server *s,
+                     size_t n, char *err);
 
 int raftglue_start(struct raftglue *rg, char *err);
 
@@ -97,6 +117,38 @@ void raftglue_stats(struct raftglue *rg, struct raftglue_stats *st);
 typedef void (*raftglue_server_fn)(void *ctx, uint64_t id,
                                    const char *address, bool voter);
 void raftglue_servers(struct raftglue *rg, raftglue_server_fn fn, void *ctx);
+
+/* Membership changes (leader only; one at a time, else ERR_CONFLICT).
+ * cb(ctx, rc) when the new configuration is committed. */
+enum raftglue_change_op {
+    RAFTGLUE_ADD,      /* as a spare */
+    RAFTGLUE_STANDBY,  /* replicate, no vote */
+    RAFTGLUE_VOTER,
+    RAFTGLUE_REMOVE,
+};
+typedef void (*raftglue_done_cb)(void *ctx, int rc);
+int raftglue_change(struct raftglue *rg, enum raftglue_change_op op,
+                    uint64_t id, const char *address, raftglue_done_cb cb,
+                    void *ctx, char *err);
+/* Hand leadership to id (0: any voter); cb(ctx, 0) once someone else
+ * leads, ERR_TIMEOUT when nobody took over. */
+int raftglue_transfer(struct raftglue *rg, uint64_t id, raftglue_done_cb cb,
+                      void *ctx, char *err);
+
+/* Leader only: what the leader knows of one follower's replication.
+ * Returns false when not leader or id unknown. */
+struct raftglue_progress {
+    uint64_t match_index;
+    bool recent_recv;      /* heard from it within the election timeout */
+    uint64_t last_send_ms;
+};
+bool raftglue_progress(struct raftglue *rg, uint64_t id,
+                       struct raftglue_progress *out);
+uint64_t raftglue_leader_id(struct raftglue *rg);
+/* Index of the configuration in use (committed or not). */
+uint64_t raftglue_config_index(struct raftglue *rg);
+/* Role of id in the configuration: RAFT_VOTER/STANDBY/SPARE, -1 none. */
+int raftglue_role(struct raftglue *rg, uint64_t id);
 
 void raftglue_set_state_cb(struct raftglue *rg, raftglue_state_cb cb,
                            void *ctx);
