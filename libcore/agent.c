@@ -27,6 +27,8 @@
 #include "util_fs.h"
 #include "version.h"
 
+#define RAFT_MS_PER_MULT 200
+
 static const int stop_signals[] = {SIGINT, SIGTERM, SIGQUIT, SIGHUP};
 
 static void make_uuid(char out[40])
@@ -179,9 +181,11 @@ static int init_raft(struct agent *a, char *err)
     raft_id id;
 
     memset(&o, 0, sizeof(o));
-    o.election_timeout_ms = (unsigned)(1000 * mult);
-    if (a->cfg.dev)
-        o.election_timeout_ms = 200;
+    /* Consul scales 1 s per multiplier unit (5 s by default); we scale
+     * RAFT_MS_PER_MULT so that the default fails over in about a second
+     * (the leader steps down after one election timeout without a
+     * quorum, followers campaign after 1-2). Heartbeats every tenth. */
+    o.election_timeout_ms = (unsigned)(RAFT_MS_PER_MULT * mult);
     o.heartbeat_timeout_ms = o.election_timeout_ms / 10;
     o.snapshot_threshold = (unsigned)a->cfg.raft_snapshot_threshold;
     o.snapshot_trailing = (unsigned)a->cfg.raft_trailing_logs;
@@ -191,16 +195,13 @@ static int init_raft(struct agent *a, char *err)
     id = raft_digest(a->node_id, 0);
     if (id == 0)
         id = 1;
+    a->rpc = rpc_server_new(a->loop, err);
+    if (a->rpc == NULL)
+        return ERR_NOMEM;
     if (raftglue_init(&a->rg, a->loop, &a->fsm, dir, id, a->rpc_addr, &o,
-                      err) != 0)
+                      a->rpc, err) != 0)
         return ERR_IO;
     a->has_raft = true;
-    if (a->cfg.bootstrap || a->cfg.dev)
-        return raftglue_bootstrap_self(&a->rg, err);
-    if (a->cfg.bootstrap_expect > 1)
-        LOG_INFO("agent", "waiting for %d servers before bootstrapping "
-                          "(cluster formation arrives with gossip)",
-                 a->cfg.bootstrap_expect);
     return 0;
 }
 
@@ -230,6 +231,13 @@ int agent_init(struct agent *a, uv_loop_t *loop, struct cfg *cfg,
     }
     a->fsm.on_change = on_fsm_change;
     a->fsm.ctx = a;
+    a->rpcc = rpc_client_new(loop, err);
+    if (a->rpcc == NULL) {
+        agent_release(a);
+        *cfg = a->cfg;
+        memset(&a->cfg, 0, sizeof(a->cfg));
+        return ERR_NOMEM;
+    }
     if (a->cfg.server && (rc = init_raft(a, err)) != 0) {
         agent_release(a);
         *cfg = a->cfg;
@@ -299,6 +307,14 @@ static void gossip_timing(const struct cfg_gossip *c, struct gossip_timing *t)
         t->push_pull_interval = ms_u(c->push_pull_interval_ms);
 }
 
+static void on_gossip_event(void *ctx, enum gossip_event ev,
+                            const struct gossip_member *m)
+{
+    (void)ev;
+    (void)m;
+    agent_servers_changed(ctx);
+}
+
 static int new_gossip(struct agent *a, char *err)
 {
     struct gossip_opts o;
@@ -330,6 +346,8 @@ static int new_gossip(struct agent *a, char *err)
     snprintf(snap, sizeof(snap), "%s/serf/local.snapshot", a->data_dir);
     o.snapshot_path = a->cfg.dev ? NULL : snap;
     o.rejoin_after_leave = a->cfg.rejoin_after_leave;
+    o.on_event = on_gossip_event;
+    o.ctx = a;
     a->gossip = gossip_new(a->loop, &o, err);
     if (a->gossip == NULL)
         return ERR_INVAL;
@@ -424,10 +442,18 @@ int agent_start(struct agent *a, char *err)
     }
     uv_timer_init(a->loop, &a->stop_timer);
     a->stop_timer.data = a;
-    if (a->has_raft && raftglue_start(&a->rg, err) != 0)
+    if (a->rpc != NULL &&
+        rpc_server_listen(a->rpc, a->cfg.bind_addr != NULL
+                                      ? a->cfg.bind_addr : "0.0.0.0",
+                          a->cfg.ports.server, err) != 0) {
+        err_prefix(err, "server RPC");
+        return ERR_IO;
+    }
+    if (agent_servers_start(a, err) != 0)
         return ERR_IO;
     if (start_gossip(a, err) != 0)
         return ERR_IO;
+    agent_servers_changed(a);
     LOG_INFO("agent", "started: node '%s' (%s), datacenter '%s', server %s",
              a->cfg.node_name, a->node_id, a->cfg.datacenter,
              a->cfg.server ? "true" : "false");
@@ -477,13 +503,31 @@ static void close_done(struct agent *a)
         finish_stop(a);
 }
 
+static void rpc_closed(void *ctx)
+{
+    close_done(ctx);
+}
+
 static void raft_closed(struct raftglue *rg)
 {
     struct agent *a = (struct agent *)((char *)rg -
                                        offsetof(struct agent, rg));
 
     LOG_INFO("agent", "raft stopped");
+    /* The transport used the listener until now. */
+    if (a->rpc != NULL) {
+        struct rpc_server *s = a->rpc;
+
+        a->rpc = NULL;
+        rpc_server_close(s, rpc_closed, a);
+        return;
+    }
     close_done(a);
+}
+
+static void srv_timer_closed(uv_handle_t *h)
+{
+    close_done(h->data);
 }
 
 static void gossip_timer_closed(uv_handle_t *h)
@@ -549,6 +593,19 @@ void agent_stop(struct agent *a)
     for (int i = 0; i < a->n_hooks; i++)
         a->hooks[i](a->hook_ctx[i]);
     a->pending_closes = 1;
+    if (a->srv_timer_on) {
+        a->srv_timer_on = false;
+        a->pending_closes++;
+        uv_timer_stop(&a->srv_timer);
+        uv_close((uv_handle_t *)&a->srv_timer, srv_timer_closed);
+    }
+    if (a->rpcc != NULL) {
+        struct rpc_client *c = a->rpcc;
+
+        a->rpcc = NULL;
+        a->pending_closes++;
+        rpc_client_close(c, rpc_closed, a);
+    }
     if (a->has_raft) {
         a->pending_closes++;
         raftglue_close(&a->rg, raft_closed);
@@ -578,14 +635,29 @@ static int rm_rf(const char *path)
     return system(cmd);
 }
 
+static void closed_noop(void *ctx)
+{
+    (void)ctx;
+}
+
 void agent_release(struct agent *a)
 {
+    /* Only after a failed agent_init: agent_stop closed them otherwise. */
+    if (a->rpc != NULL)
+        rpc_server_close(a->rpc, closed_noop, NULL);
+    if (a->rpcc != NULL)
+        rpc_client_close(a->rpcc, closed_noop, NULL);
+    if (a->rpc != NULL || a->rpcc != NULL)
+        uv_run(a->loop, UV_RUN_DEFAULT);
+    a->rpc = NULL;
+    a->rpcc = NULL;
     if (a->tmp_data_dir && a->data_dir != NULL && rm_rf(a->data_dir) != 0)
         LOG_WARN("agent", "could not remove '%s'", a->data_dir);
     if (a->lock_fd >= 0)
         close(a->lock_fd);
     a->lock_fd = -1;
     fsm_release(&a->fsm);
+    agent_servers_release(a);
     cfg_release(&a->cfg);
     free(a->data_dir);
     a->data_dir = NULL;
@@ -650,7 +722,7 @@ int agent_apply(struct agent *a, void *buf, size_t len,
 {
     if (!a->has_raft)
         return err_set(err, ERR_NOLEADER, "No known Consul servers");
-    if (!raftglue_is_leader(&a->rg))
+    if (!agent_is_leader(a))
         return err_set(err, ERR_NOLEADER, "No cluster leader");
     return raftglue_apply(&a->rg, buf, len, cb, ctx, err);
 }
@@ -667,7 +739,14 @@ int agent_barrier(struct agent *a, raftglue_barrier_cb cb, void *ctx,
 
 bool agent_is_leader(struct agent *a)
 {
-    return a->has_raft && raftglue_is_leader(&a->rg);
+    return a->has_raft && raftglue_is_leader(&a->rg) &&
+           a->ready_term == a->rg.raft.current_term;
+}
+
+bool agent_leader_pending(struct agent *a)
+{
+    return a->has_raft && raftglue_is_leader(&a->rg) &&
+           a->ready_term != a->rg.raft.current_term;
 }
 
 const char *agent_leader(struct agent *a)

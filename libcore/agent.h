@@ -21,6 +21,7 @@
 #include "fsm.h"
 #include "gossip.h"
 #include "raftglue.h"
+#include "rpc.h"
 
 struct agent;
 
@@ -41,6 +42,26 @@ typedef void (*agent_hook_fn)(void *ctx);
 typedef int (*agent_reload_fn)(struct agent *a, void *ctx, char *err);
 
 #define AGENT_MAX_HOOKS 8
+
+/* A server of our datacenter, as gossip shows it. */
+struct agent_server {
+    char name[GOSSIP_NAME_MAX + 1];
+    char node_id[40];
+    uint64_t raft_id;         /* raft_digest(node_id) */
+    char addr[80];            /* "ip:port" of its server RPC */
+    enum gossip_status status;
+    int expect;               /* its bootstrap_expect tag (0: none) */
+    uint64_t alive_since_ms;  /* uv_now() when last seen becoming alive */
+};
+
+/* What we know of a Raft id even when gossip has forgotten it (loaded
+ * from and saved to <data-dir>/server-map.json). */
+struct agent_known {
+    uint64_t raft_id;
+    char node_id[40];
+    char name[GOSSIP_NAME_MAX + 1];
+    char addr[80];
+};
 
 struct agent {
     uv_loop_t *loop;
@@ -72,6 +93,26 @@ struct agent {
     bool gossip_up;         /* gossip_start succeeded */
     bool joined;            /* a (retry-)join reached someone */
     bool left;              /* a graceful leave has run or is running */
+    /* server RPC, formation, autopilot (agent_servers.c) */
+    struct rpc_server *rpc;     /* servers only: the 8300 listener */
+    struct rpc_client *rpcc;    /* forwarding and internal calls */
+    bool raft_started;
+    struct agent_server *servers;
+    size_t n_servers, cap_servers;
+    struct agent_known *known;
+    size_t n_known, cap_known;
+    uv_timer_t srv_timer;       /* formation, then autopilot ticks */
+    bool srv_timer_on;
+    char vote_for[40];          /* coordinator we endorsed */
+    uint64_t vote_until_ms;
+    bool collecting;            /* asking for bootstrap votes */
+    int votes_pending, votes_granted, votes_needed;
+    bool votes_failed;
+    uint64_t last_wait_log_ms;
+    bool change_busy;           /* a Raft membership change in flight */
+    char *map_json;             /* last server-map.json written */
+    char waiting_reason[256];   /* why there is no leader yet, for info */
+    uint64_t ready_term;        /* term whose leader barrier committed */
 };
 
 /* Prepare everything but start nothing. Takes ownership of *cfg on
@@ -112,7 +153,48 @@ int agent_barrier(struct agent *a, raftglue_barrier_cb cb, void *ctx,
  * leave again. */
 int agent_leave(struct agent *a, gossip_done_cb cb, void *ctx, char *err);
 
+/* ---- servers (agent_servers.c) ---- */
+
+/* Decide how Raft starts (peers.json recovery, bootstrap, join or wait
+ * for bootstrap_expect) and start the formation/autopilot tick. Called by
+ * agent_start. */
+int agent_servers_start(struct agent *a, char *err);
+/* Gossip saw a member change: refresh the server table. */
+void agent_servers_changed(struct agent *a);
+void agent_servers_release(struct agent *a);
+const struct agent_server *agent_server_by_raft_id(struct agent *a,
+                                                   uint64_t id);
+/* Node UUID and name for a Raft id (from gossip or the saved map);
+ * false when unknown. */
+bool agent_server_names(struct agent *a, uint64_t raft_id,
+                        const char **node_id, const char **name);
+/* An alive server to forward to ("ip:port"), avoiding `avoid` when
+ * another exists; NULL when none is known. */
+const char *agent_pick_server(struct agent *a, const char *avoid);
+
+/* Internal calls between servers (over 8300, answered by httpd). */
+struct agent_raft_state {
+    bool has_state;   /* in a cluster: log or configuration present */
+    bool started;
+    int expect;
+};
+void agent_raft_state(struct agent *a, struct agent_raft_state *st);
+/* A bootstrap vote for coordinator (node UUID) expecting n servers:
+ * returns true when granted; why says why not. */
+bool agent_bootstrap_vote(struct agent *a, const char *coordinator, int n,
+                          char *why, size_t why_len);
+/* The coordinator we endorsed bootstraps us with exactly these servers. */
+int agent_bootstrap_commit(struct agent *a, const char *coordinator,
+                           const struct raftglue_server *s, size_t n,
+                           char *err);
+
+/* Leader, and an entry of its own term is committed (libraft 0.15
+ * neither appends a no-op on election nor waits for one before counting
+ * older entries committed, so until then its state may lag what the
+ * previous leader acknowledged). */
 bool agent_is_leader(struct agent *a);
+/* Raft says leader but the barrier above is still running. */
+bool agent_leader_pending(struct agent *a);
 /* "ip:8300" of the leader or NULL. */
 const char *agent_leader(struct agent *a);
 uint64_t agent_last_contact_ms(struct agent *a);

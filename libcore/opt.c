@@ -11,6 +11,8 @@
 #include "opt.h"
 
 #include <ctype.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -757,4 +759,39 @@ int opt_parse_cli(const struct opt *opts, int n_opts, int argc, char **argv,
     fprintf(stderr, "Usage:\n");
     opt_print_defaults(stderr, opts, n_opts);
     return 1;
+}
+
+void opt_format_duration(int64_t ms, char *buf, size_t n)
+{
+    const char *sign = ms < 0 ? "-" : "";
+    uint64_t v = ms < 0 ? (uint64_t)0 - (uint64_t)ms : (uint64_t)ms;
+    uint64_t h = v / 3600000, m = v / 60000 % 60, s = v / 1000 % 60;
+    unsigned frac = (unsigned)(v % 1000);
+    char sec[32];
+
+    if (v == 0) {
+        snprintf(buf, n, "0s");
+        return;
+    }
+    if (v < 1000) {
+        snprintf(buf, n, "%s%ums", sign, frac);
+        return;
+    }
+    if (frac == 0)
+        snprintf(sec, sizeof(sec), "%llus", (unsigned long long)s);
+    else if (frac % 100 == 0)
+        snprintf(sec, sizeof(sec), "%llu.%us", (unsigned long long)s,
+                 frac / 100);
+    else if (frac % 10 == 0)
+        snprintf(sec, sizeof(sec), "%llu.%02us", (unsigned long long)s,
+                 frac / 10);
+    else
+        snprintf(sec, sizeof(sec), "%llu.%03us", (unsigned long long)s, frac);
+    if (h > 0)
+        snprintf(buf, n, "%s%lluh%llum%s", sign, (unsigned long long)h,
+                 (unsigned long long)m, sec);
+    else if (m > 0)
+        snprintf(buf, n, "%s%llum%s", sign, (unsigned long long)m, sec);
+    else
+        snprintf(buf, n, "%s%s", sign, sec);
 }

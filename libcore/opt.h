@@ -75,6 +75,9 @@ void opt_release(const struct opt *opts, int n_opts);
  * milliseconds; a bare number is seconds when bare_is_seconds, else an
  * error. Returns 0 or ERR_INVAL. */
 int opt_parse_duration(const char *s, bool bare_is_seconds, int64_t *ms);
+/* Format ms as Go's time.Duration.String() would ("200ms", "10s",
+ * "1m30s", "1h0m0s", "1.5s", "0s"). */
+void opt_format_duration(int64_t ms, char *buf, size_t n);
 
 /* Parse a Go bool ("1,t,T,TRUE,true,True,0,f,F,FALSE,false,False"). */
 int opt_parse_bool(const char *s, bool *out);
