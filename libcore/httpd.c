@@ -17,20 +17,41 @@
 struct route {
     const char *path;  /* exact path, or a prefix when it ends with '/' */
     unsigned methods;
+    enum httpd_route_kind kind;
     void (*fn)(struct httpd_ctx *c);
 };
 
+#define LOCAL HTTPD_RT_LOCAL
+#define SERVER HTTPD_RT_SERVER
+#define LEADER HTTPD_RT_LEADER
+#define INTERNAL HTTPD_RT_INTERNAL
 static const struct route routes[] = {
-    {"/v1/agent/force-leave/", HTTPD_PUT, httpd_agent_force_leave},
-    {"/v1/agent/join/", HTTPD_PUT, httpd_agent_join},
-    {"/v1/agent/leave", HTTPD_PUT, httpd_agent_leave},
-    {"/v1/agent/members", HTTPD_GET, httpd_agent_members},
-    {"/v1/agent/reload", HTTPD_PUT, httpd_agent_reload},
-    {"/v1/agent/self", HTTPD_GET, httpd_agent_self},
-    {"/v1/agent/version", HTTPD_GET, httpd_agent_version},
-    {"/v1/kv/", HTTPD_GET | HTTPD_PUT | HTTPD_DELETE, httpd_kv},
-    {"/v1/status/leader", HTTPD_GET, httpd_status_leader},
-    {"/v1/status/peers", HTTPD_GET, httpd_status_peers},
+    {"/v1/agent/force-leave/", HTTPD_PUT, LOCAL, httpd_agent_force_leave},
+    {"/v1/agent/join/", HTTPD_PUT, LOCAL, httpd_agent_join},
+    {"/v1/agent/leave", HTTPD_PUT, LOCAL, httpd_agent_leave},
+    {"/v1/agent/members", HTTPD_GET, LOCAL, httpd_agent_members},
+    {"/v1/agent/reload", HTTPD_PUT, LOCAL, httpd_agent_reload},
+    {"/v1/agent/self", HTTPD_GET, LOCAL, httpd_agent_self},
+    {"/v1/agent/version", HTTPD_GET, LOCAL, httpd_agent_version},
+    {"/v1/internal/proconsul/bootstrap-commit", HTTPD_POST, INTERNAL,
+     httpd_internal_commit},
+    {"/v1/internal/proconsul/bootstrap-vote", HTTPD_POST, INTERNAL,
+     httpd_internal_vote},
+    {"/v1/internal/proconsul/raft-state", HTTPD_GET, INTERNAL,
+     httpd_internal_raft_state},
+    {"/v1/kv/", HTTPD_GET | HTTPD_PUT | HTTPD_DELETE, LEADER, httpd_kv},
+    {"/v1/operator/autopilot/configuration", HTTPD_GET | HTTPD_PUT, LEADER,
+     httpd_operator_autopilot_config},
+    {"/v1/operator/autopilot/health", HTTPD_GET, LEADER,
+     httpd_operator_autopilot_health},
+    {"/v1/operator/raft/configuration", HTTPD_GET, LEADER,
+     httpd_operator_raft_config},
+    {"/v1/operator/raft/peer", HTTPD_DELETE, LEADER,
+     httpd_operator_raft_peer},
+    {"/v1/operator/raft/transfer-leader", HTTPD_POST, LEADER,
+     httpd_operator_transfer},
+    {"/v1/status/leader", HTTPD_GET, SERVER, httpd_status_leader},
+    {"/v1/status/peers", HTTPD_GET, SERVER, httpd_status_peers},
 };
 
 static unsigned parse_method(h2o_iovec_t m)
@@ -136,6 +157,10 @@ static void dispatch(struct httpd_ctx *c, const char *raw, size_t rawlen)
         return;
     }
     r = find_route(path, dlen);
+    if (r != NULL && (r->kind == HTTPD_RT_INTERNAL) != c->via_rpc &&
+        (r->kind == HTTPD_RT_INTERNAL || r->kind == HTTPD_RT_LOCAL))
+        r = NULL; /* agent endpoints are not served on 8300, and
+                   * internal ones only there */
     if (r == NULL) {
         httpd_error(c, 404, "not_found", "Invalid URL path: not a "
                     "recognized HTTP API endpoint");
@@ -158,10 +183,14 @@ static void dispatch(struct httpd_ctx *c, const char *raw, size_t rawlen)
     rl = strlen(r->path);
     c->rest = dlen >= rl ? path + rl : path + dlen;
     c->rest_len = dlen >= rl ? dlen - rl : 0;
+    if (httpd_needs_forward(c, r->kind)) {
+        httpd_forward(c, r->fn);
+        return;
+    }
     r->fn(c);
 }
 
-static int on_req(h2o_handler_t *self, h2o_req_t *req)
+static int handle(h2o_handler_t *self, h2o_req_t *req, bool via_rpc)
 {
     struct httpd *h = *(struct httpd **)(self + 1);
     struct httpd_ctx *c = h2o_mem_alloc_pool(&req->pool, sizeof(*c));
@@ -172,6 +201,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     c->h = h;
     c->a = h->a;
     c->method = parse_method(req->method);
+    c->via_rpc = via_rpc;
     if (req->query_at != SIZE_MAX &&
         parse_query(c, req->path.base + req->query_at + 1,
                     req->path.len - req->query_at - 1) != 0) {
@@ -185,6 +215,31 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     }
     dispatch(c, req->path.base, plen);
     return 0;
+}
+
+static int on_req(h2o_handler_t *self, h2o_req_t *req)
+{
+    return handle(self, req, false);
+}
+
+static int on_rpc_req(h2o_handler_t *self, h2o_req_t *req)
+{
+    return handle(self, req, true);
+}
+
+/* An HTTP connection that arrived on the server RPC port. */
+static void on_rpc_conn(void *ctx, uv_tcp_t *conn)
+{
+    struct httpd *h = ctx;
+    h2o_socket_t *sock;
+
+    if (h->stopped || !h->ctx_inited) {
+        uv_close((uv_handle_t *)conn, (uv_close_cb)free);
+        return;
+    }
+    uv_tcp_nodelay(conn, 1);
+    sock = h2o_uv_socket_create((uv_stream_t *)conn, (uv_close_cb)free);
+    h2o_accept(&h->rpc_accept_ctx, sock);
 }
 
 static void on_accept(uv_stream_t *listener, int status)
@@ -230,6 +285,15 @@ struct httpd *httpd_new(struct agent *a, char *err)
     hd = h2o_create_handler(path, sizeof(*hd) + sizeof(h));
     hd->on_req = on_req;
     *(struct httpd **)(hd + 1) = h;
+    h->hosts[0] = host;
+    host = h2o_config_register_host(&h->config,
+                                    h2o_iovec_init(H2O_STRLIT("rpc")),
+                                    65535);
+    path = h2o_config_register_path(host, "/", 0);
+    hd = h2o_create_handler(path, sizeof(*hd) + sizeof(h));
+    hd->on_req = on_rpc_req;
+    *(struct httpd **)(hd + 1) = h;
+    h->rpc_hosts[0] = host;
     return h;
 }
 
@@ -275,7 +339,11 @@ int httpd_start(struct httpd *h, char *err)
     h2o_context_init(&h->ctx, h->a->loop, &h->config);
     h->ctx_inited = true;
     h->accept_ctx.ctx = &h->ctx;
-    h->accept_ctx.hosts = h->config.hosts;
+    h->accept_ctx.hosts = h->hosts;
+    h->rpc_accept_ctx.ctx = &h->ctx;
+    h->rpc_accept_ctx.hosts = h->rpc_hosts;
+    if (h->a->rpc != NULL)
+        rpc_server_set_http(h->a->rpc, on_rpc_conn, h);
     if (cfg->ports.http < 0)
         return 0;
     for (int i = 0; i < cfg->n_http_addrs; i++) {

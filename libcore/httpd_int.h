@@ -28,6 +28,14 @@ enum {
     HTTPD_OPTIONS = 32,
 };
 
+/* Where a route may be answered. */
+enum httpd_route_kind {
+    HTTPD_RT_LOCAL,    /* this agent (/v1/agent/...): never forwarded */
+    HTTPD_RT_SERVER,   /* any server (/v1/status/...) */
+    HTTPD_RT_LEADER,   /* the leader; GET ?stale by any server */
+    HTTPD_RT_INTERNAL, /* server to server, only through port 8300 */
+};
+
 #define HTTPD_MAX_QUERY 32
 
 struct httpd_query {
@@ -64,6 +72,7 @@ struct httpd_ctx {
     httpd_apply_fn apply_fn;
     struct httpd_pending *pend;
     void *data;
+    bool via_rpc;         /* arrived on the server RPC port */
 };
 
 struct httpd {
@@ -71,6 +80,8 @@ struct httpd {
     h2o_globalconf_t config;
     h2o_context_t ctx;
     h2o_accept_ctx_t accept_ctx;
+    h2o_accept_ctx_t rpc_accept_ctx;  /* connections from port 8300 */
+    h2o_hostconf_t *hosts[2], *rpc_hosts[2];
     uv_tcp_t listeners[CFG_MAX_ADDRS];
     int n_listeners;
     bool ctx_inited;
@@ -115,6 +126,16 @@ void httpd_apply(struct httpd_ctx *c, void *buf /* takes */, size_t len,
  * answer, or NULL when the client went away meanwhile. */
 struct httpd_pending *httpd_async_begin(struct httpd_ctx *c);
 struct httpd_ctx *httpd_async_end(struct httpd_pending *p);
+/* Is the request of p still there to be answered? */
+bool httpd_async_alive(const struct httpd_pending *p);
+
+/* Forwarding (httpd_fwd.c). */
+int httpd_hops(struct httpd_ctx *c);
+bool httpd_needs_forward(struct httpd_ctx *c, enum httpd_route_kind kind);
+/* Send the request to the leader (or, on a client agent, to a server)
+ * and relay the answer; holds it while no leader is known. If this
+ * server becomes the leader meanwhile, local(c) answers it here. */
+void httpd_forward(struct httpd_ctx *c, void (*local)(struct httpd_ctx *c));
 /* Map an ERR_* from agent_apply/barrier to Consul's status + body. */
 void httpd_error_rc(struct httpd_ctx *c, int rc, const char *msg);
 
@@ -129,6 +150,14 @@ void httpd_agent_members(struct httpd_ctx *c);
 void httpd_agent_join(struct httpd_ctx *c);
 void httpd_agent_leave(struct httpd_ctx *c);
 void httpd_agent_force_leave(struct httpd_ctx *c);
+void httpd_operator_raft_config(struct httpd_ctx *c);
+void httpd_operator_raft_peer(struct httpd_ctx *c);
+void httpd_operator_transfer(struct httpd_ctx *c);
+void httpd_operator_autopilot_config(struct httpd_ctx *c);
+void httpd_operator_autopilot_health(struct httpd_ctx *c);
+void httpd_internal_raft_state(struct httpd_ctx *c);
+void httpd_internal_vote(struct httpd_ctx *c);
+void httpd_internal_commit(struct httpd_ctx *c);
 /* This agent's entry of /v1/agent/members (NULL without gossip). */
 json_t *httpd_member_self(struct agent *a);
 

@@ -374,6 +374,11 @@ struct httpd_ctx *httpd_async_end(struct httpd_pending *p)
     return detach(p);
 }
 
+bool httpd_async_alive(const struct httpd_pending *p)
+{
+    return p->c != NULL;
+}
+
 /* ---- blocking reads ---- */
 
 static void block_wake(struct agent_watch *w, const char *kind,

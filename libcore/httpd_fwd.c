@@ -1,0 +1,319 @@
+/* httpd_fwd.c - forwarding API requests to the leader or to a server.
+ *
+ * Layer: http. Thread: loop only.
+ * Owns: struct fwd (malloc'd copy of one request) and its hold timer.
+ * Tests: t/t3001-raft-cluster.sh, t/t3002-raft-quorum.sh
+ *
+ * A request that needs the leader (writes, default and ?consistent
+ * reads) and arrives at a follower is sent, as the same HTTP request, to
+ * the leader's server RPC port (8300 carries HTTP as well as Raft). A
+ * client agent sends every request that needs a server to a random alive
+ * server, which forwards again if it is not the leader. While no leader
+ * is known the request is held and retried every RETRY_MS until
+ * rpc_hold_timeout (7 s), then answered 500 "No cluster leader"; a
+ * client agent prefixes server errors with "rpc error making call: " as
+ * Consul's do. X-Proconsul-Hop counts forwards: a request is never
+ * forwarded more than MAX_HOPS times. Only a GET, or a request that
+ * certainly did not reach the other side, is ever sent twice.
+ */
+#include "httpd_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "log.h"
+
+#define RETRY_MS 100
+#define HOLD_MS 7000
+#define MAX_HOPS 3
+#define CALL_MS 30000
+#define MAX_FWD_HEADERS 64
+#define HOP_HEADER "X-Proconsul-Hop"
+
+struct fwd {
+    struct httpd_pending *p;
+    struct agent *a;
+    void (*local)(struct httpd_ctx *c);
+    uv_timer_t timer;
+    uint64_t deadline;
+    uint64_t call_ms;
+    bool idempotent;
+    bool to_any;        /* a client agent: any server will do */
+    char *method, *target, *body;
+    size_t body_len;
+    struct rpc_header h[MAX_FWD_HEADERS + 1];
+    size_t nh;
+    char hop[16];
+    char last_addr[80];
+    int last_rc;
+};
+
+static bool hop_by_hop(const char *name, size_t len)
+{
+    static const char *const skip[] = {
+        "connection", "keep-alive", "transfer-encoding", "content-length",
+        "host", "te", "upgrade", "proxy-connection", HOP_HEADER,
+    };
+    for (size_t i = 0; i < sizeof(skip) / sizeof(skip[0]); i++)
+        if (strlen(skip[i]) == len && strncasecmp(skip[i], name, len) == 0)
+            return true;
+    return false;
+}
+
+int httpd_hops(struct httpd_ctx *c)
+{
+    ssize_t i = h2o_find_header_by_str(&c->req->headers, HOP_HEADER,
+                                       strlen(HOP_HEADER), -1);
+    int n = 0;
+
+    if (i < 0)
+        return 0;
+    for (size_t k = 0; k < c->req->headers.entries[i].value.len; k++) {
+        char ch = c->req->headers.entries[i].value.base[k];
+
+        if (ch < '0' || ch > '9' || n > 100)
+            return MAX_HOPS;
+        n = n * 10 + (ch - '0');
+    }
+    return n;
+}
+
+bool httpd_needs_forward(struct httpd_ctx *c, enum httpd_route_kind kind)
+{
+    bool read = c->method == HTTPD_GET || c->method == HTTPD_HEAD;
+
+    if (kind != HTTPD_RT_SERVER && kind != HTTPD_RT_LEADER)
+        return false;
+    if (httpd_hops(c) >= MAX_HOPS)
+        return false;
+    if (!c->a->has_raft)
+        return true;              /* client agent */
+    if (kind == HTTPD_RT_SERVER || (read && httpd_qhas(c, "stale")))
+        return false;             /* any server answers */
+    return !agent_is_leader(c->a);
+}
+
+static char *dupn(const char *s, size_t n)
+{
+    char *d = malloc(n + 1);
+
+    if (d != NULL) {
+        if (n > 0)
+            memcpy(d, s, n);
+        d[n] = '\0';
+    }
+    return d;
+}
+
+static void fwd_free(struct fwd *f)
+{
+    for (size_t i = 0; i < f->nh; i++) {
+        free((char *)f->h[i].name);
+        free((char *)f->h[i].value);
+    }
+    free(f->method);
+    free(f->target);
+    free(f->body);
+    free(f);
+}
+
+static void timer_closed(uv_handle_t *h)
+{
+    fwd_free(h->data);
+}
+
+/* The request is answered (or gone): let go of everything. */
+static void fwd_done(struct fwd *f)
+{
+    uv_close((uv_handle_t *)&f->timer, timer_closed);
+}
+
+static int copy_request(struct fwd *f, struct httpd_ctx *c)
+{
+    h2o_req_t *req = c->req;
+    int hops = httpd_hops(c);
+
+    f->method = dupn(req->method.base, req->method.len);
+    f->target = dupn(req->path.base, req->path.len);
+    f->body = dupn(req->entity.base != NULL ? req->entity.base : "",
+                   req->entity.base != NULL ? req->entity.len : 0);
+    f->body_len = req->entity.base != NULL ? req->entity.len : 0;
+    if (f->method == NULL || f->target == NULL || f->body == NULL)
+        return -1;
+    for (size_t i = 0; i < req->headers.size && f->nh < MAX_FWD_HEADERS;
+         i++) {
+        const h2o_header_t *hd = &req->headers.entries[i];
+
+        if (hop_by_hop(hd->name->base, hd->name->len))
+            continue;
+        f->h[f->nh].name = dupn(hd->name->base, hd->name->len);
+        f->h[f->nh].value = dupn(hd->value.base, hd->value.len);
+        if (f->h[f->nh].name == NULL || f->h[f->nh].value == NULL) {
+            f->nh++;
+            return -1;
+        }
+        f->nh++;
+    }
+    snprintf(f->hop, sizeof(f->hop), "%d", hops + 1);
+    f->h[f->nh].name = dupn(HOP_HEADER, strlen(HOP_HEADER));
+    f->h[f->nh].value = dupn(f->hop, strlen(f->hop));
+    f->nh++;
+    return f->h[f->nh - 1].name != NULL && f->h[f->nh - 1].value != NULL
+               ? 0 : -1;
+}
+
+static void relay(struct fwd *f, struct httpd_ctx *c,
+                  const struct rpc_response *r)
+{
+    static const char prefix[] = "rpc error making call: ";
+    const char *body = r->body;
+    size_t len = r->body_len;
+    char *joined = NULL;
+
+    for (size_t i = 0; i < r->n_headers; i++) {
+        const char *n = r->headers[i].name;
+
+        if (hop_by_hop(n, strlen(n)) || strcasecmp(n, "date") == 0 ||
+            strcasecmp(n, "server") == 0 ||
+            strcasecmp(n, "x-consul-default-acl-policy") == 0)
+            continue;
+        httpd_header(c, n, r->headers[i].value);
+    }
+    if (f->to_any && r->status >= 500 &&
+        strncmp(body, prefix, sizeof(prefix) - 1) != 0) {
+        joined = malloc(sizeof(prefix) + len);
+        if (joined != NULL) {
+            memcpy(joined, prefix, sizeof(prefix) - 1);
+            memcpy(joined + sizeof(prefix) - 1, body, len);
+            body = joined;
+            len += sizeof(prefix) - 1;
+        }
+    }
+    httpd_send_body(c, r->status, NULL, body, len);
+    free(joined);
+}
+
+static void attempt(struct fwd *f);
+
+static void on_retry(uv_timer_t *t)
+{
+    attempt(t->data);
+}
+
+/* Retry later if time is left; otherwise answer with the last error. */
+static void retry_or_fail(struct fwd *f, const char *err)
+{
+    struct httpd_ctx *c;
+
+    if (uv_now(f->a->loop) + RETRY_MS < f->deadline && !f->a->stopping) {
+        uv_timer_start(&f->timer, on_retry, RETRY_MS, 0);
+        return;
+    }
+    c = httpd_async_end(f->p);
+    if (c != NULL) {
+        if (f->to_any && f->last_rc == 0)
+            httpd_error(c, 500, "no_servers", "No known Consul servers");
+        else if (f->to_any)
+            httpd_error(c, 500, "rpc_error", err);
+        else
+            httpd_error(c, 500, "no_leader", "No cluster leader");
+    }
+    fwd_done(f);
+}
+
+static void on_reply(void *ctx, int rc, const struct rpc_response *r,
+                     const char *err)
+{
+    struct fwd *f = ctx;
+    struct httpd_ctx *c;
+    char msg[ERR_LEN + 64];
+
+    f->last_rc = rc;
+    if (rc == ERR_UNREACHABLE || (rc == ERR_IO && f->idempotent)) {
+        LOG_DEBUG("http", "forward to %s: %s; retrying", f->last_addr, err);
+        snprintf(msg, sizeof(msg), "rpc error making call: %s", err);
+        retry_or_fail(f, msg);
+        return;
+    }
+    c = httpd_async_end(f->p);
+    if (c != NULL && rc == 0) {
+        relay(f, c, r);
+    } else if (c != NULL) {
+        snprintf(msg, sizeof(msg), "rpc error making call: %s", err);
+        httpd_error(c, 500, rc == ERR_TIMEOUT ? "timeout" : "rpc_error",
+                    msg);
+    }
+    fwd_done(f);
+}
+
+static void attempt(struct fwd *f)
+{
+    const char *addr;
+    char err[ERR_LEN];
+    struct httpd_ctx *c;
+
+    if (!httpd_async_alive(f->p)) { /* the client went away */
+        httpd_async_end(f->p);
+        fwd_done(f);
+        return;
+    }
+    if (f->to_any) {
+        addr = agent_pick_server(f->a, f->last_rc != 0 ? f->last_addr
+                                                       : NULL);
+    } else if (agent_leader_pending(f->a)) {
+        addr = NULL; /* our first barrier is on its way: hold */
+    } else if (agent_is_leader(f->a)) {
+        c = httpd_async_end(f->p); /* we lead now: answer here */
+        if (c != NULL)
+            f->local(c);
+        fwd_done(f);
+        return;
+    } else {
+        addr = agent_leader(f->a);
+    }
+    if (addr == NULL) {
+        retry_or_fail(f, "No known Consul servers");
+        return;
+    }
+    snprintf(f->last_addr, sizeof(f->last_addr), "%s", addr);
+    if (f->a->rpcc == NULL ||
+        rpc_http_call(f->a->rpcc, addr, f->method, f->target, f->h, f->nh,
+                      f->body, f->body_len, f->call_ms, on_reply, f, NULL,
+                      err) != 0)
+        retry_or_fail(f, err);
+}
+
+void httpd_forward(struct httpd_ctx *c, void (*local)(struct httpd_ctx *c))
+{
+    struct fwd *f = calloc(1, sizeof(*f));
+
+    if (f == NULL || copy_request(f, c) != 0) {
+        if (f != NULL)
+            fwd_free(f);
+        httpd_error(c, 500, "internal", "out of memory");
+        return;
+    }
+    f->p = httpd_async_begin(c);
+    if (f->p == NULL) {
+        fwd_free(f);
+        httpd_error(c, 500, "internal", "out of memory");
+        return;
+    }
+    f->a = c->a;
+    f->local = local;
+    f->to_any = !c->a->has_raft;
+    f->idempotent = c->method == HTTPD_GET || c->method == HTTPD_HEAD;
+    f->deadline = uv_now(c->a->loop) + HOLD_MS;
+    /* A blocking query may legitimately take its whole wait. */
+    f->call_ms = CALL_MS;
+    if (httpd_qhas(c, "index")) {
+        int64_t wait = c->a->cfg.max_query_time_ms;
+
+        f->call_ms = (uint64_t)(wait + wait / 16) + CALL_MS;
+    }
+    uv_timer_init(c->a->loop, &f->timer);
+    f->timer.data = f;
+    attempt(f);
+}
