@@ -2,7 +2,8 @@
 #
 # Install: source this file, or copy it to
 # /usr/share/bash-completion/completions/proconsul (and link it as
-# "consul"). Completes commands, "kv" verbs and each command's flags;
+# "consul"). Completes commands, "kv" and "operator" verbs and each
+# command's flags;
 # flags that take a path complete file names ("-flag path" and
 # "-flag=path").
 
@@ -41,6 +42,26 @@ _proconsul_flags() {
     members)
         echo "-detailed -segment= -status= -wan $_proconsul_http_flags"
         ;;
+    "operator raft list-peers" | "operator autopilot get-config")
+        echo "$_proconsul_http_flags"
+        ;;
+    "operator raft remove-peer")
+        echo "-address= -id= $_proconsul_http_flags"
+        ;;
+    "operator raft transfer-leader")
+        echo "-id= $_proconsul_http_flags"
+        ;;
+    "operator raft recover")
+        echo "-data-dir= -servers= -dry-run"
+        ;;
+    "operator autopilot set-config")
+        echo "-cleanup-dead-servers= -last-contact-threshold=
+            -max-trailing-logs= -min-quorum= -server-stabilization-time=
+            $_proconsul_http_flags"
+        ;;
+    "operator autopilot state")
+        echo "-format= $_proconsul_http_flags"
+        ;;
     version)
         echo "-format="
         ;;
@@ -58,7 +79,7 @@ _proconsul_is_path_flag() {
 }
 
 _proconsul() {
-    local cur prev cmd="" verb="" i w words
+    local cur prev cmd="" verb="" sub="" i w words
     COMPREPLY=()
     cur="${COMP_WORDS[COMP_CWORD]}"
     prev="${COMP_WORDS[COMP_CWORD - 1]}"
@@ -82,6 +103,9 @@ _proconsul() {
     -log-level)
         COMPREPLY=($(compgen -W "trace debug info warn error" -- "$cur"))
         return 0 ;;
+    -cleanup-dead-servers)
+        COMPREPLY=($(compgen -W "true false" -- "$cur"))
+        return 0 ;;
     esac
 
     for ((i = 1; i < COMP_CWORD; i++)); do
@@ -89,14 +113,16 @@ _proconsul() {
         case "$w" in -*) continue ;; esac
         if [ -z "$cmd" ]; then
             cmd="$w"
-        elif [ "$cmd" = kv ] && [ -z "$verb" ]; then
+        elif { [ "$cmd" = kv ] || [ "$cmd" = operator ]; } && [ -z "$verb" ]; then
             verb="$w"
+        elif [ "$cmd" = operator ] && [ -z "$sub" ]; then
+            sub="$w"
         fi
     done
 
     if [ -z "$cmd" ]; then
-        COMPREPLY=($(compgen -W "agent force-leave help join kv leave members version --help
-            --version" \
+        COMPREPLY=($(compgen -W "agent force-leave help join kv leave members operator
+            version --help --version" \
             -- "$cur"))
         return 0
     fi
@@ -104,9 +130,11 @@ _proconsul() {
     help)
         if [ "$COMP_CWORD" -eq 2 ]; then
             COMPREPLY=($(compgen -W "agent force-leave help join kv leave members
-                version" -- "$cur"))
+                operator version" -- "$cur"))
         elif [ "${COMP_WORDS[2]}" = kv ] && [ "$COMP_CWORD" -eq 3 ]; then
             COMPREPLY=($(compgen -W "get put delete" -- "$cur"))
+        elif [ "${COMP_WORDS[2]}" = operator ] && [ "$COMP_CWORD" -eq 3 ]; then
+            COMPREPLY=($(compgen -W "autopilot raft" -- "$cur"))
         fi
         return 0 ;;
     kv)
@@ -115,6 +143,20 @@ _proconsul() {
             return 0
         fi
         words="$(_proconsul_flags "kv $verb")" ;;
+    operator)
+        if [ -z "$verb" ]; then
+            COMPREPLY=($(compgen -W "autopilot raft" -- "$cur"))
+            return 0
+        fi
+        if [ -z "$sub" ]; then
+            case "$verb" in
+            raft) words="list-peers recover remove-peer transfer-leader" ;;
+            autopilot) words="get-config set-config state" ;;
+            esac
+            COMPREPLY=($(compgen -W "$words" -- "$cur"))
+            return 0
+        fi
+        words="$(_proconsul_flags "operator $verb $sub")" ;;
     *)
         words="$(_proconsul_flags "$cmd")" ;;
     esac
