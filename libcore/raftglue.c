@@ -435,7 +435,10 @@ int raftglue_transfer(struct raftglue *rg, uint64_t id, raftglue_done_cb cb,
         free(cr);
         return err_set(err, rv == RAFT_BADID || rv == RAFT_NOTFOUND
                                 ? ERR_NOTFOUND : ERR_CONFLICT,
-                       "cannot transfer leadership: %s", raft_strerror(rv));
+                       "cannot transfer leadership: %s",
+                       rv == RAFT_NOTFOUND ? "no other voter to take over"
+                       : rv == RAFT_BADID ? "not a voting follower"
+                       : raft_strerror(rv));
     }
     return 0;
 }
