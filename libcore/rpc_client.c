@@ -612,7 +612,7 @@ static int parse_clen(const struct phr_header *h, uint64_t *out)
 /* Decide framing and reuse from the final header block; 0 or an rc. */
 static int interpret(struct rpc_call *k, size_t nh)
 {
-    bool te = false, chunked = false, close = false, alive = false;
+    bool te = false, chunked = false, shut = false, alive = false;
     uint64_t clen = UINT64_MAX;
 
     for (size_t i = 0; i < nh; i++) {
@@ -627,7 +627,7 @@ static int interpret(struct rpc_call *k, size_t nh)
             chunked = n >= 7 && strncasecmp(h->value + n - 7, "chunked",
                                             7) == 0;
         } else if (name_is(h, "Connection")) {
-            close |= has_token(h->value, value_len(h), "close");
+            shut |= has_token(h->value, value_len(h), "close");
             alive |= has_token(h->value, value_len(h), "keep-alive");
         }
     }
@@ -642,7 +642,7 @@ static int interpret(struct rpc_call *k, size_t nh)
     if (k->mode == B_LENGTH && clen > RPC_MAX_BODY)
         return ERR_TOOBIG;
     k->clen = clen;
-    k->keep = !close && (k->minor >= 1 || alive) && k->mode != B_CLOSE;
+    k->keep = !shut && (k->minor >= 1 || alive) && k->mode != B_CLOSE;
     memset(&k->dec, 0, sizeof(k->dec));
     k->dec.consume_trailer = 1;
     return 0;
