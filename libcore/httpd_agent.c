@@ -12,6 +12,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include "opt.h"
 #include "version.h"
 
 static const char *nz(const char *s)
@@ -160,6 +161,18 @@ static json_t *debug_config(struct agent *a)
     return d;
 }
 
+static json_t *last_contact(struct agent *a)
+{
+    char buf[64];
+
+    if (agent_is_leader(a))
+        return jstr("0");
+    if (agent_leader(a) == NULL)
+        return jstr("never");
+    opt_format_duration((int64_t)agent_last_contact_ms(a), buf, sizeof(buf));
+    return jstr(buf);
+}
+
 static json_t *raft_stats(struct agent *a)
 {
     struct raftglue_stats st;
@@ -173,8 +186,11 @@ static json_t *raft_stats(struct agent *a)
     json_object_set_new(r, "last_log_index", u64s(st.last_log_index));
     json_object_set_new(r, "last_snapshot_index",
                         u64s(st.last_snapshot_index));
-    json_object_set_new(r, "last_contact",
-                        jstr(agent_is_leader(a) ? "0" : "never"));
+    json_object_set_new(r, "last_contact", last_contact(a));
+    json_object_set_new(r, "latest_configuration_index",
+                        u64s(raftglue_config_index(&a->rg)));
+    if (a->waiting_reason[0] != '\0') /* ours: why no cluster yet */
+        json_object_set_new(r, "formation", jstr(a->waiting_reason));
     json_object_set_new(r, "num_peers", u64s(st.num_peers));
     json_object_set_new(r, "protocol_version", jstr("3"));
     json_object_set_new(r, "state", jstr(raftglue_state_name(&a->rg)));
