@@ -15,7 +15,7 @@
  * Exit codes: 0 ok (also "-h"); 1 transport or API error, CAS refused,
  * recovery refused or failed; 2 usage error (bad flag, missing or
  * conflicting arguments, missing or unknown verb).
- * Tests: t/t3900-operator-cli.sh
+ * Tests: t/t4900-operator-cli.sh
  */
 #include <errno.h>
 #include <fcntl.h>

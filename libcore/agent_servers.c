@@ -5,7 +5,7 @@
  * Layer: agent (uses util, codec, replication). Thread: loop only.
  * Owns: the server table, the known-id table, the formation/autopilot
  * timer, the bootstrap vote state.
- * Tests: t/t3001-raft-cluster.sh .. t/t3004-raft-five.sh
+ * Tests: t/t4001-raft-cluster.sh .. t/t4004-raft-five.sh
  *
  * Formation (bootstrap_expect = N, fresh data dir). Raft is not started
  * until one of two things happens:
@@ -264,17 +264,19 @@ static void save_map(struct agent *a)
     struct map_ctx m = {a, json_array()};
     json_t *root = json_object();
     char *text, *path, tmp[4300];
+    size_t n;
     FILE *f;
 
     json_object_set_new(root, "Index",
                         json_integer((json_int_t)raftglue_config_index(&a->rg)));
     raftglue_servers(&a->rg, map_server, &m);
+    n = json_array_size(m.arr);
     json_object_set_new(root, "Servers", m.arr);
     text = json_dumps(root, JSON_INDENT(2));
     json_decref(root);
-    if (text == NULL || (a->map_json != NULL &&
-                         strcmp(text, a->map_json) == 0) ||
-        json_array_size(m.arr) == 0 || (path = map_path(a)) == NULL) {
+    if (text == NULL || n == 0 ||
+        (a->map_json != NULL && strcmp(text, a->map_json) == 0) ||
+        (path = map_path(a)) == NULL) {
         free(text);
         return;
     }
@@ -769,14 +771,14 @@ static bool stable(struct agent *a, const struct agent_server *s,
     uint64_t now = uv_now(a->loop), last = raft_last_index(&a->rg.raft);
     uint64_t trail = (uint64_t)a->cfg.autopilot.max_trailing_logs;
 
-    if (s->status != GOSSIP_ALIVE || !raftglue_progress(&a->rg, s->raft_id,
-                                                       &p))
+    if (s->status != GOSSIP_ALIVE ||
+        !raftglue_progress(&a->rg, s->raft_id, &p) || !p.recent_recv ||
+        p.match_index + trail < last)
         return false;
-    if (voters < a->cfg.bootstrap_expect)
-        return true; /* still forming: no waiting */
-    return now - s->alive_since_ms >=
-               (uint64_t)a->cfg.autopilot.server_stabilization_time_ms &&
-           p.recent_recv && p.match_index + trail >= last;
+    /* Fewer voters than expected: no stabilization wait. */
+    return voters < a->cfg.bootstrap_expect ||
+           now - s->alive_since_ms >=
+               (uint64_t)a->cfg.autopilot.server_stabilization_time_ms;
 }
 
 static void census_server(void *ctx, uint64_t id, const char *address,

@@ -2,7 +2,7 @@
  *
  * Layer: http. Thread: loop only.
  * Owns: struct fwd (malloc'd copy of one request) and its hold timer.
- * Tests: t/t3001-raft-cluster.sh, t/t3002-raft-quorum.sh
+ * Tests: t/t4001-raft-cluster.sh, t/t4002-raft-quorum.sh
  *
  * A request that needs the leader (writes, default and ?consistent
  * reads) and arrives at a follower is sent, as the same HTTP request, to

@@ -2,8 +2,8 @@
  * and the internal server-to-server calls of cluster formation.
  *
  * Layer: http. Thread: loop only.
- * Tests: t/t3001-raft-cluster.sh, t/t3003-raft-membership.sh,
- * t/t3900-operator-cli.sh
+ * Tests: t/t4001-raft-cluster.sh, t/t4003-raft-membership.sh,
+ * t/t4900-operator-cli.sh
  */
 #include "httpd_int.h"
 

@@ -2,7 +2,7 @@
  *
  * Layer: replication (uses util, store). Thread: loop only.
  * Owns: struct raft, raft_io, transport, the poll timer.
- * Tests: t/t1004-kv-persist.sh, t/t3*.sh
+ * Tests: t/t1004-kv-persist.sh, t/t4*.sh
  * The FSM adapter and entry framing are in raftglue_fsm.c.
  */
 #include "raftglue.h"

@@ -16,7 +16,7 @@
  *   other       closed and counted in rpc_server_stats().dropped.
  * A connection that sends nothing within 10 s is closed (a Raft one
  * must also finish its handshake within those 10 s).
- * Tests: t/unit/check_rpc.c, t/t3*.sh
+ * Tests: t/unit/check_rpc.c, t/t4*.sh
  */
 #ifndef PROCONSUL_RPC_H
 #define PROCONSUL_RPC_H

@@ -253,6 +253,15 @@ test_file_not_empty () {
 	return 1
 }
 
+# test_path_is_missing PATH: PATH does not exist (else show what it is).
+test_path_is_missing () {
+	test -e "$1" || test -h "$1" || return 0
+	echo >&9 "'$1' exists and should not:"
+	ls -ld "$1" >&9
+	test -f "$1" && cat >&9 "$1"
+	return 1
+}
+
 # test_grep [grep options] PATTERN FILE: grep, but show FILE on a miss.
 test_grep () {
 	eval "test_grep_file_=\${$#}"
@@ -551,10 +560,17 @@ stop_agent () {
 	fi
 	kill -s "${2:-TERM}" "$st_pid_" 2>/dev/null ||
 		echo >&9 "stop_agent: agent $1 (pid $st_pid_) had already exited"
+	test_reap_agent_ "$1" "${2:-TERM}"
+}
+
+# test_reap_agent_ NAME SIGNAL: the second half of stop_agent, once
+# SIGNAL was sent to NAME ($st_pid_): bounded wait, KILL if it hangs,
+# forget the PID, show the log on an unclean exit; its exit status.
+test_reap_agent_ () {
 	wait_pid "$st_pid_" "${TEST_AGENT_STOP_TIMEOUT:-15}"
 	st_rc_=$?
 	if test $st_rc_ = 124 && pid_alive "$st_pid_"; then
-		echo >&9 "stop_agent: agent $1 ignored SIG${2:-TERM} for ${TEST_AGENT_STOP_TIMEOUT:-15}s; killing it"
+		echo >&9 "stop_agent: agent $1 ignored SIG$2 for ${TEST_AGENT_STOP_TIMEOUT:-15}s; killing it"
 		kill -s KILL "$st_pid_" 2>/dev/null
 		wait_pid "$st_pid_" 5
 		st_rc_=124
@@ -586,6 +602,363 @@ check_sanitizer_log () {
 		return 1
 	fi
 	return 0
+}
+
+# ---------------------------------------------------------------------
+# Clusters: several servers (and clients) on this script's range
+#
+#	TEST_SERVERS="s1 s2 s3"
+#	reserve_agents $TEST_SERVERS c1		# addresses before any start
+#	start_servers -bootstrap-expect=3	# all at once, each joining all
+#	wait_leader 30 s1 s2 s3			# sets $leader and $leader_addr
+#	api_on s2 PUT /v1/kv/k --data-binary v && expect_body true
+#	kill9 "$leader" && relaunch_agent "$leader"
+#	poll_until 20 kv_is "$leader" k v stale
+#
+# Unlike start_agent, the cluster helpers that start agents wait only
+# until HTTP answers (a server alone cannot elect a leader); set
+# TEST_AGENT_WAIT=leader to wait for a leader instead.
+
+# reserve_agents NAME...: give each NAME its address now, in order (.1,
+# .2, ...), so that flags can name agents not started yet. Sets NAME_ADDR
+# and NAME_HTTP (port 8500); a later start_agent NAME keeps the address.
+# Names that already have an address keep it.
+reserve_agents () {
+	for rv_ in "$@"; do
+		test_agent_check_name_ "$rv_" || return 1
+		test -z "$(agent_addr "$rv_")" || continue
+		test_agent_n_=$((test_agent_n_ + 1))
+		test_agents_="$test_agents_ $rv_"
+		eval "${rv_}_ADDR=\$TEST_NET.\$test_agent_n_"
+		eval "${rv_}_HTTP=http://\$TEST_NET.\$test_agent_n_:8500"
+		export "${rv_}_ADDR" "${rv_}_HTTP"
+	done
+}
+
+# retry_join_flags NAME...: " -retry-join=ADDR" for each NAME (which must
+# have an address already: reserve_agents), for word splitting:
+#	start_agent c1 $(retry_join_flags s1 s2 s3)
+retry_join_flags () {
+	for rj_ in "$@"; do
+		if test -z "$(agent_addr "$rj_")"; then
+			echo >&9 "retry_join_flags: $rj_ has no address (reserve_agents)"
+			return 1
+		fi
+		printf ' -retry-join=%s' "$(agent_addr "$rj_")"
+	done
+}
+
+# rpc_addrs NAME...: "ADDR:8300" of each NAME, sorted, one a line (what
+# /v1/status/peers and Raft show).
+rpc_addrs () {
+	for ra_ in "$@"; do
+		echo "$(agent_addr "$ra_"):8300"
+	done | sort
+}
+
+# start_server NAME [FLAGS...]: start_agent NAME -server -datacenter=dc1
+# -retry-interval=1s, one -retry-join per agent of $TEST_SERVERS, then
+# FLAGS; waits for HTTP only (see above). Reserves $TEST_SERVERS first,
+# then NAME, so the addresses follow the order of $TEST_SERVERS.
+start_server () {
+	ss_name_=$1
+	shift
+	# shellcheck disable=SC2086 # a list of names
+	reserve_agents $TEST_SERVERS "$ss_name_" || return 1
+	ss_join_=
+	for ss_s_ in $TEST_SERVERS; do
+		ss_join_="$ss_join_ -retry-join=$(agent_addr "$ss_s_")"
+	done
+	# shellcheck disable=SC2086 # one word per flag
+	TEST_AGENT_WAIT=${TEST_AGENT_WAIT:-http} start_agent "$ss_name_" \
+		-server -datacenter=dc1 -retry-interval=1s $ss_join_ "$@"
+}
+
+# start_servers [FLAGS...]: start_server each agent of $TEST_SERVERS with
+# the same FLAGS, all before waiting for any of them (as hosts booting
+# together), then wait until each answers HTTP (TEST_AGENT_WAIT).
+start_servers () {
+	for sv_ in $TEST_SERVERS; do
+		TEST_AGENT_WAIT=none start_server "$sv_" "$@" || return 1
+	done
+	test "${TEST_AGENT_WAIT:-http}" != none || return 0
+	for sv_ in $TEST_SERVERS; do
+		wait_for_agent "$sv_" "${TEST_AGENT_WAIT:-http}" || return 1
+	done
+}
+
+# relaunch_agent NAME: start NAME again after it exited (kill9,
+# stop_agent), with the address and flags of its last start, so on the
+# same data dir; waits for HTTP only (see above).
+relaunch_agent () {
+	test_agent_check_name_ "$1" || return 1
+	rl_name_=$1
+	rl_pid_=$(agent_pid "$1")
+	if test -n "$rl_pid_" && pid_alive "$rl_pid_"; then
+		echo >&9 "relaunch_agent: $1 is still running"
+		return 1
+	fi
+	eval "rl_set_=\${test_agent_args_$1+set}"
+	if test -z "$rl_set_"; then
+		echo >&9 "relaunch_agent: $1 was never started"
+		return 1
+	fi
+	eval "rl_args_=\$test_agent_args_$1"
+	eval "set -- $rl_args_"
+	echo "==== restart ====" >>"$TRASH/$rl_name_.log"
+	TEST_AGENT_WAIT=${TEST_AGENT_WAIT:-http} \
+		test_launch_agent_ "$rl_name_" "$(agent_addr "$rl_name_")" "$@"
+}
+
+# kill9 NAME: SIGKILL (a crash: no leave, nothing flushed), reaped; fails
+# if NAME had already exited on its own (then its log is shown).
+kill9 () {
+	test_agent_check_name_ "$1" || return 1
+	k9_pid_=$(agent_pid "$1")
+	if test -z "$k9_pid_"; then
+		echo >&9 "kill9: agent $1 is not running"
+		return 1
+	fi
+	if ! pid_alive "$k9_pid_"; then
+		wait "$k9_pid_"
+		echo >&9 "kill9: agent $1 had already exited with status $?; its log:"
+		tail -n 30 "$TRASH/$1.log" | sed 's/^/| /' >&9
+		eval "$1_PID="
+		return 1
+	fi
+	kill -s KILL "$k9_pid_" 2>/dev/null
+	wait_pid "$k9_pid_" 10 >/dev/null 2>&1
+	if pid_alive "$k9_pid_"; then
+		echo >&9 "kill9: agent $1 (pid $k9_pid_) survived SIGKILL"
+		return 1
+	fi
+	eval "$1_PID="
+	rm -f "$TRASH/$1.pid"
+	echo "==== kill -9 ====" >>"$TRASH/$1.log"
+}
+
+# stop_agents SIGNAL NAME...: send SIGNAL to every NAME first, then reap
+# each as stop_agent does; fails unless every one exits 0.
+stop_agents () {
+	sg_sig_=$1
+	shift
+	for sg_n_ in "$@"; do
+		test_agent_check_name_ "$sg_n_" || return 1
+		sg_pid_=$(agent_pid "$sg_n_")
+		if test -z "$sg_pid_"; then
+			echo >&9 "stop_agents: agent $sg_n_ is not running"
+			return 1
+		fi
+		kill -s "$sg_sig_" "$sg_pid_" 2>/dev/null ||
+			echo >&9 "stop_agents: agent $sg_n_ (pid $sg_pid_) had already exited"
+	done
+	sg_rc_=0
+	for sg_n_ in "$@"; do
+		st_pid_=$(agent_pid "$sg_n_")
+		test_reap_agent_ "$sg_n_" "$sg_sig_" || sg_rc_=1
+	done
+	return $sg_rc_
+}
+
+# running_agents NAME...: those of the NAMEs that are running.
+running_agents () {
+	for rn_ in "$@"; do
+		rn_pid_=$(agent_pid "$rn_")
+		test -n "$rn_pid_" && pid_alive "$rn_pid_" && printf '%s ' "$rn_"
+	done
+	return 0
+}
+
+# api_on NAME METHOD PATH [curl args...]: api, sent to agent NAME.
+api_on () {
+	ao_http_=$(agent_http "$1")
+	shift
+	API_ADDR=$ao_http_ api "$@"
+}
+
+# expect_body STRING: the last body is exactly STRING (no newline).
+expect_body () {
+	printf "%s" "$1" >expect.body &&
+	test_cmp expect.body out
+}
+
+# kv_is NAME KEY VALUE [QUERY]: GET /v1/kv/KEY?raw[&QUERY] on NAME
+# answers 200 and exactly VALUE.
+kv_is () {
+	api_on "$1" GET "/v1/kv/$2?raw${4:+&$4}" &&
+	expect_status 200 &&
+	expect_body "$3"
+}
+
+# poll_until SECONDS CMD...: run CMD until it succeeds, every 0.2 s, for
+# at most SECONDS (at least once). The output of each try (stdout,
+# stderr, fd 9) replaces the previous one's; on a timeout the last one is
+# shown, so the complaint of a helper like expect_status explains it.
+poll_until () {
+	pu_secs_=$1
+	shift
+	pu_end_=$(( $(now_ms) + pu_secs_ * 1000 ))
+	pu_i_=0
+	while test $pu_i_ -le $(( pu_secs_ * 5 )); do
+		"$@" >"$TRASH/.poll-out" 2>&1 9>&1 && return 0
+		test "$(now_ms)" -lt "$pu_end_" || break
+		sleep 0.2
+		pu_i_=$((pu_i_ + 1))
+	done
+	echo >&9 "poll_until: still failing after ${pu_secs_}s: $*"
+	sed 's/^/> /' "$TRASH/.poll-out" >&9
+	return 1
+}
+
+# gossip_status_is AGENT NODE STATUS: AGENT's `proconsul members` lists
+# NODE with STATUS (alive, failed, left); shows the table if not.
+gossip_status_is () {
+	proconsul members -http-addr="$(agent_http "$1")" >members.out 2>&1 &&
+	awk -v n="$2" -v s="$3" '$1 == n && $3 == s { f = 1 } END { exit !f }' \
+		members.out && return 0
+	echo >&9 "$1 does not list $2 as $3:"
+	cat >&9 members.out
+	return 1
+}
+
+# agent_by_addr IP: the name of this script's agent at IP (or nothing).
+agent_by_addr () {
+	for ab_ in $test_agents_; do
+		if test "$(agent_addr "$ab_")" = "$1"; then
+			echo "$ab_"
+			return 0
+		fi
+	done
+}
+
+# leader_of NAME: the name of the agent NAME's /v1/status/leader names;
+# nothing when it names none ("").
+leader_of () {
+	lo_=$(test_curl -m 3 "$(agent_http "$1")/v1/status/leader" 2>/dev/null) ||
+		return 1
+	lo_=${lo_#\"}
+	lo_=${lo_%\"}
+	test -z "$lo_" || agent_by_addr "${lo_%:*}"
+}
+
+# wait_leader SECONDS NAME...: bounded wait until every NAME answers
+# /v1/status/leader with the same "ADDR:port" (a JSON string), ADDR being
+# an agent of this script that is running. Sets leader (its name) and
+# leader_addr (ADDR:port). On a timeout, shows each NAME's last answer.
+wait_leader () {
+	wl_avoid_=
+	test_wait_leader_ "$@"
+}
+
+# wait_new_leader SECONDS OLD NAME...: wait_leader, for a leader other
+# than the agent OLD (after a leadership transfer, or a kill of OLD).
+wait_new_leader () {
+	wl_avoid_=$2
+	wl_secs_=$1
+	shift 2
+	test_wait_leader_ "$wl_secs_" "$@"
+}
+
+test_wait_leader_ () {
+	wl_secs_=$1
+	shift
+	leader=
+	leader_addr=
+	wl_end_=$(( $(now_ms) + wl_secs_ * 1000 ))
+	wl_i_=0
+	while test $wl_i_ -le $(( wl_secs_ * 5 )); do
+		test_leader_agreed_ "$@" && return 0
+		test "$(now_ms)" -lt "$wl_end_" || break
+		sleep 0.2
+		wl_i_=$((wl_i_ + 1))
+	done
+	echo >&9 "wait_leader: no common running leader${wl_avoid_:+ other than $wl_avoid_} for $* within ${wl_secs_}s; last answers:$wl_seen_"
+	return 1
+}
+
+test_leader_agreed_ () {
+	wl_seen_=
+	wl_common_=
+	wl_agree_=1
+	for wl_n_ in "$@"; do
+		wl_l_=$(test_curl -m 3 "$(agent_http "$wl_n_")/v1/status/leader" \
+			2>/dev/null) || wl_l_='(no answer)'
+		wl_seen_="$wl_seen_ $wl_n_=$wl_l_"
+		if test -z "$wl_common_"; then
+			wl_common_=$wl_l_
+		elif test "$wl_l_" != "$wl_common_"; then
+			wl_agree_=
+		fi
+	done
+	test -n "$wl_agree_" || return 1
+	case $wl_common_ in
+	\"*:*\") ;;
+	*) return 1 ;;
+	esac
+	wl_addr_=${wl_common_#\"}
+	wl_addr_=${wl_addr_%\"}
+	wl_name_=$(agent_by_addr "${wl_addr_%:*}")
+	if test -z "$wl_name_"; then
+		wl_seen_="$wl_seen_ (not an agent of this script)"
+		return 1
+	fi
+	if test "$wl_name_" = "$wl_avoid_"; then
+		wl_seen_="$wl_seen_ (still $wl_avoid_)"
+		return 1
+	fi
+	wl_pid_=$(agent_pid "$wl_name_")
+	if test -z "$wl_pid_" || ! pid_alive "$wl_pid_"; then
+		wl_seen_="$wl_seen_ ($wl_name_ is not running)"
+		return 1
+	fi
+	leader=$wl_name_
+	leader_addr=$wl_addr_
+}
+
+# no_leader NAME...: every NAME answers /v1/status/leader with "".
+no_leader () {
+	for nl_ in "$@"; do
+		nl_l_=$(test_curl -m 3 "$(agent_http "$nl_")/v1/status/leader" \
+			2>/dev/null) || nl_l_='(no answer)'
+		if test "$nl_l_" != '""'; then
+			echo >&9 "$nl_ answers /v1/status/leader with $nl_l_"
+			return 1
+		fi
+	done
+}
+
+# no_leader_for SECONDS NAME...: no_leader holds for SECONDS (checked
+# every 0.5 s); fails at the first leader seen.
+no_leader_for () {
+	nf_end_=$(( $(now_ms) + $1 * 1000 ))
+	nf_i_=0
+	shift
+	while test $nf_i_ -le 1000; do
+		no_leader "$@" || return 1
+		test "$(now_ms)" -lt "$nf_end_" || return 0
+		sleep 0.5
+		nf_i_=$((nf_i_ + 1))
+	done
+}
+
+# raft_config NAME [QUERY]: GET /v1/operator/raft/configuration[QUERY]
+# on NAME (body left in ./out), printed as lines "Node Address
+# voter|nonvoter leader|-" sorted by Node; fails unless HTTP 200.
+raft_config () {
+	api_on "$1" GET "/v1/operator/raft/configuration${2-}" &&
+	expect_status 200 &&
+	json_get out 'join "\n", map {
+		"$_->{Node} $_->{Address} " . ($_->{Voter} ? "voter" : "nonvoter")
+		. ($_->{Leader} ? " leader" : " -") }
+		sort { $a->{Node} cmp $b->{Node} } @{$j->{Servers}}'
+}
+
+# raft_peers NAME: GET /v1/status/peers on NAME, sorted, one a line;
+# fails unless HTTP 200.
+raft_peers () {
+	api_on "$1" GET /v1/status/peers &&
+	expect_status 200 &&
+	json_get out 'join "\n", sort @$j'
 }
 
 test_stop_all_agents_ () {
