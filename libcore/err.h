@@ -32,7 +32,8 @@
     X(DENIED, -13, "permission denied")                                 \
     X(UNSUPPORTED, -14, "not supported")                                \
     X(CONFLICT, -15, "conflict")                                        \
-    X(UNREACHABLE, -16, "unreachable")
+    X(UNREACHABLE, -16, "unreachable")                                  \
+    X(LOSTLEADER, -17, "leadership lost while committing log")
 
 enum {
 #define ERR_ENUM(n, v, s) ERR_##n = (v),

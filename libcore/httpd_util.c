@@ -218,6 +218,9 @@ void httpd_error_rc(struct httpd_ctx *c, int rc, const char *msg)
         httpd_error(c, 500, "no_leader", msg != NULL ? msg
                                                      : "No cluster leader");
         return;
+    case ERR_LOSTLEADER: /* Consul's (hashicorp/raft's) wording */
+        httpd_error(c, 500, "leadership_lost", err_str(rc));
+        return;
     case ERR_INVAL:
         httpd_error(c, 400, "bad_request", msg);
         return;
@@ -497,7 +500,7 @@ static void apply_done(void *ctx, int rc, const struct fsm_result *res)
         return;
     }
     c = detach(p);
-    c->apply_fn(c, rc, res, rc != 0 ? err_str(rc) : NULL);
+    c->apply_fn(c, rc, res, NULL);
 }
 
 void httpd_apply(struct httpd_ctx *c, void *buf, size_t len,
@@ -505,6 +508,7 @@ void httpd_apply(struct httpd_ctx *c, void *buf, size_t len,
 {
     char err[ERR_LEN];
     struct httpd_pending *p = pending_new(c);
+    int rc;
 
     c->apply_fn = fn;
     if (p == NULL) {
@@ -513,10 +517,10 @@ void httpd_apply(struct httpd_ctx *c, void *buf, size_t len,
         return;
     }
     p->in_raft = true;
-    if (agent_apply(c->a, buf, len, apply_done, p, err) != 0) {
+    if ((rc = agent_apply(c->a, buf, len, apply_done, p, err)) != 0) {
         p->in_raft = false;
         raft_free(buf);
         detach(p);
-        fn(c, ERR_NOLEADER, NULL, err);
+        fn(c, rc, NULL, err);
     }
 }

@@ -206,8 +206,9 @@ static int map_raft_err(int rv)
 {
     switch (rv) {
     case RAFT_NOTLEADER:
-    case RAFT_LEADERSHIPLOST:
         return ERR_NOLEADER;
+    case RAFT_LEADERSHIPLOST:
+        return ERR_LOSTLEADER; /* may still commit: not "not written" */
     case RAFT_SHUTDOWN:
     case RAFT_CANCELED:
         return ERR_SHUTDOWN;
