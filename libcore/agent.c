@@ -758,3 +758,18 @@ uint64_t agent_last_contact_ms(struct agent *a)
 {
     return a->has_raft ? raftglue_last_contact(&a->rg) : 0;
 }
+
+const struct cfg_autopilot *agent_autopilot(struct agent *a,
+                                            struct cfg_autopilot *buf)
+{
+    const struct fsm_autopilot *ap = &a->fsm.autopilot;
+
+    if (!ap->set)
+        return &a->cfg.autopilot;
+    buf->cleanup_dead_servers = ap->cleanup_dead_servers;
+    buf->last_contact_threshold_ms = ap->last_contact_threshold_ms;
+    buf->max_trailing_logs = ap->max_trailing_logs;
+    buf->min_quorum = ap->min_quorum;
+    buf->server_stabilization_time_ms = ap->server_stabilization_time_ms;
+    return buf;
+}

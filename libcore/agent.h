@@ -199,4 +199,11 @@ bool agent_leader_pending(struct agent *a);
 const char *agent_leader(struct agent *a);
 uint64_t agent_last_contact_ms(struct agent *a);
 
+/* The autopilot configuration in force: the replicated one once it was
+ * ever set (PUT /v1/operator/autopilot/configuration), else the config
+ * file's. Returns buf, filled, or &a->cfg.autopilot; borrowed until the
+ * FSM next applies or restores. */
+const struct cfg_autopilot *agent_autopilot(struct agent *a,
+                                            struct cfg_autopilot *buf);
+
 #endif

@@ -757,6 +757,8 @@ static void change(struct agent *a, enum raftglue_change_op op,
 
 struct census {
     struct agent *a;
+    bool cleanup;         /* autopilot settings in force */
+    int64_t min_quorum;
     int voters, failed_voters;
     uint64_t remove_id, promote_id;
     int promote_role;
@@ -769,7 +771,9 @@ static bool stable(struct agent *a, const struct agent_server *s,
 {
     struct raftglue_progress p;
     uint64_t now = uv_now(a->loop), last = raft_last_index(&a->rg.raft);
-    uint64_t trail = (uint64_t)a->cfg.autopilot.max_trailing_logs;
+    struct cfg_autopilot buf;
+    const struct cfg_autopilot *ap = agent_autopilot(a, &buf);
+    uint64_t trail = (uint64_t)ap->max_trailing_logs;
 
     if (s->status != GOSSIP_ALIVE ||
         !raftglue_progress(&a->rg, s->raft_id, &p) || !p.recent_recv ||
@@ -778,7 +782,7 @@ static bool stable(struct agent *a, const struct agent_server *s,
     /* Fewer voters than expected: no stabilization wait. */
     return voters < a->cfg.bootstrap_expect ||
            now - s->alive_since_ms >=
-               (uint64_t)a->cfg.autopilot.server_stabilization_time_ms;
+               (uint64_t)ap->server_stabilization_time_ms;
 }
 
 static void census_server(void *ctx, uint64_t id, const char *address,
@@ -796,7 +800,7 @@ static void census_server(void *ctx, uint64_t id, const char *address,
         c->failed_voters++;
     if (c->remove_id == 0 && (s->status == GOSSIP_LEFT ||
                               (s->status == GOSSIP_FAILED &&
-                               c->a->cfg.autopilot.cleanup_dead_servers))) {
+                               c->cleanup))) {
         c->remove_id = id;
         c->why = s->status == GOSSIP_LEFT ? "left" : "failed";
         snprintf(c->name, sizeof(c->name), "%s", s->name);
@@ -831,7 +835,7 @@ static bool may_remove(struct agent *a, const struct census *c)
 
     if (role != RAFT_VOTER)
         return true;
-    if (c->voters - 1 < a->cfg.autopilot.min_quorum || c->voters - 1 < 1)
+    if (c->voters - 1 < c->min_quorum || c->voters - 1 < 1)
         return false;
     /* Never remove when half the voters or more look failed: that is a
      * partition seen from our side, not dead servers. */
@@ -840,6 +844,8 @@ static bool may_remove(struct agent *a, const struct census *c)
 
 static void reconcile(struct agent *a)
 {
+    struct cfg_autopilot buf;
+    const struct cfg_autopilot *ap;
     struct census c;
     char what[300];
 
@@ -847,6 +853,9 @@ static void reconcile(struct agent *a)
         return;
     memset(&c, 0, sizeof(c));
     c.a = a;
+    ap = agent_autopilot(a, &buf);
+    c.cleanup = ap->cleanup_dead_servers;
+    c.min_quorum = ap->min_quorum;
     raftglue_servers(&a->rg, census_server, &c);
     if (c.remove_id != 0 && may_remove(a, &c)) {
         snprintf(what, sizeof(what), "removing server '%s' (%s) from the "

@@ -1,13 +1,19 @@
 /* fsm.c - the replicated state machine: command codec, apply, snapshot.
  *
  * Layer: store (uses util, kv). Thread: loop only.
- * Owns: f->kv. Command and snapshot buffers come from the caller's alloc
- * function and belong to the caller.
+ * Owns: f->kv, f->autopilot. Command and snapshot buffers come from the
+ * caller's alloc function and belong to the caller.
  * Tests: t/unit/check_fsm.c
  *
- * Command, version 1: one msgpack map and nothing after it.
+ * Command, version 1: one msgpack map and nothing after it. "v" and "t"
+ * are common to every command; "t" selects the table, and with it the
+ * other fields. A new table is a new "t" value under the same "v" (the
+ * commands of the older tables keep their bytes): an agent that predates
+ * a table refuses its commands as undecodable, which raftglue logs and
+ * skips, so every server must know a table before it is written.
  *   "v"     uint  1             required; other versions are refused
- *   "t"     str   "kv"          required; the table the command is for
+ *   "t"     str   "kv" | "autopilot"   required
+ * "t":"kv", a key/value write:
  *   "verb"  uint  fsm_kv_verb   required; 1 set, 2 cas, 3 delete,
  *                               4 delete-cas, 5 delete-tree
  *   "key"   str                 required; at most KV_MAX_KEY bytes, no
@@ -15,11 +21,28 @@
  *   "val"   bin                 optional, default empty
  *   "flags" uint                optional, default 0
  *   "cas"   uint                optional, default 0
- * The encoder writes all seven fields in this order. An unknown or
- * repeated field, a wrong type, a truncated map or bytes after it make
- * the buffer undecodable (ERR_PARSE, nothing changes); a bad key is a
- * per-command ERR_INVAL in the result. A new field or meaning bumps "v",
- * and old versions stay decodable because the Raft log may hold them.
+ * The encoder writes all seven fields in this order.
+ * "t":"autopilot", a write of the whole autopilot configuration (what
+ * Consul logs as AutopilotRequestType):
+ *   "cleanup_dead_servers"          bool  required
+ *   "last_contact_threshold_ms"     int   required
+ *   "max_trailing_logs"             int   required
+ *   "min_quorum"                    int   required
+ *   "server_stabilization_time_ms"  int   required
+ *   "cas"                           uint  optional; when present the
+ *                               write applies only if it equals the
+ *                               current modify_index (0: only if never
+ *                               set), else the result is ok=false
+ * The encoder writes them in this order, "cas" last and only for a CAS.
+ * "int" is a msgpack integer of either sign: a negative value, or a
+ * duration above FSM_MAX_DURATION_MS, is a per-command ERR_INVAL (the
+ * encoder never writes one).
+ * An unknown or repeated field, a field of another table, a wrong type,
+ * a truncated map or bytes after it make the buffer undecodable
+ * (ERR_PARSE, nothing changes); a bad key or autopilot value is a
+ * per-command ERR_INVAL in the result. A new field or meaning within a
+ * table bumps "v", and old versions stay decodable because the Raft log
+ * may hold them.
  *
  * Snapshot, version 1: a stream of msgpack objects.
  *   header  {"format":"proconsul-state", "version":1,
@@ -27,11 +50,22 @@
  *   entry   [1, key str, val bin|nil, flags uint, create_index uint,
  *            modify_index uint, lock_index uint, session str|nil]
  *   tomb    [2, key str, index uint]
- *   end     [0, number of entry and tomb records]
- * The writer emits entries then tombstones, each in key order; the
- * reader does not rely on order. Nothing may follow the end record, so
- * a cut stream never passes for a complete one. Restore decodes into a
- * new kv_store and swaps it in only when every record checked out.
+ *   autopilot [3, cleanup_dead_servers bool, last_contact_threshold_ms
+ *            uint, max_trailing_logs uint, min_quorum uint,
+ *            server_stabilization_time_ms uint, create_index uint,
+ *            modify_index uint]
+ *   end     [0, number of records between the header and it]
+ * The writer emits entries then tombstones, each in key order, then the
+ * autopilot record if the configuration was ever set; the reader does
+ * not rely on order. The autopilot record is optional, at most one, and
+ * its values are checked as a command's are, with 1 <= create_index <=
+ * modify_index; without it the configuration restores as unset. So a
+ * snapshot of a state that never had one is byte for byte what earlier
+ * writers produced, and the version stays 1; a reader that predates the
+ * record refuses a stream that has one ("unknown record type 3").
+ * Nothing may follow the end record, so a cut stream never passes for a
+ * complete one. Restore decodes into a new kv_store and autopilot value
+ * and swaps them in only when every record checked out.
  *
  * msgpack-c sizes arrays and maps from their declared counts before it
  * has seen the elements, so a forged count would make it allocate
@@ -51,7 +85,7 @@
 #define SNAP_FORMAT "proconsul-state"
 #define SNAP_VERSION 1
 
-enum { REC_END = 0, REC_ENTRY = 1, REC_TOMB = 2 };
+enum { REC_END = 0, REC_ENTRY = 1, REC_TOMB = 2, REC_AUTOPILOT = 3 };
 
 /* ---- msgpack helpers ---- */
 
@@ -234,21 +268,46 @@ static int pack_cstr(msgpack_packer *pk, const char *s)
 
 /* ---- commands ---- */
 
-enum { F_V, F_T, F_VERB, F_KEY, F_VAL, F_FLAGS, F_CAS, F_COUNT };
+enum {
+    F_V, F_T, F_VERB, F_KEY, F_VAL, F_FLAGS, F_CAS,
+    F_CLEANUP, F_CONTACT, F_TRAILING, F_QUORUM, F_STABLE, F_COUNT
+};
 static const char *const field_names[F_COUNT] = {
     "v", "t", "verb", "key", "val", "flags", "cas",
+    "cleanup_dead_servers", "last_contact_threshold_ms",
+    "max_trailing_logs", "min_quorum", "server_stabilization_time_ms",
 };
+/* NEGATIVE_INTEGER stands for an integer of either sign. */
 static const msgpack_object_type field_types[F_COUNT] = {
     MSGPACK_OBJECT_POSITIVE_INTEGER, MSGPACK_OBJECT_STR,
     MSGPACK_OBJECT_POSITIVE_INTEGER, MSGPACK_OBJECT_STR,
     MSGPACK_OBJECT_BIN,              MSGPACK_OBJECT_POSITIVE_INTEGER,
-    MSGPACK_OBJECT_POSITIVE_INTEGER,
+    MSGPACK_OBJECT_POSITIVE_INTEGER, MSGPACK_OBJECT_BOOLEAN,
+    MSGPACK_OBJECT_NEGATIVE_INTEGER, MSGPACK_OBJECT_NEGATIVE_INTEGER,
+    MSGPACK_OBJECT_NEGATIVE_INTEGER, MSGPACK_OBJECT_NEGATIVE_INTEGER,
 };
-#define REQUIRED_FIELDS \
-    (1u << F_V | 1u << F_T | 1u << F_VERB | 1u << F_KEY)
+
+#define BIT(fi) (1u << (fi))
+#define AP_VALUES                                                       \
+    (BIT(F_CLEANUP) | BIT(F_CONTACT) | BIT(F_TRAILING) | BIT(F_QUORUM) | \
+     BIT(F_STABLE))
+
+enum { T_KV, T_AUTOPILOT, T_COUNT };
+static const struct {
+    const char *name;
+    unsigned allowed, required;
+} tables[T_COUNT] = {
+    {"kv",
+     BIT(F_V) | BIT(F_T) | BIT(F_VERB) | BIT(F_KEY) | BIT(F_VAL) |
+         BIT(F_FLAGS) | BIT(F_CAS),
+     BIT(F_V) | BIT(F_T) | BIT(F_VERB) | BIT(F_KEY)},
+    {"autopilot", BIT(F_V) | BIT(F_T) | AP_VALUES | BIT(F_CAS),
+     BIT(F_V) | BIT(F_T) | AP_VALUES},
+};
 
 struct cmd {
     const msgpack_object *f[F_COUNT];
+    int table;
 };
 
 static bool verb_valid(uint64_t v)
@@ -273,7 +332,7 @@ static int emit_cmd(msgpack_packer *pk, const void *arg)
 {
     const struct fsm_kv_op *op = arg;
 
-    return msgpack_pack_map(pk, F_COUNT) || pack_cstr(pk, "v") ||
+    return msgpack_pack_map(pk, 7) || pack_cstr(pk, "v") ||
            msgpack_pack_uint64(pk, CMD_VERSION) || pack_cstr(pk, "t") ||
            pack_cstr(pk, "kv") || pack_cstr(pk, "verb") ||
            msgpack_pack_uint64(pk, (uint64_t)op->verb) ||
@@ -303,6 +362,71 @@ int fsm_encode_kv(const struct fsm_kv_op *op, fsm_alloc_fn alloc,
     return pack_exact(emit_cmd, op, alloc, buf, len, err);
 }
 
+/* The four numbers of an autopilot configuration, in command order. */
+static void ap_numbers(const struct fsm_autopilot *ap, int64_t v[4])
+{
+    v[0] = ap->last_contact_threshold_ms;
+    v[1] = ap->max_trailing_logs;
+    v[2] = ap->min_quorum;
+    v[3] = ap->server_stabilization_time_ms;
+}
+
+static int check_autopilot(const struct fsm_autopilot *ap, char *err)
+{
+    int64_t v[4];
+    int i;
+
+    ap_numbers(ap, v);
+    for (i = 0; i < 4; i++) {
+        if (v[i] < 0)
+            return err_set(err, ERR_INVAL, "autopilot %s is negative",
+                           field_names[F_CONTACT + i]);
+        if ((i == 0 || i == 3) && v[i] > FSM_MAX_DURATION_MS)
+            return err_set(err, ERR_INVAL, "autopilot %s is longer than "
+                           "a Go duration", field_names[F_CONTACT + i]);
+    }
+    return 0;
+}
+
+struct ap_cmd {
+    const struct fsm_autopilot *ap;
+    bool use_cas;
+    uint64_t cas;
+};
+
+static int emit_autopilot_cmd(msgpack_packer *pk, const void *arg)
+{
+    const struct ap_cmd *a = arg;
+    int64_t v[4];
+    int i, rc;
+
+    ap_numbers(a->ap, v);
+    rc = msgpack_pack_map(pk, a->use_cas ? 8 : 7) || pack_cstr(pk, "v") ||
+         msgpack_pack_uint64(pk, CMD_VERSION) || pack_cstr(pk, "t") ||
+         pack_cstr(pk, "autopilot") ||
+         pack_cstr(pk, field_names[F_CLEANUP]) ||
+         (a->ap->cleanup_dead_servers ? msgpack_pack_true(pk)
+                                      : msgpack_pack_false(pk));
+    for (i = 0; i < 4 && rc == 0; i++)
+        rc = pack_cstr(pk, field_names[F_CONTACT + i]) ||
+             msgpack_pack_uint64(pk, (uint64_t)v[i]);
+    if (rc == 0 && a->use_cas)
+        rc = pack_cstr(pk, "cas") || msgpack_pack_uint64(pk, a->cas);
+    return rc;
+}
+
+int fsm_encode_autopilot(const struct fsm_autopilot *ap, bool use_cas,
+                         uint64_t cas, fsm_alloc_fn alloc, void **buf,
+                         size_t *len, char *err)
+{
+    struct ap_cmd a = {ap, use_cas, cas};
+    int rc = check_autopilot(ap, err);
+
+    if (rc != 0)
+        return rc;
+    return pack_exact(emit_autopilot_cmd, &a, alloc, buf, len, err);
+}
+
 static int field_index(const msgpack_object *k)
 {
     int i;
@@ -311,6 +435,43 @@ static int field_index(const msgpack_object *k)
         if (str_is(k, field_names[i]))
             return i;
     return -1;
+}
+
+static bool type_ok(int fi, const msgpack_object *o)
+{
+    return o->type == field_types[fi] ||
+           (field_types[fi] == MSGPACK_OBJECT_NEGATIVE_INTEGER &&
+            o->type == MSGPACK_OBJECT_POSITIVE_INTEGER);
+}
+
+/* Version, table, and the fields the table allows and requires. */
+static int check_fields(struct cmd *c, unsigned seen, char *err)
+{
+    unsigned extra;
+    int t, fi;
+
+    if ((seen & (BIT(F_V) | BIT(F_T))) != (BIT(F_V) | BIT(F_T)))
+        return err_set(err, ERR_PARSE, "command lacks a required field");
+    if (c->f[F_V]->via.u64 != CMD_VERSION)
+        return err_set(err, ERR_PARSE, "unsupported command version %llu",
+                       (unsigned long long)c->f[F_V]->via.u64);
+    for (t = 0; t < T_COUNT && !str_is(c->f[F_T], tables[t].name); t++)
+        ;
+    if (t == T_COUNT)
+        return err_set(err, ERR_PARSE, "unknown command type");
+    c->table = t;
+    if ((extra = seen & ~tables[t].allowed) != 0) {
+        for (fi = 0; !(extra & BIT(fi)); fi++)
+            ;
+        return err_set(err, ERR_PARSE, "%s command with field '%s'",
+                       tables[t].name, field_names[fi]);
+    }
+    if ((seen & tables[t].required) != tables[t].required)
+        return err_set(err, ERR_PARSE, "command lacks a required field");
+    if (t == T_KV && !verb_valid(c->f[F_VERB]->via.u64))
+        return err_set(err, ERR_PARSE, "unknown kv verb %llu",
+                       (unsigned long long)c->f[F_VERB]->via.u64);
+    return 0;
 }
 
 static int decode_cmd(const char *buf, size_t len, msgpack_unpacked *u,
@@ -334,26 +495,16 @@ static int decode_cmd(const char *buf, size_t len, msgpack_unpacked *u,
     for (i = 0; i < m->size; i++) {
         if ((fi = field_index(&m->ptr[i].key)) < 0)
             return err_set(err, ERR_PARSE, "unknown command field");
-        if (seen & 1u << fi)
+        if (seen & BIT(fi))
             return err_set(err, ERR_PARSE, "field '%s' given twice",
                            field_names[fi]);
-        if (m->ptr[i].val.type != field_types[fi])
+        if (!type_ok(fi, &m->ptr[i].val))
             return err_set(err, ERR_PARSE, "field '%s' has the wrong type",
                            field_names[fi]);
-        seen |= 1u << fi;
+        seen |= BIT(fi);
         c->f[fi] = &m->ptr[i].val;
     }
-    if ((seen & REQUIRED_FIELDS) != REQUIRED_FIELDS)
-        return err_set(err, ERR_PARSE, "command lacks a required field");
-    if (c->f[F_V]->via.u64 != CMD_VERSION)
-        return err_set(err, ERR_PARSE, "unsupported command version %llu",
-                       (unsigned long long)c->f[F_V]->via.u64);
-    if (!str_is(c->f[F_T], "kv"))
-        return err_set(err, ERR_PARSE, "unknown command type");
-    if (!verb_valid(c->f[F_VERB]->via.u64))
-        return err_set(err, ERR_PARSE, "unknown kv verb %llu",
-                       (unsigned long long)c->f[F_VERB]->via.u64);
-    return 0;
+    return check_fields(c, seen, err);
 }
 
 static uint64_t opt_u64(const struct cmd *c, int fi)
@@ -404,13 +555,65 @@ static int run_kv(struct kv_store *kv, uint64_t index, const struct cmd *c,
     return rc;
 }
 
+static int apply_kv(struct fsm *f, uint64_t index, const struct cmd *c,
+                    bool *ok, bool *changed, char *err)
+{
+    char key[KV_MAX_KEY + 1];
+    const msgpack_object_str *k = &c->f[F_KEY]->via.str;
+    int rc = check_op_key(k->ptr, k->size, c->f[F_VERB]->via.u64, err);
+
+    if (rc != 0)
+        return rc;
+    if (k->size > 0)
+        memcpy(key, k->ptr, k->size);
+    key[k->size] = '\0';
+    return run_kv(f->kv, index, c, key, ok, changed, err);
+}
+
+static int apply_autopilot(struct fsm *f, uint64_t index,
+                           const struct cmd *c, bool *ok, bool *changed,
+                           char *err)
+{
+    struct fsm_autopilot ap, *cur = &f->autopilot;
+    int64_t v[4];
+    int i, rc;
+
+    for (i = 0; i < 4; i++) {
+        const msgpack_object *o = c->f[F_CONTACT + i];
+
+        if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
+            return err_set(err, ERR_INVAL, "autopilot %s is negative",
+                           field_names[F_CONTACT + i]);
+        if (o->via.u64 > (uint64_t)INT64_MAX)
+            return err_set(err, ERR_INVAL, "autopilot %s is too large",
+                           field_names[F_CONTACT + i]);
+        v[i] = (int64_t)o->via.u64;
+    }
+    memset(&ap, 0, sizeof(ap));
+    ap.cleanup_dead_servers = c->f[F_CLEANUP]->via.boolean;
+    ap.last_contact_threshold_ms = v[0];
+    ap.max_trailing_logs = v[1];
+    ap.min_quorum = v[2];
+    ap.server_stabilization_time_ms = v[3];
+    if ((rc = check_autopilot(&ap, err)) != 0)
+        return rc;
+    /* A CAS that does not match is not an error: ok stays false. */
+    if (c->f[F_CAS] != NULL &&
+        c->f[F_CAS]->via.u64 != (cur->set ? cur->modify_index : 0))
+        return 0;
+    ap.set = true;
+    ap.create_index = cur->set ? cur->create_index : index;
+    ap.modify_index = index;
+    *cur = ap;
+    *ok = *changed = true;
+    return 0;
+}
+
 int fsm_apply(struct fsm *f, uint64_t index, const void *buf, size_t len,
               struct fsm_result *res, char *err)
 {
-    char key[KV_MAX_KEY + 1];
     msgpack_unpacked u;
     struct cmd c;
-    const msgpack_object_str *k;
     bool changed = false;
     int rc;
 
@@ -425,18 +628,14 @@ int fsm_apply(struct fsm *f, uint64_t index, const void *buf, size_t len,
                    (unsigned long long)index);
         return res->rc = rc;
     }
-    k = &c.f[F_KEY]->via.str;
-    res->rc = check_op_key(k->ptr, k->size, c.f[F_VERB]->via.u64, err);
-    if (res->rc == 0) {
-        if (k->size > 0)
-            memcpy(key, k->ptr, k->size);
-        key[k->size] = '\0';
-        res->rc = run_kv(f->kv, index, &c, key, &res->ok, &changed, err);
-    }
+    if (c.table == T_KV)
+        res->rc = apply_kv(f, index, &c, &res->ok, &changed, err);
+    else
+        res->rc = apply_autopilot(f, index, &c, &res->ok, &changed, err);
     msgpack_unpacked_destroy(&u);
     f->last_index = index;
     if (changed && f->on_change != NULL)
-        f->on_change(f->ctx, "kv", index);
+        f->on_change(f->ctx, tables[c.table].name, index);
     return 0;
 }
 
@@ -491,6 +690,22 @@ static int emit_tomb(void *ctx, const char *key, uint64_t index)
            msgpack_pack_uint64(em->pk, index);
 }
 
+static int emit_autopilot(msgpack_packer *pk, const struct fsm_autopilot *ap)
+{
+    int64_t v[4];
+    int i, rc;
+
+    ap_numbers(ap, v);
+    rc = msgpack_pack_array(pk, 8) ||
+         msgpack_pack_uint8(pk, REC_AUTOPILOT) ||
+         (ap->cleanup_dead_servers ? msgpack_pack_true(pk)
+                                   : msgpack_pack_false(pk));
+    for (i = 0; i < 4 && rc == 0; i++)
+        rc = msgpack_pack_uint64(pk, (uint64_t)v[i]);
+    return rc || msgpack_pack_uint64(pk, ap->create_index) ||
+           msgpack_pack_uint64(pk, ap->modify_index);
+}
+
 static int emit_header(msgpack_packer *pk, const struct fsm *f)
 {
     return msgpack_pack_map(pk, 4) || pack_cstr(pk, "format") ||
@@ -513,6 +728,11 @@ static int emit_snapshot(msgpack_packer *pk, const void *arg)
         kv_walk_prefix(f->kv, "", emit_entry, &em) != 0 ||
         kv_walk_tombstones(f->kv, emit_tomb, &em) != 0)
         return -1;
+    if (f->autopilot.set) {
+        if (emit_autopilot(pk, &f->autopilot) != 0)
+            return -1;
+        em.records++;
+    }
     return msgpack_pack_array(pk, 2) || msgpack_pack_uint8(pk, REC_END) ||
            msgpack_pack_uint64(pk, em.records);
 }
@@ -533,6 +753,13 @@ struct snap_header {
     uint64_t version;
     uint64_t last_index;
     uint64_t table_index;
+};
+
+/* What a restore builds before it swaps it in. */
+struct restore {
+    struct kv_store *st;
+    struct fsm_autopilot ap;
+    char *bufs;  /* key and session, KV_MAX_KEY + 1 bytes each */
 };
 
 static const msgpack_object *map_get(const msgpack_object_map *m,
@@ -625,11 +852,45 @@ static int restore_tomb(struct kv_store *st, const msgpack_object *a,
     return kv_restore_tombstone(st, key, a[2].via.u64, err);
 }
 
-/* Apply one record; *done is set by the end record. */
-static int restore_record(struct kv_store *st, const msgpack_object *o,
-                          uint64_t count, bool *done, char *bufs, char *err)
+static int restore_autopilot(struct fsm_autopilot *out,
+                             const msgpack_object *a, char *err)
 {
-    static const uint32_t sizes[] = {2, 8, 3};
+    struct fsm_autopilot ap;
+    int i;
+
+    if (out->set)
+        return err_set(err, ERR_PARSE, "a second autopilot record");
+    if (a[1].type != MSGPACK_OBJECT_BOOLEAN)
+        return err_set(err, ERR_PARSE, "autopilot field 1 is not a bool");
+    for (i = 2; i < 8; i++)
+        if (!is_uint(&a[i]) || (i < 6 && a[i].via.u64 > INT64_MAX))
+            return err_set(err, ERR_PARSE, "autopilot field %d is not a "
+                           "uint%s", i, i < 6 ? " up to 2^63-1" : "");
+    memset(&ap, 0, sizeof(ap));
+    ap.cleanup_dead_servers = a[1].via.boolean;
+    ap.last_contact_threshold_ms = (int64_t)a[2].via.u64;
+    ap.max_trailing_logs = (int64_t)a[3].via.u64;
+    ap.min_quorum = (int64_t)a[4].via.u64;
+    ap.server_stabilization_time_ms = (int64_t)a[5].via.u64;
+    ap.create_index = a[6].via.u64;
+    ap.modify_index = a[7].via.u64;
+    if (check_autopilot(&ap, err) != 0)
+        return ERR_PARSE;
+    if (ap.create_index == 0 || ap.create_index > ap.modify_index)
+        return err_set(err, ERR_PARSE, "autopilot create index %llu and "
+                       "modify index %llu do not fit",
+                       (unsigned long long)ap.create_index,
+                       (unsigned long long)ap.modify_index);
+    ap.set = true;
+    *out = ap;
+    return 0;
+}
+
+/* Apply one record; *done is set by the end record. */
+static int restore_record(struct restore *r, const msgpack_object *o,
+                          uint64_t count, bool *done, char *err)
+{
+    static const uint32_t sizes[] = {2, 8, 3, 8};
     const msgpack_object *a;
     uint64_t type;
 
@@ -638,7 +899,7 @@ static int restore_record(struct kv_store *st, const msgpack_object *o,
         return err_set(err, ERR_PARSE, "not a typed record");
     a = o->via.array.ptr;
     type = a[0].via.u64;
-    if (type > REC_TOMB)
+    if (type > REC_AUTOPILOT)
         return err_set(err, ERR_PARSE, "unknown record type %llu",
                        (unsigned long long)type);
     if (o->via.array.size != sizes[type])
@@ -646,9 +907,12 @@ static int restore_record(struct kv_store *st, const msgpack_object *o,
                        (unsigned long long)type,
                        (unsigned)o->via.array.size);
     if (type == REC_ENTRY)
-        return restore_entry(st, a, bufs, bufs + KV_MAX_KEY + 1, err);
+        return restore_entry(r->st, a, r->bufs, r->bufs + KV_MAX_KEY + 1,
+                             err);
     if (type == REC_TOMB)
-        return restore_tomb(st, a, bufs, err);
+        return restore_tomb(r->st, a, r->bufs, err);
+    if (type == REC_AUTOPILOT)
+        return restore_autopilot(&r->ap, a, err);
     if (!is_uint(&a[1]) || a[1].via.u64 != count)
         return err_set(err, ERR_PARSE,
                        "end record does not count %llu records",
@@ -657,18 +921,17 @@ static int restore_record(struct kv_store *st, const msgpack_object *o,
     return 0;
 }
 
-/* Read records after the header into st, up to and including the end
+/* Read records after the header into r, up to and including the end
  * record, which must be the last byte. */
-static int restore_records(struct kv_store *st, const char *buf, size_t len,
+static int restore_records(struct restore *r, const char *buf, size_t len,
                            size_t off, char *err)
 {
-    char *bufs = malloc(2 * (KV_MAX_KEY + 1));
     msgpack_unpacked u;
     uint64_t count = 0;
     bool done = false;
     int rc = 0;
 
-    if (bufs == NULL)
+    if ((r->bufs = malloc(2 * (KV_MAX_KEY + 1))) == NULL)
         return err_set(err, ERR_NOMEM, "restoring snapshot");
     msgpack_unpacked_init(&u);
     while (!done) {
@@ -677,7 +940,7 @@ static int restore_records(struct kv_store *st, const char *buf, size_t len,
             break;
         }
         if ((rc = unpack_at(&u, buf, len, &off, err)) != 0 ||
-            (rc = restore_record(st, &u.data, count, &done, bufs, err)) != 0) {
+            (rc = restore_record(r, &u.data, count, &done, err)) != 0) {
             err_prefix(err, "record %llu", (unsigned long long)count + 1);
             break;
         }
@@ -687,11 +950,12 @@ static int restore_records(struct kv_store *st, const char *buf, size_t len,
         rc = err_set(err, ERR_PARSE, "%zu bytes after the end record",
                      len - off);
     msgpack_unpacked_destroy(&u);
-    free(bufs);
+    free(r->bufs);
+    r->bufs = NULL;
     return rc;
 }
 
-static int decode_snapshot(struct kv_store *st, const char *buf, size_t len,
+static int decode_snapshot(struct restore *r, const char *buf, size_t len,
                            struct snap_header *h, char *err)
 {
     msgpack_unpacked u;
@@ -707,30 +971,35 @@ static int decode_snapshot(struct kv_store *st, const char *buf, size_t len,
         err_prefix(err, "header");
         return rc;
     }
-    rc = restore_records(st, buf, len, off, err);
+    rc = restore_records(r, buf, len, off, err);
     if (rc == 0)
-        kv_set_table_index(st, h->table_index);
+        kv_set_table_index(r->st, h->table_index);
     return rc;
 }
 
 int fsm_restore(struct fsm *f, const void *buf, size_t len, char *err)
 {
-    struct kv_store *st = kv_new();
+    struct restore r = {kv_new(), {0}, NULL};
     struct snap_header h = {0, 0, 0};
+    bool had_autopilot = f->autopilot.set;
     int rc;
 
-    if (st == NULL)
+    if (r.st == NULL)
         return err_set(err, ERR_NOMEM, "restoring snapshot");
-    rc = decode_snapshot(st, buf, len, &h, err);
+    rc = decode_snapshot(&r, buf, len, &h, err);
     if (rc != 0) {
-        kv_free(st);
+        kv_free(r.st);
         err_prefix(err, "restoring snapshot");
         return rc == ERR_NOMEM ? rc : ERR_PARSE;
     }
     kv_free(f->kv);
-    f->kv = st;
+    f->kv = r.st;
+    f->autopilot = r.ap;
     f->last_index = h.last_index;
-    if (f->on_change != NULL)
+    if (f->on_change != NULL) {
         f->on_change(f->ctx, "kv", h.last_index);
+        if (had_autopilot || r.ap.set)
+            f->on_change(f->ctx, "autopilot", h.last_index);
+    }
     return 0;
 }

@@ -1,10 +1,12 @@
 /* fsm.h - the replicated state machine: command codec, apply, snapshot.
  *
  * Layer: store (uses util, codec, kv). Thread: loop only.
- * Owns: the kv_store (and later catalog, sessions, ACLs).
+ * Owns: the kv_store and the autopilot configuration (and later catalog,
+ * sessions, ACLs).
  * A command is one msgpack map; its encoding is documented in fsm.c and
  * versioned by the "v" field so that a newer agent can still apply an
- * older log. Unknown commands are an error, never a crash.
+ * older log; its "t" field names the table it is for ("kv",
+ * "autopilot"). Unknown commands are an error, never a crash.
  * The snapshot encoding (msgpack stream with a header and typed records)
  * is documented in fsm.c; restore validates it fully before it replaces
  * anything, so a bad snapshot leaves the running state untouched.
@@ -37,6 +39,23 @@ struct fsm_kv_op {
     uint64_t cas;
 };
 
+/* The autopilot configuration as replicated through Raft (Consul keeps
+ * it in its FSM too, as "Autopilot config"). set is false until the first
+ * write; indexes are the Raft indexes of the first and the last write.
+ * Every number is >= 0 and durations are at most FSM_MAX_DURATION_MS. */
+struct fsm_autopilot {
+    bool set;
+    bool cleanup_dead_servers;
+    int64_t last_contact_threshold_ms;
+    int64_t max_trailing_logs;
+    int64_t min_quorum;
+    int64_t server_stabilization_time_ms;
+    uint64_t create_index, modify_index;
+};
+
+/* The longest Go time.Duration (INT64_MAX ns), in whole milliseconds. */
+#define FSM_MAX_DURATION_MS INT64_C(9223372036854)
+
 /* Result of applying one command. */
 struct fsm_result {
     int rc;          /* 0, or negative ERR_* (the command failed whole) */
@@ -44,11 +63,12 @@ struct fsm_result {
     uint64_t index;  /* the Raft index it was applied at */
 };
 
-/* Something changed at index; kind is "kv" for now. */
+/* Something changed at index; kind is "kv" or "autopilot". */
 typedef void (*fsm_change_fn)(void *ctx, const char *kind, uint64_t index);
 
 struct fsm {
     struct kv_store *kv;
+    struct fsm_autopilot autopilot;
     uint64_t last_index;  /* last applied Raft index */
     fsm_change_fn on_change;
     void *ctx;
@@ -64,12 +84,22 @@ typedef void *(*fsm_alloc_fn)(size_t n);
 int fsm_encode_kv(const struct fsm_kv_op *op, fsm_alloc_fn alloc,
                   void **buf, size_t *len, char *err);
 
+/* Encode a write of the whole autopilot configuration (ap->set and the
+ * indexes are ignored). With use_cas it applies only if cas equals the
+ * current modify_index, 0 meaning "only if never set". ERR_INVAL for a
+ * negative number or a duration above FSM_MAX_DURATION_MS. */
+int fsm_encode_autopilot(const struct fsm_autopilot *ap, bool use_cas,
+                         uint64_t cas, fsm_alloc_fn alloc, void **buf,
+                         size_t *len, char *err);
+
 /* Apply one encoded command at Raft index `index`. Fills res. Returns 0
  * when the command was understood (res->rc may still carry a per-command
- * error, e.g. ERR_INVAL for a bad key), or ERR_PARSE for a buffer it
- * cannot decode. On ERR_PARSE nothing changes, not even last_index;
- * otherwise last_index = index, and on_change(ctx, "kv", index) runs if
- * the store may have changed (not for a failed CAS or a no-op delete). */
+ * error, e.g. ERR_INVAL for a bad key or a negative autopilot value), or
+ * ERR_PARSE for a buffer it cannot decode. On ERR_PARSE nothing changes,
+ * not even last_index; otherwise last_index = index, and
+ * on_change(ctx, kind, index) runs if the table may have changed (not
+ * for a failed CAS or a no-op delete). An autopilot write keeps the
+ * create_index of the first write and sets modify_index = index. */
 int fsm_apply(struct fsm *f, uint64_t index, const void *buf, size_t len,
               struct fsm_result *res, char *err);
 
@@ -79,7 +109,10 @@ int fsm_snapshot(const struct fsm *f, fsm_alloc_fn alloc, void **buf,
 
 /* Replace the whole state with a snapshot; on any error nothing changes
  * (ERR_PARSE, or ERR_NOMEM). On success last_index is the snapshot's and
- * on_change(ctx, "kv", last_index) runs, as indexes may have gone back. */
+ * on_change(ctx, "kv", last_index) runs, as indexes may have gone back;
+ * then on_change(ctx, "autopilot", last_index) if the autopilot
+ * configuration was set before or after. A snapshot without an autopilot
+ * record leaves it unset. */
 int fsm_restore(struct fsm *f, const void *buf, size_t len, char *err);
 
 #endif

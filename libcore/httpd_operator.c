@@ -212,7 +212,9 @@ static json_t *dur(int64_t ms)
 
 static json_t *autopilot_json(struct agent *a)
 {
-    const struct cfg_autopilot *ap = &a->cfg.autopilot;
+    const struct fsm_autopilot *fa = &a->fsm.autopilot;
+    struct cfg_autopilot buf;
+    const struct cfg_autopilot *ap = agent_autopilot(a, &buf);
     json_t *o = json_object();
 
     json_object_set_new(o, "CleanupDeadServers",
@@ -227,26 +229,243 @@ static json_t *autopilot_json(struct agent *a)
     json_object_set_new(o, "RedundancyZoneTag", jstr(""));
     json_object_set_new(o, "DisableUpgradeMigration", json_false());
     json_object_set_new(o, "UpgradeVersionTag", jstr(""));
-    json_object_set_new(o, "CreateIndex", json_integer(0));
-    json_object_set_new(o, "ModifyIndex", json_integer(0));
+    json_object_set_new(o, "CreateIndex",
+                        httpd_json_u64(fa->set ? fa->create_index : 0));
+    json_object_set_new(o, "ModifyIndex",
+                        httpd_json_u64(fa->set ? fa->modify_index : 0));
     return o;
+}
+
+/* The PUT body is decoded as Consul decodes it into an
+ * api.AutopilotConfiguration: fields start at NewAutopilotConfiguration()
+ * (so an absent field takes its default, not its current value), names
+ * match case-insensitively, an unknown field is an error, null leaves a
+ * field alone except that it zeroes a duration, and durations are Go
+ * strings or numbers of nanoseconds. The Enterprise-only fields and the
+ * indexes are checked for type and dropped. Unlike Go, negative
+ * durations and bytes after the object are refused. */
+enum ap_kind { AP_BOOL, AP_DUR, AP_UINT, AP_STR };
+
+static const struct {
+    const char *name;
+    enum ap_kind kind;
+    const char *go_type;
+} ap_fields[] = {
+    {"CleanupDeadServers", AP_BOOL, "bool"},
+    {"LastContactThreshold", AP_DUR, "api.ReadableDuration"},
+    {"MaxTrailingLogs", AP_UINT, "uint64"},
+    {"MinQuorum", AP_UINT, "uint"},
+    {"ServerStabilizationTime", AP_DUR, "api.ReadableDuration"},
+    {"RedundancyZoneTag", AP_STR, "string"},
+    {"DisableUpgradeMigration", AP_BOOL, "bool"},
+    {"UpgradeVersionTag", AP_STR, "string"},
+    {"CreateIndex", AP_UINT, "uint64"},
+    {"ModifyIndex", AP_UINT, "uint64"},
+};
+#define AP_N_FIELDS (int)(sizeof(ap_fields) / sizeof(ap_fields[0]))
+
+/* Where field i goes in ap; NULL for the dropped ones. */
+static void *ap_dest(struct fsm_autopilot *ap, int i)
+{
+    void *d[] = {&ap->cleanup_dead_servers, &ap->last_contact_threshold_ms,
+                 &ap->max_trailing_logs, &ap->min_quorum,
+                 &ap->server_stabilization_time_ms};
+
+    return i < (int)(sizeof(d) / sizeof(d[0])) ? d[i] : NULL;
+}
+
+static int ap_type_error(int i, const json_t *v, char *err)
+{
+    static const char *const kinds[] = {
+        [JSON_OBJECT] = "object", [JSON_ARRAY] = "array",
+        [JSON_STRING] = "string", [JSON_INTEGER] = "number",
+        [JSON_REAL] = "number",   [JSON_TRUE] = "bool",
+        [JSON_FALSE] = "bool",    [JSON_NULL] = "null",
+    };
+    char num[40] = "";
+
+    if (json_is_integer(v))
+        snprintf(num, sizeof(num), " %" JSON_INTEGER_FORMAT,
+                 json_integer_value(v));
+    else if (json_is_real(v))
+        snprintf(num, sizeof(num), " %g", json_real_value(v));
+    return err_set(err, ERR_INVAL, "json: cannot unmarshal %s%s into Go "
+                   "struct field AutopilotConfiguration.%s of type %s",
+                   kinds[json_typeof(v)], num, ap_fields[i].name,
+                   ap_fields[i].go_type);
+}
+
+static int ap_duration(int i, const json_t *v, int64_t *ms, char *err)
+{
+    char q[ERR_QUOTE_MAX + 4];
+    double ns;
+
+    *ms = 0;
+    if (json_is_string(v)) {
+        if (opt_parse_duration(json_string_value(v), false, ms) != 0)
+            return err_set(err, ERR_INVAL, "time: invalid duration \"%s\"",
+                           err_quote(q, sizeof(q), json_string_value(v)));
+        ns = (double)*ms;
+    } else if (json_is_number(v)) {
+        ns = json_number_value(v);
+        if (ns >= 9.2e18)
+            return err_set(err, ERR_INVAL, "%s is out of range",
+                           ap_fields[i].name);
+        *ms = ns < 0 ? 0 : (int64_t)ns / 1000000;
+    } else if (!json_is_null(v)) {
+        return ap_type_error(i, v, err);
+    } else {
+        ns = 0;
+    }
+    if (ns < 0)
+        return err_set(err, ERR_INVAL, "%s must not be negative",
+                       ap_fields[i].name);
+    return 0;
+}
+
+static int ap_field(struct fsm_autopilot *ap, int i, const json_t *v,
+                    char *err)
+{
+    void *dst = ap_dest(ap, i);
+    int64_t ms;
+
+    if (ap_fields[i].kind == AP_DUR) {
+        if (ap_duration(i, v, &ms, err) != 0)
+            return ERR_INVAL;
+        *(int64_t *)dst = ms;
+        return 0;
+    }
+    if (json_is_null(v))
+        return 0;
+    switch (ap_fields[i].kind) {
+    case AP_BOOL:
+        if (!json_is_boolean(v))
+            return ap_type_error(i, v, err);
+        if (dst != NULL)
+            *(bool *)dst = json_is_true(v);
+        return 0;
+    case AP_UINT:
+        if (!json_is_integer(v) || json_integer_value(v) < 0)
+            return ap_type_error(i, v, err);
+        if (dst != NULL)
+            *(int64_t *)dst = json_integer_value(v);
+        return 0;
+    default:
+        return json_is_string(v) ? 0 : ap_type_error(i, v, err);
+    }
+}
+
+static int autopilot_parse(const char *body, size_t len,
+                           struct fsm_autopilot *ap, char *err)
+{
+    char q[ERR_QUOTE_MAX + 4];
+    json_error_t jerr;
+    const char *key;
+    json_t *root, *v;
+    size_t i;
+    int f, rc = 0;
+
+    memset(ap, 0, sizeof(*ap));
+    ap->cleanup_dead_servers = true;
+    ap->last_contact_threshold_ms = 200;
+    ap->max_trailing_logs = 250;
+    ap->server_stabilization_time_ms = 10000;
+    for (i = 0; i < len && strchr(" \t\r\n", body[i]) != NULL; i++)
+        ;
+    if (i == len)
+        return err_set(err, ERR_INVAL, "EOF");
+    root = json_loadb(body, len, JSON_DECODE_ANY, &jerr);
+    if (root == NULL)
+        return err_set(err, ERR_INVAL, "%s at line %d, column %d",
+                       jerr.text, jerr.line, jerr.column);
+    if (!json_is_object(root) && !json_is_null(root))
+        rc = err_set(err, ERR_INVAL, "json: cannot unmarshal %s into Go "
+                     "value of type api.AutopilotConfiguration",
+                     json_is_array(root) ? "array" : "scalar");
+    json_object_foreach(root, key, v) {
+        for (f = 0; f < AP_N_FIELDS &&
+                    strcasecmp(key, ap_fields[f].name) != 0; f++)
+            ;
+        if (rc == 0 && f == AP_N_FIELDS)
+            rc = err_set(err, ERR_INVAL, "json: unknown field \"%s\"",
+                         err_quote(q, sizeof(q), key));
+        if (rc == 0)
+            rc = ap_field(ap, f, v, err);
+    }
+    json_decref(root);
+    return rc;
+}
+
+static void autopilot_put_done(struct httpd_ctx *c, int rc,
+                               const struct fsm_result *res, const char *msg)
+{
+    if (rc != 0) {
+        httpd_error_rc(c, rc, msg);
+        return;
+    }
+    if (res->rc != 0) {
+        httpd_error_rc(c, res->rc, err_str(res->rc));
+        return;
+    }
+    /* Consul answers true to a write without ?cas whatever happened. */
+    httpd_send_json(c, 200, json_boolean(!httpd_qhas(c, "cas") || res->ok));
+}
+
+static void autopilot_put(struct httpd_ctx *c)
+{
+    const char *cas = httpd_q(c, "cas");
+    char err[ERR_LEN], msg[ERR_LEN], q[ERR_QUOTE_MAX + 4];
+    struct fsm_autopilot ap;
+    uint64_t cas_index = 0;
+    void *buf = NULL;
+    size_t len = 0;
+
+    if (autopilot_parse(c->req->entity.base, c->req->entity.len, &ap,
+                        err) != 0) {
+        err_prefix(err, "Error parsing autopilot config");
+        httpd_error(c, 400, "bad_request", err);
+        return;
+    }
+    if (cas != NULL && httpd_parse_u64(cas, &cas_index) != 0) {
+        snprintf(msg, sizeof(msg), "Error parsing cas value: "
+                 "strconv.ParseUint: parsing \"%s\": invalid syntax",
+                 err_quote(q, sizeof(q), cas));
+        httpd_error(c, 400, "bad_request", msg);
+        return;
+    }
+    if (fsm_encode_autopilot(&ap, cas != NULL, cas_index, raft_malloc, &buf,
+                             &len, err) != 0) {
+        httpd_error(c, 400, "bad_request", err);
+        return;
+    }
+    httpd_apply(c, buf, len, autopilot_put_done);
+}
+
+static uint64_t autopilot_index(struct httpd_ctx *c)
+{
+    return c->a->fsm.autopilot.modify_index;
+}
+
+static void autopilot_respond(struct httpd_ctx *c)
+{
+    httpd_send_json(c, 200, autopilot_json(c->a));
 }
 
 void httpd_operator_autopilot_config(struct httpd_ctx *c)
 {
-    if (!need_raft(c))
+    if (!need_raft(c) || httpd_read_opts(c) != 0)
         return;
     if (c->method == HTTPD_PUT) {
-        httpd_error(c, 500, "unsupported", "changing the autopilot "
-                    "configuration through the API is not supported yet: "
-                    "set autopilot {} in the server configuration");
+        autopilot_put(c);
         return;
     }
-    httpd_send_json(c, 200, autopilot_json(c->a));
+    c->min_index = 0; /* not a blocking endpoint */
+    httpd_blocking_read(c, autopilot_index, autopilot_respond);
 }
 
 struct health_ctx {
     struct agent *a;
+    int64_t max_trailing;
     json_t *arr;
     uint64_t leader, last_index, term;
     int voters, healthy_voters;
@@ -285,7 +504,7 @@ static void health_server(void *ctx, uint64_t id, const char *address,
         contact = known && p.recent_recv ? 0 : -1;
     }
     healthy = s != NULL && s->status == GOSSIP_ALIVE && contact >= 0 &&
-              idx + (uint64_t)h->a->cfg.autopilot.max_trailing_logs >=
+              idx + (uint64_t)h->max_trailing >=
                   h->last_index;
     json_object_set_new(o, "ID", jstr(node_id));
     json_object_set_new(o, "Name", jstr(name));
@@ -315,6 +534,7 @@ static void health_server(void *ctx, uint64_t id, const char *address,
 void httpd_operator_autopilot_health(struct httpd_ctx *c)
 {
     struct raftglue_stats st;
+    struct cfg_autopilot ap;
     struct health_ctx h;
     json_t *o;
     int tolerance;
@@ -328,6 +548,7 @@ void httpd_operator_autopilot_health(struct httpd_ctx *c)
     raftglue_stats(&c->a->rg, &st);
     memset(&h, 0, sizeof(h));
     h.a = c->a;
+    h.max_trailing = agent_autopilot(c->a, &ap)->max_trailing_logs;
     h.arr = json_array();
     h.leader = raftglue_leader_id(&c->a->rg);
     h.last_index = st.last_log_index;

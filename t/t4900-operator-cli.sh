@@ -715,10 +715,7 @@ test_expect_success OPERATOR_API 'agent: autopilot get-config shows the defaults
 	test_grep "^ServerStabilizationTime = 10s$" out
 '
 
-# TODO: the agent answers PUT /v1/operator/autopilot/configuration with
-# 500 "... not supported yet: set autopilot {} in the server
-# configuration"; make this test_expect_success once it is.
-test_expect_failure OPERATOR_API 'agent: autopilot set-config round trip' '
+test_expect_success OPERATOR_API 'agent: autopilot set-config round trip' '
 	proconsul operator autopilot set-config -min-quorum=1 \
 		-last-contact-threshold=300ms -cleanup-dead-servers=false >out &&
 	echo "Configuration updated!" >expect &&

@@ -3,7 +3,8 @@
  * Covers the command codec (golden bytes, every verb, results, indexes,
  * change callbacks), strict rejection of malformed commands, and the
  * snapshot: round trip, and rejection of damaged streams without
- * touching the running state.
+ * touching the running state; the same for the autopilot configuration
+ * (its command with and without CAS, and its optional snapshot record).
  */
 #include <check.h>
 #include <msgpack.h>
@@ -25,13 +26,16 @@
 
 static struct fsm f;
 static char err[ERR_LEN];
-static int changes;
+static int changes, ap_changes;
 static uint64_t change_index;
 
 static void on_change(void *ctx, const char *kind, uint64_t index)
 {
     ck_assert_ptr_eq(ctx, &f);
-    ck_assert_str_eq(kind, "kv");
+    if (strcmp(kind, "autopilot") == 0)
+        ap_changes++;
+    else
+        ck_assert_str_eq(kind, "kv");
     changes++;
     change_index = index;
 }
@@ -41,7 +45,7 @@ static void setup(void)
     ck_assert_int_eq(fsm_init(&f, err), 0);
     f.on_change = on_change;
     f.ctx = &f;
-    changes = 0;
+    changes = ap_changes = 0;
     change_index = 0;
 }
 
@@ -92,6 +96,39 @@ static void assert_unchanged(const struct image *before)
     REQUIRE(memcmp(now.buf, before->buf, now.len) == 0);
     REQUIRE(f.last_index == before->last_index);
     free(now.buf);
+}
+
+static struct fsm_result apply_ap(const struct fsm_autopilot *ap,
+                                  bool use_cas, uint64_t cas, uint64_t index)
+{
+    struct fsm_result res;
+    void *buf = NULL;
+    size_t len = 0;
+
+    ck_assert_int_eq(fsm_encode_autopilot(ap, use_cas, cas, alloc_fn, &buf,
+                                          &len, err), 0);
+    ck_assert_int_eq(fsm_apply(&f, index, buf, len, &res, err), 0);
+    ck_assert_uint_eq(res.index, index);
+    ck_assert_uint_eq(f.last_index, index);
+    free(buf);
+    return res;
+}
+
+static const struct fsm_autopilot ap_a = {false, true, 200, 250, 0, 10000,
+                                          0, 0};
+static const struct fsm_autopilot ap_b = {false, false, 300, 100, 3, 1500,
+                                          0, 0};
+
+static void assert_ap_values(const struct fsm_autopilot *want,
+                             const struct fsm_autopilot *got)
+{
+    ck_assert(got->cleanup_dead_servers == want->cleanup_dead_servers);
+    ck_assert_int_eq(got->last_contact_threshold_ms,
+                     want->last_contact_threshold_ms);
+    ck_assert_int_eq(got->max_trailing_logs, want->max_trailing_logs);
+    ck_assert_int_eq(got->min_quorum, want->min_quorum);
+    ck_assert_int_eq(got->server_stabilization_time_ms,
+                     want->server_stabilization_time_ms);
 }
 
 /* ---- commands ---- */
@@ -553,6 +590,7 @@ static void fuzz_one(const unsigned char *buf, size_t len, uint64_t index)
 {
     size_t count = kv_count(f.kv);
     uint64_t last = f.last_index;
+    struct fsm_autopilot ap = f.autopilot;
     struct fsm_result res;
     int rc = fsm_apply(&f, index, buf, len, &res, err);
 
@@ -560,6 +598,9 @@ static void fuzz_one(const unsigned char *buf, size_t len, uint64_t index)
     if (rc == ERR_PARSE) {
         REQUIRE(kv_count(f.kv) == count);
         REQUIRE(f.last_index == last);
+        REQUIRE(ap.set == f.autopilot.set &&
+                ap.modify_index == f.autopilot.modify_index &&
+                ap.min_quorum == f.autopilot.min_quorum);
     }
 }
 
@@ -600,6 +641,345 @@ START_TEST(apply_survives_byte_flips)
         }
     }
     ck_assert_int_eq(kv_verify(f.kv, err), 0);
+    free(copy);
+    free(buf);
+}
+END_TEST
+
+/* ---- autopilot commands ---- */
+
+#define AP_FIELDS "\xa1v\x01" AP_REST
+#define AP_REST                                                          \
+    "\xa1t\xa9" "autopilot"                                             \
+    "\xb4" "cleanup_dead_servers" "\xc3"                                 \
+    "\xb9" "last_contact_threshold_ms" "\xcc\xc8"                        \
+    "\xb1" "max_trailing_logs" "\xcc\xfa"                                \
+    "\xaa" "min_quorum" "\x00"                                           \
+    "\xbc" "server_stabilization_time_ms" "\xcd\x27\x10"
+
+/* Version 1 autopilot writes: must stay decodable forever. */
+static const char golden_ap[] = "\x87" AP_FIELDS;
+static const char golden_ap_cas[] = "\x88" AP_FIELDS "\xa3" "cas" "\x00";
+
+START_TEST(autopilot_golden_bytes)
+{
+    struct fsm_result res;
+    void *buf;
+    size_t len;
+
+    ck_assert_int_eq(fsm_encode_autopilot(&ap_a, false, 0, alloc_fn, &buf,
+                                          &len, err), 0);
+    ck_assert_uint_eq(len, sizeof(golden_ap) - 1);
+    ck_assert_int_eq(memcmp(buf, golden_ap, len), 0);
+    free(buf);
+    ck_assert_int_eq(fsm_encode_autopilot(&ap_a, true, 0, alloc_fn, &buf,
+                                          &len, err), 0);
+    ck_assert_uint_eq(len, sizeof(golden_ap_cas) - 1);
+    ck_assert_int_eq(memcmp(buf, golden_ap_cas, len), 0);
+    free(buf);
+    ck_assert(!f.autopilot.set);
+    ck_assert_int_eq(fsm_apply(&f, 3, golden_ap_cas, sizeof(golden_ap_cas)
+                               - 1, &res, err), 0);
+    ck_assert_int_eq(res.rc, 0);
+    ck_assert(res.ok);
+    ck_assert(f.autopilot.set);
+    assert_ap_values(&ap_a, &f.autopilot);
+    ck_assert_uint_eq(f.autopilot.create_index, 3);
+    ck_assert_uint_eq(f.autopilot.modify_index, 3);
+    ck_assert_int_eq(fsm_apply(&f, 4, golden_ap, sizeof(golden_ap) - 1,
+                               &res, err), 0);
+    ck_assert(res.ok);
+    ck_assert_uint_eq(f.autopilot.modify_index, 4);
+}
+END_TEST
+
+START_TEST(autopilot_apply_and_cas)
+{
+    struct fsm_result res;
+
+    /* A CAS on a never-set config only passes with 0. */
+    res = apply_ap(&ap_b, true, 3, 5);
+    ck_assert_int_eq(res.rc, 0);
+    ck_assert(!res.ok);
+    ck_assert(!f.autopilot.set);
+    ck_assert_int_eq(changes, 0);
+    res = apply_ap(&ap_b, true, 0, 6);
+    ck_assert_int_eq(res.rc, 0);
+    ck_assert(res.ok);
+    ck_assert(f.autopilot.set);
+    assert_ap_values(&ap_b, &f.autopilot);
+    ck_assert_uint_eq(f.autopilot.create_index, 6);
+    ck_assert_uint_eq(f.autopilot.modify_index, 6);
+    ck_assert_int_eq(ap_changes, 1);
+    ck_assert_uint_eq(change_index, 6);
+    /* Now 0 and any stale index fail, and change nothing. */
+    res = apply_ap(&ap_a, true, 0, 7);
+    ck_assert(!res.ok);
+    res = apply_ap(&ap_a, true, 5, 8);
+    ck_assert(!res.ok);
+    assert_ap_values(&ap_b, &f.autopilot);
+    ck_assert_uint_eq(f.autopilot.modify_index, 6);
+    ck_assert_int_eq(ap_changes, 1);
+    ck_assert_uint_eq(f.last_index, 8);
+    res = apply_ap(&ap_a, true, 6, 9);
+    ck_assert(res.ok);
+    assert_ap_values(&ap_a, &f.autopilot);
+    ck_assert_uint_eq(f.autopilot.create_index, 6);
+    ck_assert_uint_eq(f.autopilot.modify_index, 9);
+    /* Without CAS a write always applies. */
+    res = apply_ap(&ap_b, false, 0, 10);
+    ck_assert(res.ok);
+    assert_ap_values(&ap_b, &f.autopilot);
+    ck_assert_uint_eq(f.autopilot.create_index, 6);
+    ck_assert_uint_eq(f.autopilot.modify_index, 10);
+    ck_assert_int_eq(ap_changes, 3);
+    ck_assert_int_eq(changes, 3);
+    ck_assert_uint_eq(change_index, 10);
+    ck_assert_uint_eq(kv_count(f.kv), 0);
+    ck_assert_uint_eq(kv_table_index(f.kv), 0);
+}
+END_TEST
+
+START_TEST(autopilot_encode_rejects_bad_values)
+{
+    struct fsm_autopilot ap;
+    void *buf = NULL;
+    size_t len;
+    int i;
+
+    for (i = 0; i < 6; i++) {
+        ap = ap_a;
+        switch (i) {
+        case 0: ap.last_contact_threshold_ms = -1; break;
+        case 1: ap.max_trailing_logs = -1; break;
+        case 2: ap.min_quorum = INT64_MIN; break;
+        case 3: ap.server_stabilization_time_ms = -5; break;
+        case 4: ap.last_contact_threshold_ms = FSM_MAX_DURATION_MS + 1;
+            break;
+        default: ap.server_stabilization_time_ms = INT64_MAX; break;
+        }
+        ck_assert_int_eq(fsm_encode_autopilot(&ap, false, 0, alloc_fn,
+                                              &buf, &len, err), ERR_INVAL);
+        ck_assert_ptr_null(buf);
+    }
+    ap = ap_a;
+    ap.last_contact_threshold_ms = FSM_MAX_DURATION_MS;
+    ap.server_stabilization_time_ms = FSM_MAX_DURATION_MS;
+    ap.max_trailing_logs = ap.min_quorum = INT64_MAX;
+    apply_ap(&ap, false, 0, 2);
+    assert_ap_values(&ap, &f.autopilot);
+}
+END_TEST
+
+/* An autopilot command with the numbers packed by hand (v[1] replaced by
+ * big when that is not 0). skip drops field 0..6 (-1: none);
+ * string_field (2..6) is written with the wrong type; extra adds a
+ * field. */
+static void raw_ap(struct mp *m, const int64_t v[4], uint64_t big, int skip,
+                   int string_field, const char *extra)
+{
+    static const char *const names[] = {
+        "last_contact_threshold_ms", "max_trailing_logs", "min_quorum",
+        "server_stabilization_time_ms",
+    };
+    int i;
+
+    mp_init(m);
+    msgpack_pack_map(&m->pk, 7 - (skip >= 0) + (extra != NULL));
+    if (skip != 0) {
+        mp_str(m, "v");
+        msgpack_pack_uint8(&m->pk, 1);
+    }
+    if (skip != 1) {
+        mp_str(m, "t");
+        mp_str(m, "autopilot");
+    }
+    if (skip != 2) {
+        mp_str(m, "cleanup_dead_servers");
+        if (string_field == 2)
+            msgpack_pack_uint8(&m->pk, 1);
+        else
+            msgpack_pack_false(&m->pk);
+    }
+    for (i = 0; i < 4; i++) {
+        if (skip == 3 + i)
+            continue;
+        mp_str(m, names[i]);
+        if (string_field == 3 + i)
+            mp_str(m, "10");
+        else if (big != 0 && i == 1)
+            msgpack_pack_uint64(&m->pk, big);
+        else
+            msgpack_pack_int64(&m->pk, v[i]);
+    }
+    if (extra != NULL) {
+        mp_str(m, extra);
+        msgpack_pack_uint8(&m->pk, 1);
+    }
+}
+
+/* A valid command with a bad value: consumed, ERR_INVAL, no change. */
+static void expect_inval_ap(const int64_t v[4], uint64_t big)
+{
+    uint64_t saved = f.last_index;
+    struct image before;
+    struct fsm_result res;
+    struct mp m;
+    int c = changes;
+
+    f.last_index = 60;
+    before = image_of(&f);
+    f.last_index = saved;
+    raw_ap(&m, v, big, -1, -1, NULL);
+    ck_assert_int_eq(fsm_apply(&f, 60, m.sb.data, m.sb.size, &res, err), 0);
+    ck_assert_int_eq(res.rc, ERR_INVAL);
+    ck_assert(!res.ok);
+    ck_assert_int_eq(changes, c);
+    assert_unchanged(&before);
+    msgpack_sbuffer_destroy(&m.sb);
+    free(before.buf);
+}
+
+START_TEST(autopilot_apply_validates_values)
+{
+    static const int64_t bad[][4] = {
+        {-1, 250, 0, 10000},
+        {200, -1, 0, 10000},
+        {200, 250, -7, 10000},
+        {200, 250, 0, INT64_MIN},
+        {FSM_MAX_DURATION_MS + 1, 250, 0, 10000},
+        {200, 250, 0, FSM_MAX_DURATION_MS + 1},
+    };
+    static const int64_t good[4] = {0, 0, 0, FSM_MAX_DURATION_MS};
+    struct fsm_result res;
+    struct mp m;
+    size_t i;
+
+    apply_ap(&ap_b, false, 0, 5);
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        expect_inval_ap(bad[i], 0);
+        ck_assert_msg(strstr(err, i < 4 ? "is negative" : "Go duration") !=
+                      NULL, "%zu: %s", i, err);
+    }
+    expect_inval_ap(good, (uint64_t)INT64_MAX + 1);
+    expect_inval_ap(good, UINT64_MAX);
+    assert_ap_values(&ap_b, &f.autopilot);
+    raw_ap(&m, good, 0, -1, -1, NULL);
+    ck_assert_int_eq(fsm_apply(&f, 70, m.sb.data, m.sb.size, &res, err), 0);
+    ck_assert_int_eq(res.rc, 0);
+    ck_assert(res.ok);
+    ck_assert(!f.autopilot.cleanup_dead_servers);
+    ck_assert_int_eq(f.autopilot.server_stabilization_time_ms,
+                     FSM_MAX_DURATION_MS);
+    ck_assert_uint_eq(f.autopilot.create_index, 5);
+    ck_assert_uint_eq(f.autopilot.modify_index, 70);
+    msgpack_sbuffer_destroy(&m.sb);
+}
+END_TEST
+
+START_TEST(autopilot_rejects_malformed)
+{
+#define RAW(s) {s, sizeof(s) - 1}
+    static const struct {
+        const char *s;
+        size_t n;
+    } raws[] = {
+        RAW("\x87\xa1v\x02" AP_REST),                     /* v2 */
+        RAW("\x88" AP_FIELDS "\xa3" "cas\xff"),           /* negative cas */
+        RAW("\x88" AP_FIELDS "\xa3" "cas\xc0"),           /* nil cas */
+        RAW("\x88" AP_FIELDS "\xa3key\xa1k"),             /* kv field */
+        RAW("\x88" AP_FIELDS "\xa4verb\x01"),
+        RAW("\x88" AP_FIELDS "\xaamin_quorum\x00"),       /* repeated */
+        RAW("\x88" AP_FIELDS "\xa3" "cas\x00\xc0"),       /* trailing */
+        RAW("\x87" AP_FIELDS "\x00"),                     /* trailing */
+        RAW("\x86" AP_FIELDS),                            /* short map */
+        RAW("\x85\xa1v\x01\xa1t\xa2kv\xa4verb\x01\xa3key\xa1k"
+            "\xaamin_quorum\x00"),                        /* ap field in kv */
+    };
+#undef RAW
+    static const int64_t v[4] = {1, 2, 3, 4};
+    struct mp m;
+    size_t i;
+    int n;
+
+    apply_ap(&ap_b, false, 0, 2);
+    for (i = 0; i < sizeof(raws) / sizeof(raws[0]); i++) {
+        unsigned char *b = malloc(raws[i].n + 1);
+        memcpy(b, raws[i].s, raws[i].n);
+        expect_parse(b, raws[i].n);
+        free(b);
+    }
+    for (n = 0; n < 7; n++) {
+        raw_ap(&m, v, 0, n, -1, NULL);    /* a field missing */
+        expect_parse(m.sb.data, m.sb.size);
+        msgpack_sbuffer_destroy(&m.sb);
+    }
+    for (n = 2; n < 7; n++) {
+        raw_ap(&m, v, 0, -1, n, NULL);    /* a field of the wrong type */
+        expect_parse(m.sb.data, m.sb.size);
+        msgpack_sbuffer_destroy(&m.sb);
+    }
+    raw_ap(&m, v, 0, -1, -1, "flags");
+    expect_parse(m.sb.data, m.sb.size);
+    ck_assert_msg(strstr(err, "autopilot command with field 'flags'") !=
+                  NULL, "%s", err);
+    msgpack_sbuffer_destroy(&m.sb);
+    raw_ap(&m, v, 0, -1, -1, "bogus");
+    expect_parse(m.sb.data, m.sb.size);
+    msgpack_sbuffer_destroy(&m.sb);
+    assert_ap_values(&ap_b, &f.autopilot);
+}
+END_TEST
+
+START_TEST(autopilot_rejects_every_truncation)
+{
+    unsigned char *buf, *cut;
+    void *b;
+    size_t len, i;
+
+    apply_ap(&ap_b, false, 0, 2);
+    ck_assert_int_eq(fsm_encode_autopilot(&ap_a, true, 2, alloc_fn, &b, &len,
+                                          err), 0);
+    buf = b;
+    for (i = 0; i < len; i++) {
+        cut = malloc(i + 1);
+        memcpy(cut, buf, i);
+        expect_parse(cut, i);
+        free(cut);
+    }
+    free(buf);
+    assert_ap_values(&ap_b, &f.autopilot);
+}
+END_TEST
+
+START_TEST(autopilot_survives_byte_flips)
+{
+    unsigned char *buf, *copy;
+    void *b;
+    size_t len, i;
+    unsigned v;
+    uint64_t index = 1;
+
+    ck_assert_int_eq(fsm_encode_autopilot(&ap_b, true, 0, alloc_fn, &b, &len,
+                                          err), 0);
+    buf = b;
+    copy = malloc(len);
+    for (i = 0; i < len; i++) {
+        for (v = 0; v < 256; v++) {
+            memcpy(copy, buf, len);
+            copy[i] = (unsigned char)v;
+            fuzz_one(copy, len, index++);
+            REQUIRE(!f.autopilot.set ||
+                    (f.autopilot.last_contact_threshold_ms >= 0 &&
+                     f.autopilot.last_contact_threshold_ms <=
+                         FSM_MAX_DURATION_MS &&
+                     f.autopilot.max_trailing_logs >= 0 &&
+                     f.autopilot.min_quorum >= 0 &&
+                     f.autopilot.create_index <=
+                         f.autopilot.modify_index));
+        }
+    }
+    ck_assert(f.autopilot.set);
     free(copy);
     free(buf);
 }
@@ -922,6 +1302,172 @@ START_TEST(restore_hand_written_snapshot)
 }
 END_TEST
 
+START_TEST(snapshot_round_trip_with_autopilot)
+{
+    struct fsm src;
+    void *buf, *plain;
+    size_t len, plain_len;
+
+    ck_assert_int_eq(fsm_init(&src, err), 0);
+    build_state(&src);
+    ck_assert_int_eq(fsm_snapshot(&src, alloc_fn, &plain, &plain_len, err),
+                     0);
+    src.autopilot = ap_b;
+    src.autopilot.set = true;
+    src.autopilot.create_index = 7;
+    src.autopilot.modify_index = 9;
+    ck_assert_int_eq(fsm_snapshot(&src, alloc_fn, &buf, &len, err), 0);
+    /* One more record, and nothing else differs. */
+    ck_assert_uint_gt(len, plain_len);
+    ck_assert_int_eq(memcmp(buf, plain, plain_len - 3), 0);
+    ck_assert_int_eq(fsm_restore(&f, buf, len, err), 0);
+    ck_assert_int_eq(changes, 2);
+    ck_assert_int_eq(ap_changes, 1);
+    assert_same_state(&src, &f);
+    ck_assert(f.autopilot.set);
+    assert_ap_values(&ap_b, &f.autopilot);
+    ck_assert_uint_eq(f.autopilot.create_index, 7);
+    ck_assert_uint_eq(f.autopilot.modify_index, 9);
+    /* Without the record the configuration goes back to unset. */
+    ck_assert_int_eq(fsm_restore(&f, plain, plain_len, err), 0);
+    ck_assert(!f.autopilot.set);
+    ck_assert_uint_eq(f.autopilot.modify_index, 0);
+    ck_assert_int_eq(ap_changes, 2);
+    ck_assert_int_eq(changes, 4);
+    assert_same_state(&src, &f);
+    /* Unset before and after: no autopilot change reported. */
+    ck_assert_int_eq(fsm_restore(&f, plain, plain_len, err), 0);
+    ck_assert_int_eq(ap_changes, 2);
+    ck_assert_int_eq(changes, 5);
+    free(buf);
+    free(plain);
+    fsm_release(&src);
+}
+END_TEST
+
+/* A version 1 snapshot with one entry and n autopilot records of a
+ * variant (0 is valid); the end record counts delta more than written. */
+static void ap_snapshot(struct mp *m, int variant, int n, int delta)
+{
+    int i;
+
+    mp_init(m);
+    msgpack_pack_map(&m->pk, 4);
+    mp_str(m, "format");
+    mp_str(m, "proconsul-state");
+    mp_str(m, "version");
+    msgpack_pack_uint8(&m->pk, 1);
+    mp_str(m, "last_index");
+    msgpack_pack_uint8(&m->pk, 30);
+    mp_str(m, "kv_table_index");
+    msgpack_pack_uint8(&m->pk, 29);
+    msgpack_pack_array(&m->pk, 3);
+    msgpack_pack_uint8(&m->pk, 2);
+    mp_str(m, "t/gone");
+    msgpack_pack_uint8(&m->pk, 20);
+    for (i = 0; i < n; i++) {
+        msgpack_pack_array(&m->pk, variant == 1 ? 7 : variant == 2 ? 9 : 8);
+        msgpack_pack_uint8(&m->pk, 3);
+        if (variant == 3)
+            msgpack_pack_uint8(&m->pk, 1);
+        else
+            msgpack_pack_false(&m->pk);
+        msgpack_pack_int64(&m->pk, variant == 4 ? -1 : 300);
+        msgpack_pack_uint64(&m->pk, variant == 5 ? UINT64_MAX : 100);
+        if (variant == 10)
+            mp_str(m, "3");
+        else
+            msgpack_pack_uint8(&m->pk, 3);
+        msgpack_pack_int64(&m->pk, variant == 6 ? FSM_MAX_DURATION_MS + 1
+                                                : 1500);
+        msgpack_pack_uint8(&m->pk, variant == 7 ? 0 : variant == 8 ? 10 : 7);
+        if (variant == 9)
+            msgpack_pack_nil(&m->pk);
+        else if (variant != 1)
+            msgpack_pack_uint8(&m->pk, 9);
+        if (variant == 2)
+            msgpack_pack_nil(&m->pk);
+    }
+    msgpack_pack_array(&m->pk, 2);
+    msgpack_pack_uint8(&m->pk, 0);
+    msgpack_pack_uint8(&m->pk, (uint8_t)(1 + n + delta));
+}
+
+START_TEST(restore_checks_autopilot_record)
+{
+    struct mp m;
+    int variant;
+
+    apply_op(FSM_KV_SET, "live", "data", 0, 0, 77);
+    apply_ap(&ap_a, false, 0, 78);
+    for (variant = 1; variant <= 10; variant++) {
+        ap_snapshot(&m, variant, 1, 0);
+        expect_bad_snapshot(m.sb.data, m.sb.size);
+        msgpack_sbuffer_destroy(&m.sb);
+    }
+    ap_snapshot(&m, 0, 2, 0);   /* at most one record */
+    expect_bad_snapshot(m.sb.data, m.sb.size);
+    ck_assert_msg(strstr(err, "second autopilot record") != NULL, "%s", err);
+    msgpack_sbuffer_destroy(&m.sb);
+    ap_snapshot(&m, 0, 1, -1);  /* the end record counts it */
+    expect_bad_snapshot(m.sb.data, m.sb.size);
+    msgpack_sbuffer_destroy(&m.sb);
+    assert_ap_values(&ap_a, &f.autopilot);
+    ck_assert_uint_eq(f.autopilot.modify_index, 78);
+    ap_snapshot(&m, 0, 1, 0);
+    ck_assert_int_eq(fsm_restore(&f, m.sb.data, m.sb.size, err), 0);
+    msgpack_sbuffer_destroy(&m.sb);
+    assert_ap_values(&ap_b, &f.autopilot);
+    ck_assert_uint_eq(f.autopilot.create_index, 7);
+    ck_assert_uint_eq(f.autopilot.modify_index, 9);
+    ck_assert_uint_eq(f.last_index, 30);
+    ck_assert_ptr_null(kv_peek(f.kv, "live"));
+    ck_assert_uint_eq(kv_key_index(f.kv, "t/gone"), 20);
+}
+END_TEST
+
+START_TEST(restore_autopilot_truncations_and_flips)
+{
+    unsigned char *buf, *copy;
+    struct mp m;
+    size_t len, i;
+    unsigned x;
+    int rc;
+
+    ap_snapshot(&m, 0, 1, 0);
+    len = m.sb.size;
+    buf = malloc(len);
+    memcpy(buf, m.sb.data, len);
+    msgpack_sbuffer_destroy(&m.sb);
+    apply_op(FSM_KV_SET, "live", "data", 0, 0, 77);
+    apply_ap(&ap_a, false, 0, 78);
+    for (i = 0; i < len; i++) {
+        copy = malloc(i + 1);
+        memcpy(copy, buf, i);
+        expect_bad_snapshot(copy, i);
+        free(copy);
+    }
+    copy = malloc(len);
+    for (i = 0; i < len; i++) {
+        for (x = 1; x < 256; x <<= 1) {
+            struct image before = image_of(&f);
+            memcpy(copy, buf, len);
+            copy[i] ^= (unsigned char)x;
+            rc = fsm_restore(&f, copy, len, err);
+            REQUIRE(rc == 0 || rc == ERR_PARSE);
+            if (rc == ERR_PARSE)
+                assert_unchanged(&before);
+            REQUIRE(!f.autopilot.set || (f.autopilot.create_index >= 1 &&
+                                         f.autopilot.create_index <=
+                                             f.autopilot.modify_index));
+            free(before.buf);
+        }
+    }
+    free(copy);
+    free(buf);
+}
+END_TEST
+
 static Suite *fsm_suite(void)
 {
     Suite *s = suite_create("fsm");
@@ -943,6 +1489,13 @@ static Suite *fsm_suite(void)
     tcase_add_test(cmd, scanner_agrees_with_msgpack);
     tcase_add_test(cmd, apply_survives_random_bytes);
     tcase_add_test(cmd, apply_survives_byte_flips);
+    tcase_add_test(cmd, autopilot_golden_bytes);
+    tcase_add_test(cmd, autopilot_apply_and_cas);
+    tcase_add_test(cmd, autopilot_encode_rejects_bad_values);
+    tcase_add_test(cmd, autopilot_apply_validates_values);
+    tcase_add_test(cmd, autopilot_rejects_malformed);
+    tcase_add_test(cmd, autopilot_rejects_every_truncation);
+    tcase_add_test(cmd, autopilot_survives_byte_flips);
     suite_add_tcase(s, cmd);
     tcase_add_checked_fixture(snap, setup, teardown);
     tcase_set_timeout(snap, 60);
@@ -952,6 +1505,9 @@ static Suite *fsm_suite(void)
     tcase_add_test(snap, restore_rejects_detectable_flips);
     tcase_add_test(snap, restore_survives_every_byte_flip);
     tcase_add_test(snap, restore_hand_written_snapshot);
+    tcase_add_test(snap, snapshot_round_trip_with_autopilot);
+    tcase_add_test(snap, restore_checks_autopilot_record);
+    tcase_add_test(snap, restore_autopilot_truncations_and_flips);
     suite_add_tcase(s, snap);
     return s;
 }
