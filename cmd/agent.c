@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -360,11 +361,24 @@ static int run(void)
     return rc;
 }
 
+/* Blocking queries hold a connection each: take every descriptor the
+ * hard limit allows, as Consul does. */
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
 int cmd_agent(int argc, char **argv)
 {
     int rc;
 
     signal(SIGPIPE, SIG_IGN);
+    raise_fd_limit();
     memset(&args, 0, sizeof(args));
     args.flags = json_object();
     args.argc = argc;
