@@ -14,8 +14,8 @@ layer() {
     json|cfg|hcl) echo 1 ;;
     kv|cat|sess|acl|snap|fsm) echo 2 ;;
     raftglue|gossip|rpc) echo 3 ;;
-    agent) echo 4 ;;
-    httpd|httpc) echo 5 ;;
+    agent|checks) echo 4 ;;
+    httpd|httpc|dns) echo 5 ;;
     *) echo "" ;;
     esac
 }
