@@ -1,12 +1,13 @@
 /* fsm.h - the replicated state machine: command codec, apply, snapshot.
  *
- * Layer: store (uses util, codec, kv). Thread: loop only.
- * Owns: the kv_store and the autopilot configuration (and later catalog,
- * sessions, ACLs).
+ * Layer: store (uses util, codec, kv, cat). Thread: loop only.
+ * Owns: the kv_store, the cat_store (catalog) and the autopilot
+ * configuration (and later sessions, ACLs).
  * A command is one msgpack map; its encoding is documented in fsm.c and
  * versioned by the "v" field so that a newer agent can still apply an
  * older log; its "t" field names the table it is for ("kv",
- * "autopilot"). Unknown commands are an error, never a crash.
+ * "autopilot", "catalog"). Unknown commands are an error, never a
+ * crash.
  * The snapshot encoding (msgpack stream with a header and typed records)
  * is documented in fsm.c; restore validates it fully before it replaces
  * anything, so a bad snapshot leaves the running state untouched.
@@ -19,6 +20,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
+#include "cat.h"
 #include "err.h"
 #include "kv.h"
 
@@ -61,20 +65,26 @@ struct fsm_result {
     int rc;          /* 0, or negative ERR_* (the command failed whole) */
     bool ok;         /* false when a CAS did not match */
     uint64_t index;  /* the Raft index it was applied at */
+    char msg[ERR_LEN]; /* rc's message ("" when rc is 0): for a catalog
+                        * command, Consul's text ("Must provide node") */
 };
 
-/* Something changed at index; kind is "kv" or "autopilot". */
+/* Something changed at index; kind is "kv", "autopilot" or "catalog". */
 typedef void (*fsm_change_fn)(void *ctx, const char *kind, uint64_t index);
 
 struct fsm {
     struct kv_store *kv;
+    struct cat_store *cat;
     struct fsm_autopilot autopilot;
     uint64_t last_index;  /* last applied Raft index */
     fsm_change_fn on_change;
     void *ctx;
 };
 
-/* Zeroes f and creates the store; set on_change/ctx afterwards. */
+/* Zeroes f and creates the stores; set on_change/ctx afterwards. dc is
+ * the datacenter the catalog gives nodes registered without one (it
+ * must be the same on every server; NULL: "dc1"); fsm_init uses "dc1". */
+int fsm_init_dc(struct fsm *f, const char *dc, char *err);
 int fsm_init(struct fsm *f, char *err);
 void fsm_release(struct fsm *f);
 
@@ -92,14 +102,27 @@ int fsm_encode_autopilot(const struct fsm_autopilot *ap, bool use_cas,
                          uint64_t cas, fsm_alloc_fn alloc, void **buf,
                          size_t *len, char *err);
 
+/* Encode a catalog write: op "register" (req is Consul's
+ * RegisterRequest JSON) or "deregister" (DeregisterRequest). The
+ * request is checked as far as it can be without the state
+ * (cat_check_register): ERR_INVAL with Consul's message, so a bad
+ * request never reaches the log. The datacenter should be filled in by
+ * the caller (Consul's HTTP layer does). */
+int fsm_encode_catalog(const char *op, const json_t *req,
+                       fsm_alloc_fn alloc, void **buf, size_t *len,
+                       char *err);
+
 /* Apply one encoded command at Raft index `index`. Fills res. Returns 0
  * when the command was understood (res->rc may still carry a per-command
- * error, e.g. ERR_INVAL for a bad key or a negative autopilot value), or
- * ERR_PARSE for a buffer it cannot decode. On ERR_PARSE nothing changes,
- * not even last_index; otherwise last_index = index, and
+ * error, e.g. ERR_INVAL for a bad key, a negative autopilot value or a
+ * catalog request the catalog refuses, with the message in res->msg and
+ * err), or ERR_PARSE for a buffer it cannot decode. On ERR_PARSE nothing
+ * changes, not even last_index; otherwise last_index = index, and
  * on_change(ctx, kind, index) runs if the table may have changed (not
- * for a failed CAS or a no-op delete). An autopilot write keeps the
- * create_index of the first write and sets modify_index = index. */
+ * for a failed CAS, a no-op delete or a catalog write that changed
+ * nothing). An autopilot write keeps the create_index of the first write
+ * and sets modify_index = index. A catalog write that succeeds has
+ * res->ok set, whether or not it changed anything. err may be NULL. */
 int fsm_apply(struct fsm *f, uint64_t index, const void *buf, size_t len,
               struct fsm_result *res, char *err);
 
@@ -111,8 +134,10 @@ int fsm_snapshot(const struct fsm *f, fsm_alloc_fn alloc, void **buf,
  * (ERR_PARSE, or ERR_NOMEM). On success last_index is the snapshot's and
  * on_change(ctx, "kv", last_index) runs, as indexes may have gone back;
  * then on_change(ctx, "autopilot", last_index) if the autopilot
- * configuration was set before or after. A snapshot without an autopilot
- * record leaves it unset. */
+ * configuration was set before or after, and on_change(ctx, "catalog",
+ * last_index) if the catalog had anything before or after. A snapshot
+ * without an autopilot record leaves it unset, one without catalog
+ * records an empty catalog (same datacenter). */
 int fsm_restore(struct fsm *f, const void *buf, size_t len, char *err);
 
 #endif

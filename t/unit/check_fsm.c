@@ -4,14 +4,18 @@
  * change callbacks), strict rejection of malformed commands, and the
  * snapshot: round trip, and rejection of damaged streams without
  * touching the running state; the same for the autopilot configuration
- * (its command with and without CAS, and its optional snapshot record).
+ * (its command with and without CAS, and its optional snapshot record)
+ * and for the catalog (its command, results and messages, and its
+ * snapshot records; the store itself is tested in check_cat.c).
  */
 #include <check.h>
+#include <jansson.h>
 #include <msgpack.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cat.h"
 #include "err.h"
 #include "fsm.h"
 #include "kv.h"
@@ -26,7 +30,7 @@
 
 static struct fsm f;
 static char err[ERR_LEN];
-static int changes, ap_changes;
+static int changes, ap_changes, cat_changes;
 static uint64_t change_index;
 
 static void on_change(void *ctx, const char *kind, uint64_t index)
@@ -34,6 +38,8 @@ static void on_change(void *ctx, const char *kind, uint64_t index)
     ck_assert_ptr_eq(ctx, &f);
     if (strcmp(kind, "autopilot") == 0)
         ap_changes++;
+    else if (strcmp(kind, "catalog") == 0)
+        cat_changes++;
     else
         ck_assert_str_eq(kind, "kv");
     changes++;
@@ -45,7 +51,7 @@ static void setup(void)
     ck_assert_int_eq(fsm_init(&f, err), 0);
     f.on_change = on_change;
     f.ctx = &f;
-    changes = ap_changes = 0;
+    changes = ap_changes = cat_changes = 0;
     change_index = 0;
 }
 
@@ -1468,6 +1474,624 @@ START_TEST(restore_autopilot_truncations_and_flips)
 }
 END_TEST
 
+/* ---- catalog commands ---- */
+
+static json_t *jtext(const char *text)
+{
+    json_t *v = json_loads(text, 0, NULL);
+
+    ck_assert_msg(v != NULL, "bad test json: %s", text);
+    return v;
+}
+
+static struct fsm_result apply_cat(const char *op, const char *text,
+                                   uint64_t index)
+{
+    json_t *req = jtext(text);
+    struct fsm_result res;
+    void *buf = NULL;
+    size_t len = 0;
+
+    ck_assert_int_eq(fsm_encode_catalog(op, req, alloc_fn, &buf, &len, err),
+                     0);
+    json_decref(req);
+    ck_assert_int_eq(fsm_apply(&f, index, buf, len, &res, err), 0);
+    ck_assert_uint_eq(res.index, index);
+    ck_assert_uint_eq(f.last_index, index);
+    free(buf);
+    return res;
+}
+
+#define CAT_REG                                                         \
+    "{\"Node\":\"n1\",\"Address\":\"10.0.0.1\",\"Service\":{\"ID\":"     \
+    "\"web1\",\"Service\":\"web\",\"Port\":80},\"Check\":{\"Name\":"     \
+    "\"alive\",\"ServiceID\":\"web1\",\"Status\":\"passing\"}}"
+
+/* Version 1 of registering {"Node":"n1","Address":"a"}: must stay
+ * decodable forever. */
+static const char golden_cat[] =
+    "\x84\xa1v\x01\xa1t\xa7" "catalog" "\xa2" "op" "\xa8" "register"
+    "\xa3" "req" "\xbb" "{\"Node\":\"n1\",\"Address\":\"a\"}";
+
+START_TEST(catalog_golden_bytes)
+{
+    json_t *req = jtext("{\"Node\":\"n1\",\"Address\":\"a\"}");
+    struct fsm_result res;
+    void *buf;
+    size_t len;
+
+    ck_assert_int_eq(fsm_encode_catalog("register", req, alloc_fn, &buf,
+                                        &len, err), 0);
+    json_decref(req);
+    ck_assert_uint_eq(len, sizeof(golden_cat) - 1);
+    ck_assert_int_eq(memcmp(buf, golden_cat, len), 0);
+    free(buf);
+    ck_assert_int_eq(fsm_apply(&f, 4, golden_cat, sizeof(golden_cat) - 1,
+                               &res, err), 0);
+    ck_assert_int_eq(res.rc, 0);
+    ck_assert(res.ok);
+    ck_assert_str_eq(res.msg, "");
+    ck_assert_uint_eq(cat_index(f.cat, CAT_NODES), 4);
+    ck_assert_int_eq(cat_changes, 1);
+    ck_assert_uint_eq(change_index, 4);
+}
+END_TEST
+
+START_TEST(catalog_apply_results)
+{
+    struct fsm_result res = apply_cat("register", CAT_REG, 10);
+    json_t *n;
+
+    ck_assert_int_eq(res.rc, 0);
+    ck_assert(res.ok);
+    ck_assert_int_eq(cat_changes, 1);
+    ck_assert_uint_eq(cat_service_index(f.cat, "web"), 10);
+    n = cat_nodes(f.cat);
+    /* The default datacenter of fsm_init. */
+    ck_assert_str_eq(json_string_value(json_object_get(
+                         json_array_get(n, 0), "Datacenter")), "dc1");
+    json_decref(n);
+    /* Unchanged: ok, but no change reported and no index moves. */
+    res = apply_cat("register", CAT_REG, 11);
+    ck_assert(res.ok);
+    ck_assert_int_eq(cat_changes, 1);
+    ck_assert_uint_eq(cat_max_index(f.cat), 10);
+    /* A KV write never touches the catalog's indexes. */
+    apply_op(FSM_KV_SET, "k", "v", 0, 0, 12);
+    ck_assert_uint_eq(cat_max_index(f.cat), 10);
+    ck_assert_uint_eq(cat_service_index(f.cat, "web"), 10);
+    ck_assert_uint_eq(cat_node_index(f.cat, "n1"), 10);
+    ck_assert_int_eq(cat_changes, 1);
+    /* A refusal that needs the state: consumed, with Consul's text. */
+    res = apply_cat("register",
+                    "{\"Node\":\"n1\",\"Address\":\"10.0.0.1\",\"Check\":"
+                    "{\"Name\":\"c\",\"ServiceID\":\"db\"}}", 13);
+    ck_assert_int_eq(res.rc, ERR_INVAL);
+    ck_assert(!res.ok);
+    ck_assert_str_eq(res.msg, "failed inserting check on node \"n1\": "
+                              "Missing service registration");
+    ck_assert_str_eq(err, res.msg);
+    ck_assert_int_eq(cat_changes, 1);
+    ck_assert_uint_eq(cat_max_index(f.cat), 10);
+    /* Deregistering: the service and its check go. */
+    res = apply_cat("deregister", "{\"Node\":\"n1\",\"ServiceID\":\"web1\"}",
+                    14);
+    ck_assert(res.ok);
+    ck_assert_str_eq(res.msg, "");
+    ck_assert_int_eq(cat_changes, 2);
+    ck_assert_uint_eq(change_index, 14);
+    ck_assert_uint_eq(cat_index(f.cat, CAT_CHECKS), 14);
+    ck_assert_uint_eq(cat_index(f.cat, CAT_NODES), 10);
+    /* A no-op deregistration reports nothing. */
+    res = apply_cat("deregister", "{\"Node\":\"zz\"}", 15);
+    ck_assert(res.ok);
+    ck_assert_int_eq(cat_changes, 2);
+    ck_assert_uint_eq(f.last_index, 15);
+}
+END_TEST
+
+START_TEST(catalog_datacenter)
+{
+    struct fsm g;
+    json_t *req = jtext("{\"Node\":\"n\",\"Address\":\"a\"}"), *n;
+    struct fsm_result res;
+    void *buf;
+    size_t len;
+
+    ck_assert_int_eq(fsm_init_dc(&g, "east", err), 0);
+    ck_assert_int_eq(fsm_encode_catalog("register", req, alloc_fn, &buf,
+                                        &len, err), 0);
+    ck_assert_int_eq(fsm_apply(&g, 1, buf, len, &res, NULL), 0);
+    n = cat_nodes(g.cat);
+    ck_assert_str_eq(json_string_value(json_object_get(
+                         json_array_get(n, 0), "Datacenter")), "east");
+    json_decref(n);
+    /* A restore keeps the datacenter. */
+    free(buf);
+    ck_assert_int_eq(fsm_snapshot(&f, alloc_fn, &buf, &len, err), 0);
+    ck_assert_int_eq(fsm_restore(&g, buf, len, err), 0);
+    ck_assert_str_eq(cat_datacenter(g.cat), "east");
+    free(buf);
+    json_decref(req);
+    fsm_release(&g);
+}
+END_TEST
+
+START_TEST(catalog_encode_rejects)
+{
+    static const struct {
+        const char *op, *req, *msg;
+    } bad[] = {
+        {"update", "{\"Node\":\"n\"}", "unknown catalog op"},
+        {NULL, "{\"Node\":\"n\"}", "unknown catalog op"},
+        {"register", "{\"Node\":\"n\"}",
+         "Must provide address if SkipNodeUpdate is not set"},
+        {"register", "{\"Node\":\"n\",\"Address\":\"a\",\"Service\":{}}",
+         "Must provide service name"},
+        {"deregister", "{\"CheckID\":\"c\"}", "Must provide node"},
+        {"deregister", "[1]",
+         "Request decode failed: json: cannot unmarshal array into Go value "
+         "of type structs.DeregisterRequest"},
+    };
+    size_t i, len;
+    void *buf;
+
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        json_t *req = jtext(bad[i].req);
+
+        buf = NULL;
+        ck_assert_int_eq(fsm_encode_catalog(bad[i].op, req, alloc_fn, &buf,
+                                            &len, err), ERR_INVAL);
+        ck_assert_str_eq(err, bad[i].msg);
+        ck_assert_ptr_null(buf);
+        json_decref(req);
+    }
+}
+END_TEST
+
+/* A catalog command with raw op and req, and an optional extra field. */
+static void raw_cat(struct mp *m, const char *op, const char *req,
+                    size_t req_len, const char *extra)
+{
+    mp_init(m);
+    msgpack_pack_map(&m->pk, 4 + (extra != NULL) - (req == NULL));
+    mp_str(m, "v");
+    msgpack_pack_uint8(&m->pk, 1);
+    mp_str(m, "t");
+    mp_str(m, "catalog");
+    mp_str(m, "op");
+    mp_str(m, op);
+    if (req != NULL) {
+        mp_str(m, "req");
+        msgpack_pack_str_with_body(&m->pk, req, req_len);
+    }
+    if (extra != NULL) {
+        mp_str(m, extra);
+        mp_str(m, "k");
+    }
+}
+
+/* Consumed with a per-command ERR_INVAL: only last_index moves. */
+static void expect_cat_inval(struct mp *m, const char *msg_prefix)
+{
+    uint64_t saved = f.last_index;
+    struct image before;
+    struct fsm_result res;
+    int c = changes;
+
+    f.last_index = 60;
+    before = image_of(&f);
+    f.last_index = saved;
+    ck_assert_int_eq(fsm_apply(&f, 60, m->sb.data, m->sb.size, &res, err),
+                     0);
+    ck_assert_int_eq(res.rc, ERR_INVAL);
+    ck_assert(!res.ok);
+    ck_assert_msg(strncmp(res.msg, msg_prefix, strlen(msg_prefix)) == 0,
+                  "%s", res.msg);
+    ck_assert_int_eq(changes, c);
+    assert_unchanged(&before);
+    free(before.buf);
+    msgpack_sbuffer_destroy(&m->sb);
+}
+
+START_TEST(catalog_rejects_malformed)
+{
+    static const char dup[] = "{\"Node\":\"a\",\"Node\":\"b\",\"Address\":"
+                              "\"x\"}";
+    static const char nul[] = "{\"Node\":\"a\\u0000b\",\"Address\":\"x\"}";
+    static const char ok[] = "{\"Node\":\"n\",\"Address\":\"x\"}";
+    static const char trail[] = "{\"Node\":\"n\",\"Address\":\"a\"}\0x";
+    struct fsm_result res;
+    struct mp m;
+
+    apply_cat("register", CAT_REG, 5);
+    raw_cat(&m, "update", ok, strlen(ok), NULL);
+    expect_parse(m.sb.data, m.sb.size);
+    msgpack_sbuffer_destroy(&m.sb);
+    raw_cat(&m, "register", NULL, 0, NULL);
+    expect_parse(m.sb.data, m.sb.size);
+    msgpack_sbuffer_destroy(&m.sb);
+    raw_cat(&m, "register", ok, strlen(ok), "key");
+    expect_parse(m.sb.data, m.sb.size);
+    ck_assert_msg(strstr(err, "catalog command with field 'key'") != NULL,
+                  "%s", err);
+    msgpack_sbuffer_destroy(&m.sb);
+    /* req as bin is the wrong type. */
+    mp_init(&m);
+    msgpack_pack_map(&m.pk, 4);
+    mp_str(&m, "v");
+    msgpack_pack_uint8(&m.pk, 1);
+    mp_str(&m, "t");
+    mp_str(&m, "catalog");
+    mp_str(&m, "op");
+    mp_str(&m, "register");
+    mp_str(&m, "req");
+    msgpack_pack_bin_with_body(&m.pk, ok, strlen(ok));
+    expect_parse(m.sb.data, m.sb.size);
+    msgpack_sbuffer_destroy(&m.sb);
+    /* Decodable commands whose request the catalog refuses. */
+    raw_cat(&m, "register", "not json", 8, NULL);
+    expect_cat_inval(&m, "Request decode failed: ");
+    raw_cat(&m, "register", dup, strlen(dup), NULL);
+    expect_cat_inval(&m, "Request decode failed: ");
+    raw_cat(&m, "register", nul, strlen(nul), NULL);
+    expect_cat_inval(&m, "Request decode failed: ");
+    raw_cat(&m, "register", trail, sizeof(trail) - 1, NULL);
+    expect_cat_inval(&m, "Request decode failed: ");
+    raw_cat(&m, "deregister", "[\"n1\"]", 6, NULL);
+    expect_cat_inval(&m, "Request decode failed: json: cannot unmarshal "
+                         "array");
+    raw_cat(&m, "register", "{\"Address\":\"a\"}", 15, NULL);
+    expect_cat_inval(&m, "Must provide node");
+    /* A request nothing refuses goes in. */
+    raw_cat(&m, "register", ok, strlen(ok), NULL);
+    ck_assert_int_eq(fsm_apply(&f, 61, m.sb.data, m.sb.size, &res, NULL), 0);
+    ck_assert_int_eq(res.rc, 0);
+    ck_assert_uint_eq(cat_node_index(f.cat, "n"), 61);
+    msgpack_sbuffer_destroy(&m.sb);
+}
+END_TEST
+
+START_TEST(catalog_rejects_every_truncation)
+{
+    json_t *req = jtext(CAT_REG);
+    unsigned char *buf, *cut;
+    void *b;
+    size_t len, i;
+
+    apply_cat("register", "{\"Node\":\"x\",\"Address\":\"a\"}", 1);
+    ck_assert_int_eq(fsm_encode_catalog("register", req, alloc_fn, &b, &len,
+                                        err), 0);
+    json_decref(req);
+    buf = b;
+    for (i = 0; i < len; i++) {
+        cut = malloc(i + 1);
+        memcpy(cut, buf, i);
+        expect_parse(cut, i);
+        free(cut);
+    }
+    free(buf);
+}
+END_TEST
+
+static void reset_fsm(void)
+{
+    fsm_release(&f);
+    ck_assert_int_eq(fsm_init(&f, err), 0);
+    f.on_change = on_change;
+    f.ctx = &f;
+}
+
+/* Restore the state's own snapshot into a fresh fsm: a command must
+ * never leave a state that cannot be restored. */
+static void assert_restorable(const struct fsm *g)
+{
+    struct fsm h;
+    void *buf, *again;
+    size_t len, len2;
+
+    REQUIRE(fsm_snapshot(g, alloc_fn, &buf, &len, err) == 0);
+    REQUIRE(fsm_init(&h, err) == 0);
+    REQUIRE(fsm_restore(&h, buf, len, err) == 0);
+    REQUIRE(fsm_snapshot(&h, alloc_fn, &again, &len2, err) == 0);
+    REQUIRE(len == len2 && memcmp(buf, again, len) == 0);
+    free(buf);
+    free(again);
+    fsm_release(&h);
+}
+
+START_TEST(catalog_survives_byte_flips)
+{
+    json_t *req = jtext(CAT_REG);
+    unsigned char *buf, *copy;
+    struct fsm_result res;
+    void *b;
+    size_t len, i;
+    unsigned v;
+    uint64_t index = 1;
+    int rc;
+
+    ck_assert_int_eq(fsm_encode_catalog("register", req, alloc_fn, &b, &len,
+                                        err), 0);
+    json_decref(req);
+    buf = b;
+    copy = malloc(len);
+    for (i = 0; i < len; i++) {
+        for (v = 0; v < 256; v++) {
+            uint64_t last = f.last_index, cmax = cat_max_index(f.cat);
+            size_t nodes = cat_count(f.cat, CAT_NODES);
+
+            memcpy(copy, buf, len);
+            copy[i] = (unsigned char)v;
+            rc = fsm_apply(&f, index++, copy, len, &res, err);
+            REQUIRE(rc == 0 || rc == ERR_PARSE);
+            if (rc == ERR_PARSE)
+                REQUIRE(f.last_index == last &&
+                        cat_max_index(f.cat) == cmax &&
+                        cat_count(f.cat, CAT_NODES) == nodes);
+        }
+        /* Start over now and then so flips meet a fresh catalog too. */
+        if (i % 16 == 15) {
+            assert_restorable(&f);
+            reset_fsm();
+        }
+    }
+    assert_restorable(&f);
+    free(copy);
+    free(buf);
+}
+END_TEST
+
+/* ---- catalog snapshot records ---- */
+
+static void build_catalog(struct fsm *g)
+{
+    static const char *const reqs[] = {
+        CAT_REG,
+        "{\"Node\":\"n2\",\"Address\":\"b\",\"ID\":"
+        "\"11111111-2222-3333-4444-555555555555\",\"NodeMeta\":{\"r\":\"1\"},"
+        "\"Service\":{\"Service\":\"db\",\"Tags\":[\"p\"],\"Meta\":{\"m\":"
+        "\"v\"},\"TaggedAddresses\":{\"lan\":{\"Address\":\"1.1.1.1\","
+        "\"Port\":5}}},\"Checks\":[{\"Name\":\"serfHealth\",\"Status\":"
+        "\"passing\"},{\"CheckID\":\"db-tcp\",\"ServiceID\":\"db\","
+        "\"Definition\":{\"TCP\":\"b:5\",\"Interval\":\"10s\",\"Ratio\":"
+        "0.25}}]}",
+        "{\"Node\":\"n3\",\"Address\":\"c\",\"Service\":{\"Service\":"
+        "\"gone\"}}",
+    };
+    struct fsm_result res;
+    size_t i;
+    void *buf;
+    size_t len;
+
+    for (i = 0; i < 3; i++) {
+        json_t *req = jtext(reqs[i]);
+
+        ck_assert_int_eq(fsm_encode_catalog("register", req, alloc_fn, &buf,
+                                            &len, err), 0);
+        json_decref(req);
+        ck_assert_int_eq(fsm_apply(g, 50 + i, buf, len, &res, err), 0);
+        ck_assert_int_eq(res.rc, 0);
+        free(buf);
+    }
+    {
+        json_t *req = jtext("{\"Node\":\"n3\"}");
+
+        ck_assert_int_eq(fsm_encode_catalog("deregister", req, alloc_fn,
+                                            &buf, &len, err), 0);
+        json_decref(req);
+        ck_assert_int_eq(fsm_apply(g, 60, buf, len, &res, err), 0);
+        free(buf);
+    }
+}
+
+static char *dump_health(const struct cat_store *s)
+{
+    json_t *h = cat_service_health(s, "db", NULL, false);
+    char *out = json_dumps(h, JSON_COMPACT);
+
+    json_decref(h);
+    ck_assert_ptr_nonnull(out);
+    return out;
+}
+
+START_TEST(snapshot_round_trip_with_catalog)
+{
+    struct fsm src;
+    void *buf, *plain, *again;
+    size_t len, plain_len, len2;
+    char *a, *b;
+
+    ck_assert_int_eq(fsm_init(&src, err), 0);
+    build_state(&src);
+    ck_assert_int_eq(fsm_snapshot(&src, alloc_fn, &plain, &plain_len, err),
+                     0);
+    build_catalog(&src);
+    src.last_index = 61;
+    ck_assert_int_eq(fsm_snapshot(&src, alloc_fn, &buf, &len, err), 0);
+    apply_cat("register", "{\"Node\":\"old\",\"Address\":\"o\"}", 1000);
+    changes = cat_changes = 0;
+    ck_assert_int_eq(fsm_restore(&f, buf, len, err), 0);
+    ck_assert_int_eq(changes, 2);
+    ck_assert_int_eq(cat_changes, 1);
+    ck_assert_uint_eq(change_index, 61);
+    assert_same_state(&src, &f);
+    /* Same bytes again, so every index and record came back. */
+    ck_assert_int_eq(fsm_snapshot(&f, alloc_fn, &again, &len2, err), 0);
+    ck_assert_uint_eq(len, len2);
+    ck_assert_int_eq(memcmp(buf, again, len), 0);
+    free(again);
+    a = dump_health(src.cat);
+    b = dump_health(f.cat);
+    ck_assert_str_eq(a, b);
+    free(a);
+    free(b);
+    ck_assert_ptr_null(cat_node(f.cat, "old"));
+    ck_assert_uint_eq(cat_service_index(f.cat, "gone"), 60);
+    ck_assert_uint_eq(cat_service_index(f.cat, "db"),
+                      cat_service_index(src.cat, "db"));
+    ck_assert_uint_eq(cat_node_index(f.cat, "n3"), 60);
+    /* Without catalog records the catalog restores empty. */
+    cat_changes = 0;
+    ck_assert_int_eq(fsm_restore(&f, plain, plain_len, err), 0);
+    ck_assert_int_eq(cat_changes, 1);
+    ck_assert_uint_eq(cat_max_index(f.cat), 0);
+    /* Empty before and after: no catalog change reported. */
+    ck_assert_int_eq(fsm_restore(&f, plain, plain_len, err), 0);
+    ck_assert_int_eq(cat_changes, 1);
+    free(buf);
+    free(plain);
+    fsm_release(&src);
+}
+END_TEST
+
+/* A snapshot holding catalog records of a variant (0 is valid). */
+static void cat_snapshot(struct mp *m, int variant)
+{
+    static const char node[] =
+        "{\"ID\":\"\",\"Node\":\"n\",\"Address\":\"a\",\"Datacenter\":\"d\","
+        "\"TaggedAddresses\":{},\"Meta\":{},\"CreateIndex\":2,"
+        "\"ModifyIndex\":3}";
+    static const char svc[] =
+        "{\"ID\":\"s\",\"Service\":\"s\",\"Tags\":[],\"Address\":\"\","
+        "\"TaggedAddresses\":{},\"Meta\":{},\"Port\":0,\"Weights\":{"
+        "\"Passing\":1,\"Warning\":1},\"EnableTagOverride\":false,\"Kind\":"
+        "\"\",\"CreateIndex\":4,\"ModifyIndex\":4}";
+    int records = 4;
+
+    mp_init(m);
+    msgpack_pack_map(&m->pk, 4);
+    mp_str(m, "format");
+    mp_str(m, "proconsul-state");
+    mp_str(m, "version");
+    msgpack_pack_uint8(&m->pk, 1);
+    mp_str(m, "last_index");
+    msgpack_pack_uint8(&m->pk, 30);
+    mp_str(m, "kv_table_index");
+    msgpack_pack_uint8(&m->pk, 0);
+    /* service before its node (variant 1) */
+    if (variant == 1) {
+        msgpack_pack_array(&m->pk, 4);
+        msgpack_pack_uint8(&m->pk, 4);
+        msgpack_pack_uint8(&m->pk, 1);
+        mp_str(m, "n");
+        mp_str(m, svc);
+        records++;
+    }
+    msgpack_pack_array(&m->pk, variant == 2 ? 3 : 4);
+    msgpack_pack_uint8(&m->pk, 4);
+    msgpack_pack_uint8(&m->pk, variant == 3 ? 3 : 0);
+    if (variant == 4)
+        mp_str(m, "n");
+    else
+        msgpack_pack_nil(&m->pk);
+    if (variant != 2)
+        mp_str(m, variant == 5 ? "{\"Node\":" : node);
+    if (variant == 9) { /* an index before the service record */
+        msgpack_pack_array(&m->pk, 4);
+        msgpack_pack_uint8(&m->pk, 5);
+        msgpack_pack_uint8(&m->pk, 3);
+        mp_str(m, "n");
+        msgpack_pack_uint8(&m->pk, 9);
+        records++;
+    }
+    msgpack_pack_array(&m->pk, 4);
+    msgpack_pack_uint8(&m->pk, 4);
+    msgpack_pack_uint8(&m->pk, 1);
+    if (variant == 6)
+        mp_str(m, "zz");
+    else if (variant == 7)
+        msgpack_pack_bin_with_body(&m->pk, "n", 1);
+    else
+        mp_str(m, "n");
+    mp_str(m, svc);
+    /* indexes: services table, then the service name's */
+    msgpack_pack_array(&m->pk, 4);
+    msgpack_pack_uint8(&m->pk, 5);
+    msgpack_pack_uint8(&m->pk, variant == 8 ? 7 : 1);
+    if (variant == 10)
+        mp_str(m, "s");
+    else
+        msgpack_pack_nil(&m->pk);
+    msgpack_pack_uint8(&m->pk, variant == 11 ? 3 : 20);
+    msgpack_pack_array(&m->pk, 4);
+    msgpack_pack_uint8(&m->pk, 5);
+    msgpack_pack_uint8(&m->pk, variant == 12 ? 1 : 4);
+    if (variant == 12)
+        msgpack_pack_nil(&m->pk);
+    else
+        mp_str(m, variant == 13 ? "t" : "S");
+    if (variant == 14)
+        mp_str(m, "20");
+    else
+        msgpack_pack_uint8(&m->pk, 21);
+    msgpack_pack_array(&m->pk, 2);
+    msgpack_pack_uint8(&m->pk, 0);
+    msgpack_pack_uint8(&m->pk, (uint8_t)records);
+}
+
+START_TEST(restore_checks_catalog_records)
+{
+    struct mp m;
+    int variant;
+
+    apply_cat("register", CAT_REG, 5);
+    for (variant = 1; variant <= 14; variant++) {
+        cat_snapshot(&m, variant);
+        expect_bad_snapshot(m.sb.data, m.sb.size);
+        msgpack_sbuffer_destroy(&m.sb);
+    }
+    ck_assert_uint_eq(cat_service_index(f.cat, "web"), 5);
+    cat_snapshot(&m, 0);
+    ck_assert_int_eq(fsm_restore(&f, m.sb.data, m.sb.size, err), 0);
+    msgpack_sbuffer_destroy(&m.sb);
+    ck_assert_uint_eq(cat_index(f.cat, CAT_SERVICES), 20);
+    ck_assert_uint_eq(cat_index(f.cat, CAT_NODES), 3);
+    ck_assert_uint_eq(cat_service_index(f.cat, "s"), 21);
+    ck_assert_uint_eq(cat_node_index(f.cat, "n"), 4);
+    ck_assert_uint_eq(cat_service_index(f.cat, "web"), 20);
+}
+END_TEST
+
+START_TEST(restore_catalog_truncations_and_flips)
+{
+    struct fsm src;
+    unsigned char *buf, *copy;
+    void *b;
+    size_t len, i;
+    int rc;
+
+    ck_assert_int_eq(fsm_init(&src, err), 0);
+    build_catalog(&src);
+    ck_assert_int_eq(fsm_snapshot(&src, alloc_fn, &b, &len, err), 0);
+    fsm_release(&src);
+    buf = b;
+    apply_cat("register", CAT_REG, 5);
+    for (i = 0; i < len; i += 3) {
+        copy = malloc(i + 1);
+        memcpy(copy, buf, i);
+        expect_bad_snapshot(copy, i);
+        free(copy);
+    }
+    copy = malloc(len);
+    for (i = 0; i < len; i++) {
+        struct image before = image_of(&f);
+
+        memcpy(copy, buf, len);
+        copy[i] ^= (unsigned char)(1u << (i % 8));
+        rc = fsm_restore(&f, copy, len, err);
+        REQUIRE(rc == 0 || rc == ERR_PARSE);
+        if (rc == ERR_PARSE)
+            assert_unchanged(&before);
+        else
+            assert_restorable(&f);
+        free(before.buf);
+    }
+    free(copy);
+    free(buf);
+}
+END_TEST
+
 static Suite *fsm_suite(void)
 {
     Suite *s = suite_create("fsm");
@@ -1496,6 +2120,13 @@ static Suite *fsm_suite(void)
     tcase_add_test(cmd, autopilot_rejects_malformed);
     tcase_add_test(cmd, autopilot_rejects_every_truncation);
     tcase_add_test(cmd, autopilot_survives_byte_flips);
+    tcase_add_test(cmd, catalog_golden_bytes);
+    tcase_add_test(cmd, catalog_apply_results);
+    tcase_add_test(cmd, catalog_datacenter);
+    tcase_add_test(cmd, catalog_encode_rejects);
+    tcase_add_test(cmd, catalog_rejects_malformed);
+    tcase_add_test(cmd, catalog_rejects_every_truncation);
+    tcase_add_test(cmd, catalog_survives_byte_flips);
     suite_add_tcase(s, cmd);
     tcase_add_checked_fixture(snap, setup, teardown);
     tcase_set_timeout(snap, 60);
@@ -1508,6 +2139,9 @@ static Suite *fsm_suite(void)
     tcase_add_test(snap, snapshot_round_trip_with_autopilot);
     tcase_add_test(snap, restore_checks_autopilot_record);
     tcase_add_test(snap, restore_autopilot_truncations_and_flips);
+    tcase_add_test(snap, snapshot_round_trip_with_catalog);
+    tcase_add_test(snap, restore_checks_catalog_records);
+    tcase_add_test(snap, restore_catalog_truncations_and_flips);
     suite_add_tcase(s, snap);
     return s;
 }

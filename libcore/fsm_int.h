@@ -1,0 +1,107 @@
+/* fsm_int.h - internals shared by the fsm files: the msgpack helpers
+ * (fsm_codec.c), the command table and decoder (fsm_cmd.c), catalog
+ * commands and records (fsm_cat.c), the snapshot (fsm_snap.c). Nothing
+ * outside the fsm module includes it.
+ *
+ * Layer: store. Thread: loop only.
+ * The formats themselves are documented in fsm.c.
+ */
+#ifndef PROCONSUL_FSM_INT_H
+#define PROCONSUL_FSM_INT_H
+
+#include <msgpack.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fsm.h"
+
+#define FSM_CMD_VERSION 1
+#define FSM_SNAP_FORMAT "proconsul-state"
+#define FSM_SNAP_VERSION 1
+
+enum {
+    FSM_REC_END = 0,
+    FSM_REC_ENTRY = 1,
+    FSM_REC_TOMB = 2,
+    FSM_REC_AUTOPILOT = 3,
+    FSM_REC_CAT = 4,
+    FSM_REC_CAT_INDEX = 5,
+    FSM_REC_COUNT
+};
+
+/* ---- fsm_codec.c ---- */
+
+/* Decode the complete object at *off (bounds proven first) and advance
+ * *off past it; ERR_PARSE when cut off or malformed. */
+int fsm_unpack_at(msgpack_unpacked *u, const char *buf, size_t len,
+                  size_t *off, char *err);
+bool fsm_str_is(const msgpack_object *o, const char *s);
+bool fsm_is_uint(const msgpack_object *o);
+const msgpack_object *fsm_map_get(const msgpack_object_map *m,
+                                  const char *name);
+/* Copy a msgpack str into out as a C string: 1..max bytes, no NUL;
+ * ERR_PARSE for another type, ERR_INVAL for the content. */
+int fsm_to_cstr(const msgpack_object *o, char *out, size_t max,
+                const char *what, char *err);
+int fsm_pack_cstr(msgpack_packer *pk, const char *s);
+
+/* Run emit once to size the output and once into an exact buffer from
+ * alloc. emit must be a pure function of arg; the second pass cannot
+ * fail. */
+typedef int (*fsm_emit_fn)(msgpack_packer *pk, const void *arg);
+int fsm_pack_exact(fsm_emit_fn emit, const void *arg, fsm_alloc_fn alloc,
+                   void **buf, size_t *len, char *err);
+
+/* ---- fsm_cmd.c ---- */
+
+enum {
+    F_V, F_T, F_VERB, F_KEY, F_VAL, F_FLAGS, F_CAS,
+    F_CLEANUP, F_CONTACT, F_TRAILING, F_QUORUM, F_STABLE,
+    F_OP, F_REQ, F_COUNT
+};
+enum { T_KV, T_AUTOPILOT, T_CATALOG, T_COUNT };
+
+extern const char *const fsm_field_names[F_COUNT];
+extern const char *const fsm_table_names[T_COUNT];
+
+struct fsm_cmd {
+    const msgpack_object *f[F_COUNT];
+    int table;
+};
+
+/* One whole command, every field checked for name, type and table. */
+int fsm_decode_cmd(const char *buf, size_t len, msgpack_unpacked *u,
+                   struct fsm_cmd *c, char *err);
+int fsm_check_op_key(const char *key, size_t len, uint64_t verb,
+                     char *err);
+int fsm_check_autopilot(const struct fsm_autopilot *ap, char *err);
+/* The four numbers of an autopilot configuration, in command order. */
+void fsm_ap_numbers(const struct fsm_autopilot *ap, int64_t v[4]);
+
+/* ---- fsm_cat.c ---- */
+
+/* Catalog op names, indexed by the decoded op. */
+enum { FSM_CAT_REGISTER, FSM_CAT_DEREGISTER, FSM_CAT_NOPS };
+int fsm_cat_op(const msgpack_object *o);
+int fsm_apply_catalog(struct fsm *f, uint64_t index,
+                      const struct fsm_cmd *c, bool *ok, bool *changed,
+                      char *err);
+
+/* The catalog's snapshot records, serialized before packing so that
+ * the packing passes cannot fail. */
+struct fsm_cat_dump;
+int fsm_cat_dump_new(const struct cat_store *cat, struct fsm_cat_dump **out,
+                     char *err);
+void fsm_cat_dump_free(struct fsm_cat_dump *d);
+/* Emit the records; adds their number to *records. */
+int fsm_cat_emit(msgpack_packer *pk, const struct fsm_cat_dump *d,
+                 uint64_t *records);
+
+/* Restore one REC_CAT or REC_CAT_INDEX record (array a of n fields)
+ * into cat; *indexes_begun enforces records before indexes. ERR_PARSE
+ * or ERR_NOMEM. */
+int fsm_cat_restore(struct cat_store *cat, const msgpack_object *a,
+                    uint32_t n, bool *indexes_begun, char *err);
+
+#endif
