@@ -4,7 +4,7 @@
  * (processed in command-line order), so flags win and lists append, as
  * in Consul. Exit codes: 0 after a graceful stop (SIGINT, SIGTERM,
  * SIGQUIT), 1 on a config or startup error, 2 on a usage error.
- * Endpoints served: see libcore/httpd.c.
+ * Endpoints served: see libcore/httpd.c; DNS: libcore/dns.h.
  * Tests: t/t0002-agent-signals.sh, t/t0003-agent-config.sh, t/t1*.sh
  */
 #include <errno.h>
@@ -19,6 +19,7 @@
 #include "agent.h"
 #include "cmd.h"
 #include "cfg.h"
+#include "dns.h"
 #include "err.h"
 #include "httpd.h"
 #include "log.h"
@@ -322,6 +323,7 @@ static int run(void)
     char err[ERR_LEN];
     struct cfg c;
     struct httpd *h = NULL;
+    struct dns *dns = NULL;
     int rc;
 
     memset(&c, 0, sizeof(c));
@@ -339,10 +341,14 @@ static int run(void)
     agent_set_reload(&the_agent, reload, &args);
     banner(&the_agent);
     rc = (h = httpd_new(&the_agent, err)) == NULL ? ERR_NOMEM : 0;
+    if (rc == 0 && (dns = dns_new(&the_agent, err)) == NULL)
+        rc = ERR_INVAL;
     if (rc == 0)
         rc = agent_start(&the_agent, err);
     if (rc == 0)
         rc = httpd_start(h, err);
+    if (rc == 0)
+        rc = dns_start(dns, err);
     if (rc == 0 && the_agent.cfg.pid_file != NULL &&
         the_agent.cfg.pid_file[0] != '\0')
         rc = write_pid(the_agent.cfg.pid_file, err);
@@ -358,6 +364,7 @@ static int run(void)
         unlink(the_agent.cfg.pid_file);
     agent_release(&the_agent);
     httpd_free(h);
+    dns_free(dns);
     return rc;
 }
 

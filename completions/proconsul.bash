@@ -2,8 +2,8 @@
 #
 # Install: source this file, or copy it to
 # /usr/share/bash-completion/completions/proconsul (and link it as
-# "consul"). Completes commands, "kv" and "operator" verbs and each
-# command's flags;
+# "consul"). Completes commands, "kv", "operator" and "services" verbs
+# and each command's flags;
 # flags that take a path complete file names ("-flag path" and
 # "-flag=path").
 
@@ -62,6 +62,13 @@ _proconsul_flags() {
     "operator autopilot state")
         echo "-format= $_proconsul_http_flags"
         ;;
+    "services register")
+        echo "-address= -id= -kind= -meta= -name= -port= -socket= -tag=
+            -tagged-address= $_proconsul_http_flags"
+        ;;
+    "services deregister")
+        echo "-id= $_proconsul_http_flags"
+        ;;
     version)
         echo "-format="
         ;;
@@ -113,7 +120,8 @@ _proconsul() {
         case "$w" in -*) continue ;; esac
         if [ -z "$cmd" ]; then
             cmd="$w"
-        elif { [ "$cmd" = kv ] || [ "$cmd" = operator ]; } && [ -z "$verb" ]; then
+        elif { [ "$cmd" = kv ] || [ "$cmd" = operator ] ||
+            [ "$cmd" = services ]; } && [ -z "$verb" ]; then
             verb="$w"
         elif [ "$cmd" = operator ] && [ -z "$sub" ]; then
             sub="$w"
@@ -122,7 +130,7 @@ _proconsul() {
 
     if [ -z "$cmd" ]; then
         COMPREPLY=($(compgen -W "agent force-leave help join kv leave members operator
-            version --help --version" \
+            services version --help --version" \
             -- "$cur"))
         return 0
     fi
@@ -130,11 +138,13 @@ _proconsul() {
     help)
         if [ "$COMP_CWORD" -eq 2 ]; then
             COMPREPLY=($(compgen -W "agent force-leave help join kv leave members
-                operator version" -- "$cur"))
+                operator services version" -- "$cur"))
         elif [ "${COMP_WORDS[2]}" = kv ] && [ "$COMP_CWORD" -eq 3 ]; then
             COMPREPLY=($(compgen -W "get put delete" -- "$cur"))
         elif [ "${COMP_WORDS[2]}" = operator ] && [ "$COMP_CWORD" -eq 3 ]; then
             COMPREPLY=($(compgen -W "autopilot raft" -- "$cur"))
+        elif [ "${COMP_WORDS[2]}" = services ] && [ "$COMP_CWORD" -eq 3 ]; then
+            COMPREPLY=($(compgen -W "register deregister" -- "$cur"))
         fi
         return 0 ;;
     kv)
@@ -157,6 +167,16 @@ _proconsul() {
             return 0
         fi
         words="$(_proconsul_flags "operator $verb $sub")" ;;
+    services)
+        if [ -z "$verb" ]; then
+            COMPREPLY=($(compgen -W "register deregister" -- "$cur"))
+            return 0
+        fi
+        case "$cur" in
+        -*) ;;
+        *) COMPREPLY=($(compgen -f -- "$cur")); return 0 ;; # FILE...
+        esac
+        words="$(_proconsul_flags "services $verb")" ;;
     *)
         words="$(_proconsul_flags "$cmd")" ;;
     esac

@@ -23,6 +23,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "agent_local.h"
 #include "log.h"
 #include "util_fs.h"
 #include "version.h"
@@ -222,7 +223,7 @@ int agent_init(struct agent *a, uv_loop_t *loop, struct cfg *cfg,
     pick_advertise(a);
     rc = prepare_data_dir(a, err);
     if (rc == 0)
-        rc = fsm_init(&a->fsm, err);
+        rc = fsm_init_dc(&a->fsm, a->cfg.datacenter, err);
     if (rc != 0) {
         agent_release(a);
         *cfg = a->cfg; /* on failure the caller keeps its config */
@@ -454,6 +455,8 @@ int agent_start(struct agent *a, char *err)
     if (start_gossip(a, err) != 0)
         return ERR_IO;
     agent_servers_changed(a);
+    if (agent_local_start(a, err) != 0)
+        return ERR_INVAL;
     LOG_INFO("agent", "started: node '%s' (%s), datacenter '%s', server %s",
              a->cfg.node_name, a->node_id, a->cfg.datacenter,
              a->cfg.server ? "true" : "false");
@@ -523,6 +526,11 @@ static void raft_closed(struct raftglue *rg)
         return;
     }
     close_done(a);
+}
+
+static void local_closed(void *ctx)
+{
+    close_done(ctx);
 }
 
 static void srv_timer_closed(uv_handle_t *h)
@@ -598,6 +606,10 @@ void agent_stop(struct agent *a)
         a->pending_closes++;
         uv_timer_stop(&a->srv_timer);
         uv_close((uv_handle_t *)&a->srv_timer, srv_timer_closed);
+    }
+    if (a->local != NULL) { /* before rpcc: it cancels its own call */
+        a->pending_closes++;
+        agent_local_close(a->local, local_closed, a);
     }
     if (a->rpcc != NULL) {
         struct rpc_client *c = a->rpcc;
@@ -692,6 +704,8 @@ int agent_reload_config(struct agent *a, const struct cfg *nc, char *err)
     a->cfg.log_level = dup;
     log_set_level((enum log_level)lvl);
     LOG_INFO("agent", "log level is now %s", log_level_name(lvl));
+    if (a->local != NULL && agent_local_reload(a->local, nc->raw, err) != 0)
+        return ERR_INVAL;
     return 0;
 }
 

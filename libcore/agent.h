@@ -24,6 +24,7 @@
 #include "rpc.h"
 
 struct agent;
+struct agent_local; /* agent_local.h: local services and checks */
 
 /* A blocking query waiting for state to move past some index. fn is
  * called after every applied change; it may remove its own watch. */
@@ -113,6 +114,11 @@ struct agent {
     char *map_json;             /* last server-map.json written */
     char waiting_reason[256];   /* why there is no leader yet, for info */
     uint64_t ready_term;        /* term whose leader barrier committed */
+    /* gossip members -> catalog nodes on the leader (agent_members.c) */
+    bool members_dirty;
+    int member_ticks;
+    int member_writes;          /* Raft writes in flight */
+    struct agent_local *local;  /* services, checks, anti-entropy */
 };
 
 /* Prepare everything but start nothing. Takes ownership of *cfg on
@@ -161,6 +167,9 @@ int agent_leave(struct agent *a, gossip_done_cb cb, void *ctx, char *err);
 int agent_servers_start(struct agent *a, char *err);
 /* Gossip saw a member change: refresh the server table. */
 void agent_servers_changed(struct agent *a);
+/* Leader: make the catalog's nodes and serfHealth checks follow gossip
+ * (agent_members.c); called on every tick, writes only differences. */
+void agent_members_reconcile(struct agent *a);
 void agent_servers_release(struct agent *a);
 const struct agent_server *agent_server_by_raft_id(struct agent *a,
                                                    uint64_t id);

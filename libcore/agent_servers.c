@@ -164,6 +164,7 @@ void agent_servers_changed(struct agent *a)
     a->n_servers = a->cap_servers = 0;
     gossip_members(a->gossip, add_member, &rb);
     free(rb.old);
+    a->members_dirty = true;
 }
 
 const struct agent_server *agent_server_by_raft_id(struct agent *a,
@@ -898,6 +899,7 @@ static void on_tick(uv_timer_t *t)
     if (raftglue_leader_id(&a->rg) != 0)
         a->waiting_reason[0] = '\0';
     reconcile(a);
+    agent_members_reconcile(a);
     save_map(a);
 }
 

@@ -150,6 +150,13 @@ void httpd_agent_members(struct httpd_ctx *c);
 void httpd_agent_join(struct httpd_ctx *c);
 void httpd_agent_leave(struct httpd_ctx *c);
 void httpd_agent_force_leave(struct httpd_ctx *c);
+/* Local services and checks (httpd_agent_svc.c). */
+void httpd_agent_services(struct httpd_ctx *c);
+void httpd_agent_service(struct httpd_ctx *c);
+void httpd_agent_checks(struct httpd_ctx *c);
+void httpd_agent_check(struct httpd_ctx *c);
+void httpd_agent_maintenance(struct httpd_ctx *c);
+void httpd_agent_health_service(struct httpd_ctx *c);
 void httpd_operator_raft_config(struct httpd_ctx *c);
 void httpd_operator_raft_peer(struct httpd_ctx *c);
 void httpd_operator_transfer(struct httpd_ctx *c);
@@ -158,6 +165,54 @@ void httpd_operator_autopilot_health(struct httpd_ctx *c);
 void httpd_internal_raft_state(struct httpd_ctx *c);
 void httpd_internal_vote(struct httpd_ctx *c);
 void httpd_internal_commit(struct httpd_ctx *c);
+void httpd_catalog_register(struct httpd_ctx *c);
+void httpd_catalog_deregister(struct httpd_ctx *c);
+void httpd_catalog_datacenters(struct httpd_ctx *c);
+void httpd_catalog_nodes(struct httpd_ctx *c);
+void httpd_catalog_node(struct httpd_ctx *c);
+void httpd_catalog_node_services(struct httpd_ctx *c);
+void httpd_catalog_services(struct httpd_ctx *c);
+void httpd_catalog_service(struct httpd_ctx *c);
+void httpd_health_node(struct httpd_ctx *c);
+void httpd_health_checks(struct httpd_ctx *c);
+void httpd_health_service(struct httpd_ctx *c);
+void httpd_health_state(struct httpd_ctx *c);
+
+/* Catalog and health read options (httpd_catalog.c): ?filter, every
+ * ?tag and ?node-meta=k:v, ?passing. Lives in the request pool; the
+ * filter is freed with it. */
+struct jfilter;
+enum {
+    HTTPD_CATQ_FILTER = 1,
+    HTTPD_CATQ_TAGS = 2,
+    HTTPD_CATQ_META = 4,
+    HTTPD_CATQ_PASSING = 8,
+};
+struct httpd_catq {
+    const char *name;       /* c->rest: the node, service or state */
+    struct jfilter *filter; /* NULL without ?filter */
+    int ntags, nmeta;
+    const char *tags[HTTPD_MAX_QUERY];
+    const char *meta_key[HTTPD_MAX_QUERY], *meta_val[HTTPD_MAX_QUERY];
+    bool passing;
+};
+/* httpd_read_opts, then the options in `which` (HTTPD_CATQ_*) into a
+ * struct httpd_catq at c->data, then httpd_blocking_read. Answers 400
+ * itself on bad input, or when missing != NULL and the path has no name
+ * (missing is the message: "Missing node name"). */
+void httpd_catq_read(struct httpd_ctx *c, unsigned which,
+                     const char *missing, httpd_index_fn index_fn,
+                     httpd_respond_fn respond_fn);
+/* Does a node's "Meta" object (may be NULL) have every ?node-meta pair,
+ * a ServiceTags array every ?tag (case-insensitive), obj pass ?filter? */
+bool httpd_catq_meta_ok(const struct httpd_catq *q, const json_t *meta);
+bool httpd_catq_tags_ok(const struct httpd_catq *q, const json_t *tags);
+bool httpd_catq_filter_ok(const struct httpd_catq *q, const json_t *obj);
+/* The elements of arr (taken; NULL reads as []) that pass ?filter: arr
+ * itself without a filter, else a new array. */
+json_t *httpd_catq_filter_array(const struct httpd_catq *q,
+                                json_t *arr /* takes */);
+
 /* This agent's entry of /v1/agent/members (NULL without gossip). */
 json_t *httpd_member_self(struct agent *a);
 

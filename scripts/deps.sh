@@ -7,9 +7,9 @@ set -eu
 
 PKGS="build-essential pkg-config libuv1-dev libraft-dev libh2o-dev libjansson-dev
 libmsgpack-dev libssl-dev libcurl4-openssl-dev libarchive-dev zlib1g-dev
-libyaml-dev check curl perl serf"
+libyaml-dev libldns-dev check curl perl serf dnsutils"
 if [ "${1:-}" = "--bench" ]; then
-    PKGS="$PKGS wrk"
+    PKGS="$PKGS wrk iproute2"
 fi
 if [ "${1:-}" = "--fuzz" ]; then
     PKGS="$PKGS clang libclang-rt-14-dev"
