@@ -14,6 +14,7 @@
 
 #include "cat.h"
 #include "err.h"
+#include "unit.h"
 
 #define REQUIRE(cond)                                                   \
     do {                                                                \
@@ -1069,14 +1070,7 @@ static Suite *cat_suite(void)
     return s;
 }
 
-int main(void)
+Suite *unit_suite(void)
 {
-    SRunner *sr = srunner_create(cat_suite());
-    int failed;
-
-    srunner_set_fork_status(sr, CK_FORK);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return cat_suite();
 }

@@ -15,6 +15,7 @@
 #include "cfg_int.h"
 #include "hcl.h"
 #include "opt.h"
+#include "unit.h"
 
 #define MAX_WARNS 64
 
@@ -1306,14 +1307,7 @@ static Suite *cfg_suite(void)
     return s;
 }
 
-int main(void)
+Suite *unit_suite(void)
 {
-    SRunner *sr = srunner_create(cfg_suite());
-    int failed;
-
-    srunner_set_fork_status(sr, CK_FORK);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return cfg_suite();
 }

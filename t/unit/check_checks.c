@@ -24,6 +24,7 @@
 #include "checks.h"
 #include "err.h"
 #include "log.h"
+#include "unit.h"
 
 static uv_loop_t loop;
 static struct checks *ck;
@@ -1123,13 +1124,7 @@ static Suite *checks_suite(void)
     return s;
 }
 
-int main(void)
+Suite *unit_suite(void)
 {
-    SRunner *sr = srunner_create(checks_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return checks_suite();
 }

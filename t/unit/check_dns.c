@@ -9,6 +9,7 @@
 #include "cfg.h"
 #include "dns_int.h"
 #include "err.h"
+#include "unit.h"
 
 static struct cfg acfg;
 static struct dns_cfg c;
@@ -608,13 +609,7 @@ static Suite *dns_suite(void)
     return s;
 }
 
-int main(void)
+Suite *unit_suite(void)
 {
-    SRunner *sr = srunner_create(dns_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return dns_suite();
 }

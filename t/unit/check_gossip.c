@@ -21,6 +21,7 @@
 #include "gossip.h"
 #include "gossip_int.h"
 #include "log.h"
+#include "unit.h"
 
 #define REQUIRE(cond)                                                   \
     do {                                                                \
@@ -1957,14 +1958,7 @@ static Suite *gossip_suite(void)
     return s;
 }
 
-int main(void)
+Suite *unit_suite(void)
 {
-    SRunner *sr = srunner_create(gossip_suite());
-    int failed;
-
-    srunner_set_fork_status(sr, CK_FORK);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return gossip_suite();
 }

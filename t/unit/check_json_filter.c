@@ -16,6 +16,7 @@
 
 #include "err.h"
 #include "json_filter.h"
+#include "unit.h"
 
 /* The three documents of Consul's filtering page. */
 static const char agent_services[] =
@@ -880,14 +881,7 @@ static Suite *suite(void)
     return s;
 }
 
-int main(void)
+Suite *unit_suite(void)
 {
-    SRunner *sr = srunner_create(suite());
-    int failed;
-
-    srunner_set_fork_status(sr, CK_FORK);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return suite();
 }

@@ -11,6 +11,7 @@
 
 #include "err.h"
 #include "kv.h"
+#include "unit.h"
 
 /* ck_assert records a checkpoint through a pipe on every call; hot
  * loops use this instead, which costs nothing until it fails. */
@@ -651,14 +652,7 @@ static Suite *kv_suite(void)
     return s;
 }
 
-int main(void)
+Suite *unit_suite(void)
 {
-    SRunner *sr = srunner_create(kv_suite());
-    int failed;
-
-    srunner_set_fork_status(sr, CK_FORK);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return kv_suite();
 }

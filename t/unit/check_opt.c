@@ -11,6 +11,7 @@
 
 #include "err.h"
 #include "opt.h"
+#include "unit.h"
 
 static bool b_flag, seen_b;
 static const char *s_flag;
@@ -464,13 +465,7 @@ static Suite *opt_suite(void)
     return s;
 }
 
-int main(void)
+Suite *unit_suite(void)
 {
-    SRunner *sr = srunner_create(opt_suite());
-    int failed;
-
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return opt_suite();
 }

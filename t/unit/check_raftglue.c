@@ -23,6 +23,7 @@
 #include "kv.h"
 #include "log.h"
 #include "raftglue_fsm.h"
+#include "unit.h"
 
 /* ck_assert records a checkpoint through a pipe on every call; hot
  * loops and callbacks use this instead. */
@@ -971,14 +972,7 @@ static Suite *raftglue_suite(void)
     return s;
 }
 
-int main(void)
+Suite *unit_suite(void)
 {
-    SRunner *sr = srunner_create(raftglue_suite());
-    int failed;
-
-    srunner_set_fork_status(sr, CK_FORK);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return raftglue_suite();
 }

@@ -23,6 +23,7 @@
 #include "err.h"
 #include "log.h"
 #include "rpc.h"
+#include "unit.h"
 
 static uv_loop_t loop;
 static struct rpc_server *srv;
@@ -1181,14 +1182,7 @@ static Suite *rpc_suite(void)
     return s;
 }
 
-int main(void)
+Suite *unit_suite(void)
 {
-    SRunner *sr = srunner_create(rpc_suite());
-    int failed;
-
-    srunner_set_fork_status(sr, CK_FORK);
-    srunner_run_all(sr, CK_NORMAL);
-    failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+    return rpc_suite();
 }
