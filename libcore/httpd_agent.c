@@ -12,6 +12,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include "agent_local.h"
 #include "opt.h"
 #include "version.h"
 
@@ -202,15 +203,23 @@ static json_t *stats_json(struct agent *a)
 {
     struct utsname u;
     const char *leader = agent_leader(a);
-    char cpus[16];
+    struct agent_local_stats ls;
+    char cpus[16], n[4][16];
 
+    memset(&ls, 0, sizeof(ls));
+    if (a->local != NULL)
+        agent_local_stats(a->local, &ls);
+    snprintf(n[0], sizeof(n[0]), "%d", ls.check_monitors);
+    snprintf(n[1], sizeof(n[1]), "%d", ls.check_ttls);
+    snprintf(n[2], sizeof(n[2]), "%d", ls.checks);
+    snprintf(n[3], sizeof(n[3]), "%d", ls.services);
     uname(&u);
     snprintf(cpus, sizeof(cpus), "%ld", sysconf(_SC_NPROCESSORS_ONLN));
     return json_pack(
         "{s:{s:s,s:s,s:s,s:s}, s:{s:s,s:s,s:s}, "
         "s:{s:s,s:s,s:s,s:s,s:s,s:s}, s:o, s:{s:s,s:s,s:s,s:s}}",
-        "agent", "check_monitors", "0", "check_ttls", "0", "checks", "0",
-        "services", "0",
+        "agent", "check_monitors", n[0], "check_ttls", n[1], "checks", n[2],
+        "services", n[3],
         "build", "prerelease", "", "revision", PROCONSUL_REVISION,
         "version", VERSION_HUMAN,
         "consul", "acl", a->cfg.acl.enabled ? "enabled" : "disabled",
