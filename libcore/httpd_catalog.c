@@ -490,6 +490,17 @@ static json_t *decode_body(struct httpd_ctx *c, const char *gotype)
     return j;
 }
 
+/* A request the catalog refuses ("Must provide node", ...): Consul's
+ * server returns these from its RPC, so its HTTP API answers 500 with
+ * the message; only decode errors are 400. */
+static void rejected(struct httpd_ctx *c, int rc, const char *msg)
+{
+    if (rc == ERR_INVAL)
+        httpd_error(c, 500, "rejected", msg);
+    else
+        httpd_error_rc(c, rc, msg);
+}
+
 static void write_done(struct httpd_ctx *c, int rc,
                        const struct fsm_result *res, const char *msg)
 {
@@ -498,8 +509,8 @@ static void write_done(struct httpd_ctx *c, int rc,
         return;
     }
     if (res->rc != 0) {
-        httpd_error_rc(c, res->rc, res->msg[0] != '\0' ? res->msg
-                                                       : err_str(res->rc));
+        rejected(c, res->rc, res->msg[0] != '\0' ? res->msg
+                                                 : err_str(res->rc));
         return;
     }
     httpd_send_json(c, 200, json_true());
@@ -528,7 +539,7 @@ static void catalog_write(struct httpd_ctx *c, const char *op,
     rc = fsm_encode_catalog(op, req, raft_malloc, &buf, &len, err);
     json_decref(req);
     if (rc != 0) {
-        httpd_error_rc(c, rc, err[0] != '\0' ? err : err_str(rc));
+        rejected(c, rc, err[0] != '\0' ? err : err_str(rc));
         return;
     }
     httpd_apply(c, buf, len, write_done);

@@ -465,19 +465,19 @@ test_expect_success 'register: undecodable bodies: 400 Request decode failed' '
 	expect_error 400 "$DECODE string $GO_TYPE.DeregisterRequest"
 '
 
-test_expect_success 'register: Consul'"'"'s validation messages as 400' '
+test_expect_success 'register: Consul'"'"'s validation messages as 500 (RPC errors)' '
 	api PUT /v1/catalog/register --data-binary "{\"Address\":\"10.9.9.9\"}" &&
-	expect_status 400 &&
+	expect_status 500 &&
 	test_grep "Must provide node" out &&
 	api PUT /v1/catalog/register --data-binary "{\"Node\":\"n9\"}" &&
-	expect_status 400 &&
+	expect_status 500 &&
 	test_grep "Must provide address" out &&
 	api PUT /v1/catalog/register --data-binary \
 		"{\"Node\":\"n9\",\"Address\":\"10.9.9.9\",\"Service\":{\"Port\":1}}" &&
-	expect_status 400 &&
+	expect_status 500 &&
 	test_grep "Must provide service name" out &&
 	api PUT /v1/catalog/deregister --data-binary "{}" &&
-	expect_status 400 &&
+	expect_status 500 &&
 	test_grep "Must provide node" out &&
 	get /v1/catalog/nodes &&
 	nodes_in >actual && echo n1,n2,n3 >expect && test_cmp expect actual
