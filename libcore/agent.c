@@ -193,9 +193,7 @@ static int init_raft(struct agent *a, char *err)
     snprintf(dir, sizeof(dir), "%s/raft", a->data_dir);
     snprintf(a->rpc_addr, sizeof(a->rpc_addr), "%s:%d", a->advertise,
              a->cfg.ports.server);
-    id = raft_digest(a->node_id, 0);
-    if (id == 0)
-        id = 1;
+    id = agent_raft_id(a->node_id);
     a->rpc = rpc_server_new(a->loop, err);
     if (a->rpc == NULL)
         return ERR_NOMEM;

@@ -175,6 +175,8 @@ const struct agent_server *agent_server_by_raft_id(struct agent *a,
                                                    uint64_t id);
 /* Node UUID and name for a Raft id (from gossip or the saved map);
  * false when unknown. */
+/* The Raft id of a server: raft_digest of its node UUID (never 0). */
+uint64_t agent_raft_id(const char *node_id);
 bool agent_server_names(struct agent *a, uint64_t raft_id,
                         const char **node_id, const char **name);
 /* An alive server to forward to ("ip:port"), avoiding `avoid` when

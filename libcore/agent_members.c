@@ -22,14 +22,6 @@
 #define MAX_IN_FLIGHT 32
 #define FULL_TICKS 10
 
-static const char *tag(const struct gossip_member *m, const char *key)
-{
-    for (size_t i = 0; i < m->n_tags; i++)
-        if (strcmp(m->tags[i].key, key) == 0)
-            return m->tags[i].val;
-    return NULL;
-}
-
 static void write_done(void *ctx, int rc, const struct fsm_result *res)
 {
     struct agent *a = ctx;
@@ -83,8 +75,8 @@ static bool same_str(const json_t *o, const char *key, const char *want)
 static void sync_member(void *ctx, const struct gossip_member *m)
 {
     struct agent *a = ctx;
-    const char *dc = tag(m, "dc"), *id = tag(m, "id");
-    const char *role = tag(m, "role"), *port = tag(m, "port");
+    const char *dc = gossip_member_tag(m, "dc"), *id = gossip_member_tag(m, "id");
+    const char *role = gossip_member_tag(m, "role"), *port = gossip_member_tag(m, "port");
     bool alive = m->status == GOSSIP_ALIVE;
     const char *status = alive ? "passing" : "critical";
     const char *output = alive ? "Agent alive and reachable"

@@ -49,19 +49,11 @@
 #define WAIT_LOG_MS 10000
 #define CALL_MS 3000
 
-static uint64_t digest(const char *node_id)
+uint64_t agent_raft_id(const char *node_id)
 {
     uint64_t id = raft_digest(node_id, 0);
 
     return id == 0 ? 1 : id;
-}
-
-static const char *tag(const struct gossip_member *m, const char *key)
-{
-    for (size_t i = 0; i < m->n_tags; i++)
-        if (strcmp(m->tags[i].key, key) == 0)
-            return m->tags[i].val;
-    return NULL;
 }
 
 /* ---- known ids ---- */
@@ -118,9 +110,9 @@ static void add_member(void *ctx, const struct gossip_member *m)
 {
     struct rebuild *rb = ctx;
     struct agent *a = rb->a;
-    const char *role = tag(m, "role"), *dc = tag(m, "dc");
-    const char *id = tag(m, "id"), *port = tag(m, "port");
-    const char *expect = tag(m, "expect");
+    const char *role = gossip_member_tag(m, "role"), *dc = gossip_member_tag(m, "dc");
+    const char *id = gossip_member_tag(m, "id"), *port = gossip_member_tag(m, "port");
+    const char *expect = gossip_member_tag(m, "expect");
     struct agent_server *s;
 
     if (role == NULL || strcmp(role, "consul") != 0 || dc == NULL ||
@@ -139,7 +131,7 @@ static void add_member(void *ctx, const struct gossip_member *m)
     memset(s, 0, sizeof(*s));
     snprintf(s->name, sizeof(s->name), "%s", m->name);
     snprintf(s->node_id, sizeof(s->node_id), "%s", id);
-    s->raft_id = digest(id);
+    s->raft_id = agent_raft_id(id);
     snprintf(s->addr, sizeof(s->addr), strchr(m->addr, ':') ? "[%s]:%s"
                                                              : "%s:%s",
              m->addr, port != NULL ? port : "8300");
@@ -232,7 +224,7 @@ static void load_map(struct agent *a)
         const char *addr = json_string_value(json_object_get(it, "Address"));
 
         if (id != NULL && node != NULL && addr != NULL && strlen(id) < 40)
-            remember(a, digest(id), id, node, addr);
+            remember(a, agent_raft_id(id), id, node, addr);
     }
     json_decref(root);
     free(path);
@@ -320,7 +312,7 @@ static int peer_entry(struct agent *a, json_t *it,
     if (!json_is_string(json_object_get(it, "id")) || addr == NULL)
         return err_set(err, ERR_INVAL, "every entry needs \"id\" and "
                                        "\"address\" strings");
-    s->id = digest(json_string_value(json_object_get(it, "id")));
+    s->id = agent_raft_id(json_string_value(json_object_get(it, "id")));
     s->address = addr;
     s->voter = !json_is_true(json_object_get(it, "non_voter"));
     return 0;

@@ -514,6 +514,14 @@ int gossip_member_get(struct gossip *g, const char *name,
 
 size_t gossip_num_members(struct gossip *g) { return g->n_members; }
 
+const char *gossip_member_tag(const struct gossip_member *m, const char *key)
+{
+    for (size_t i = 0; i < m->n_tags; i++)
+        if (strcmp(m->tags[i].key, key) == 0)
+            return m->tags[i].val;
+    return NULL;
+}
+
 void gossip_stats(struct gossip *g, struct gossip_stats *st)
 {
     memset(st, 0, sizeof(*st));

@@ -204,6 +204,9 @@ int gossip_user_event(struct gossip *g, const char *name,
  * not change the pool. */
 typedef void (*gossip_member_fn)(void *ctx, const struct gossip_member *m);
 void gossip_members(struct gossip *g, gossip_member_fn fn, void *ctx);
+/* The value of tag key of m (borrowed like m), or NULL. */
+const char *gossip_member_tag(const struct gossip_member *m,
+                              const char *key);
 /* One member by name; ERR_NOTFOUND when unknown. */
 int gossip_member_get(struct gossip *g, const char *name,
                       struct gossip_member *out);

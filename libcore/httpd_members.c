@@ -46,18 +46,10 @@ struct members_ctx {
     const char *segment; /* NULL: every segment */
 };
 
-static const char *tag(const struct gossip_member *m, const char *key)
-{
-    for (size_t i = 0; i < m->n_tags; i++)
-        if (strcmp(m->tags[i].key, key) == 0)
-            return m->tags[i].val;
-    return NULL;
-}
-
 static void add_member(void *ctx, const struct gossip_member *m)
 {
     struct members_ctx *mc = ctx;
-    const char *seg = tag(m, "segment");
+    const char *seg = gossip_member_tag(m, "segment");
 
     if (mc->segment != NULL && strcmp(seg != NULL ? seg : "",
                                       mc->segment) != 0)

@@ -126,9 +126,7 @@ void httpd_operator_raft_peer(struct httpd_ctx *c)
         return;
     }
     if (id != NULL && id[0] != '\0') {
-        f.id = raft_digest(id, 0);
-        if (f.id == 0)
-            f.id = 1;
+        f.id = agent_raft_id(id);
     } else {
         f.address = addr;
     }
@@ -179,7 +177,7 @@ void httpd_operator_transfer(struct httpd_ctx *c)
     if (!need_raft(c))
         return;
     if (id != NULL && id[0] != '\0') {
-        f.id = raft_digest(id, 0);
+        f.id = agent_raft_id(id);
         raftglue_servers(&c->a->rg, find_server, &f);
         if (f.found == 0) {
             httpd_error(c, 400, "bad_request",
@@ -623,7 +621,7 @@ void httpd_internal_commit(struct httpd_ctx *c)
 
         if (sv == NULL || id == NULL)
             continue;
-        sv[i].id = raft_digest(id, 0) != 0 ? raft_digest(id, 0) : 1;
+        sv[i].id = agent_raft_id(id);
         sv[i].address = json_string_value(json_object_get(it, "Address"));
         sv[i].voter = true;
     }
