@@ -14,7 +14,6 @@
 #include <ifaddrs.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
-#include <openssl/rand.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,42 +25,12 @@
 #include "agent_local.h"
 #include "log.h"
 #include "util_fs.h"
+#include "util_rand.h"
 #include "version.h"
 
 #define RAFT_MS_PER_MULT 200
 
 static const int stop_signals[] = {SIGINT, SIGTERM, SIGQUIT, SIGHUP};
-
-static void make_uuid(char out[40])
-{
-    unsigned char b[16];
-
-    if (RAND_bytes(b, sizeof(b)) != 1) {
-        for (size_t i = 0; i < sizeof(b); i++)
-            b[i] = (unsigned char)rand();
-    }
-    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
-    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
-    snprintf(out, 40,
-             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
-             "%02x%02x%02x%02x%02x%02x",
-             b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9],
-             b[10], b[11], b[12], b[13], b[14], b[15]);
-}
-
-static bool uuid_valid(const char *s)
-{
-    static const char pat[] = "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx";
-
-    if (strlen(s) != sizeof(pat) - 1)
-        return false;
-    for (size_t i = 0; pat[i] != '\0'; i++) {
-        if (pat[i] == '-' ? s[i] != '-' : !strchr("0123456789abcdef",
-                                                  s[i] | 0x20))
-            return false;
-    }
-    return true;
-}
 
 /* Read <data_dir>/node-id or create it (Consul keeps it there too). */
 static int load_node_id(struct agent *a, char *err)
@@ -70,7 +39,7 @@ static int load_node_id(struct agent *a, char *err)
     FILE *f;
 
     if (a->cfg.node_id != NULL && a->cfg.node_id[0] != '\0') {
-        if (!uuid_valid(a->cfg.node_id))
+        if (!util_uuid_valid(a->cfg.node_id))
             return err_set(err, ERR_INVAL, "node_id must be a UUID");
         memcpy(a->node_id, a->cfg.node_id, 37);
         return 0;
@@ -82,13 +51,14 @@ static int load_node_id(struct agent *a, char *err)
             buf[0] = '\0';
         fclose(f);
         buf[strcspn(buf, " \r\n")] = '\0';
-        if (!uuid_valid(buf))
+        if (!util_uuid_valid(buf))
             return err_set(err, ERR_INVAL,
                            "'%s' does not hold a valid node id", path);
         memcpy(a->node_id, buf, 37);
         return 0;
     }
-    make_uuid(a->node_id);
+    if (util_uuid(a->node_id, err) != 0)
+        return ERR_INTERNAL;
     f = fopen(path, "w");
     if (f == NULL || fprintf(f, "%s", a->node_id) < 0 || fclose(f) != 0)
         return err_set(err, ERR_IO, "writing '%s': %s", path,

@@ -11,6 +11,7 @@
 
 #include "err.h"
 #include "opt.h"
+#include "util_rand.h"
 #include "unit.h"
 
 static bool b_flag, seen_b;
@@ -461,9 +462,28 @@ static Suite *opt_suite(void)
     tcase_add_test(v, durations);
     tcase_add_test(v, bad_durations);
     tcase_add_test(v, bools);
+    tcase_add_test(v, uuids_are_v4_and_distinct);
     suite_add_tcase(s, v);
     return s;
 }
+
+START_TEST(uuids_are_v4_and_distinct)
+{
+    char a[UTIL_UUID_LEN + 1], b[UTIL_UUID_LEN + 1], err[ERR_LEN];
+
+    ck_assert_int_eq(util_uuid(a, err), 0);
+    ck_assert_int_eq(util_uuid(b, err), 0);
+    ck_assert(util_uuid_valid(a));
+    ck_assert_str_ne(a, b);
+    ck_assert_int_eq(a[14], '4');
+    ck_assert(strchr("89ab", a[19]) != NULL);
+    ck_assert(util_uuid_valid("00000000-0000-0000-0000-00000000000A"));
+    ck_assert(!util_uuid_valid("00000000-0000-0000-0000-00000000000"));
+    ck_assert(!util_uuid_valid("00000000x0000-0000-0000-000000000000"));
+    ck_assert(!util_uuid_valid("g0000000-0000-0000-0000-000000000000"));
+    ck_assert(!util_uuid_valid(NULL));
+}
+END_TEST
 
 Suite *unit_suite(void)
 {
