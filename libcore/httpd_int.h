@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "acl.h"
 #include "agent.h"
 #include "httpd.h"
 
@@ -73,6 +74,9 @@ struct httpd_ctx {
     struct httpd_pending *pend;
     void *data;
     bool via_rpc;         /* arrived on the server RPC port */
+    /* ACLs (httpd_auth.c) */
+    const char *token;    /* secret the request carries (pool); NULL: none */
+    bool acl_filtered;    /* a list lost entries to ACLs */
 };
 
 struct httpd {
@@ -138,6 +142,53 @@ bool httpd_needs_forward(struct httpd_ctx *c, enum httpd_route_kind kind);
 void httpd_forward(struct httpd_ctx *c, void (*local)(struct httpd_ctx *c));
 /* Map an ERR_* from agent_apply/barrier to Consul's status + body. */
 void httpd_error_rc(struct httpd_ctx *c, int rc, const char *msg);
+
+/* ---- ACL enforcement (httpd_auth.c) ----
+ * The route table names each route's permission; dispatch checks it
+ * before the handler runs (and, on a client agent, first fetches the
+ * token's rules from a server). Handlers whose permission depends on
+ * the body or that filter lists call these. All of them say yes when
+ * ACLs are disabled. The token is c->token, else the agent's default
+ * token, else the anonymous token. */
+bool httpd_acl_enabled(const struct httpd_ctx *c);
+/* Allowed? Sends nothing (for filtering lists). An unknown token is
+ * allowed nothing. */
+bool httpd_acl_can(struct httpd_ctx *c, enum acl_res res, const char *name,
+                   enum acl_need need);
+/* Allowed? Else answers 403 itself: "ACL not found" for an unknown or
+ * expired token, else Consul's "Permission denied: token with
+ * AccessorID '<id>' lacks permission 'key:write' on \"foo\"" (the
+ * anonymous form for no token), and returns false. */
+bool httpd_acl_require(struct httpd_ctx *c, enum acl_res res,
+                       const char *name, enum acl_need need);
+/* httpd_acl_require for a recursive KV delete (acl_key_write_prefix). */
+bool httpd_acl_require_key_prefix(struct httpd_ctx *c, const char *prefix);
+/* A list lost entries: the response will carry
+ * X-Consul-Results-Filtered-By-ACLs: true (never for the anonymous
+ * token, as Consul). Call before sending. */
+void httpd_acl_filtered(struct httpd_ctx *c);
+/* Servers: the stored token the request's secret names (borrowed until
+ * the FSM next changes), NULL when unknown/expired or on a client. */
+const json_t *httpd_acl_token_obj(struct httpd_ctx *c);
+
+/* ACL API (httpd_acl_api.c): /v1/acl/... */
+void httpd_acl_bootstrap(struct httpd_ctx *c);
+void httpd_acl_token(struct httpd_ctx *c);    /* /v1/acl/token[/...] */
+void httpd_acl_token_self(struct httpd_ctx *c);
+void httpd_acl_tokens(struct httpd_ctx *c);
+void httpd_acl_policy(struct httpd_ctx *c);   /* /v1/acl/policy[/...] */
+void httpd_acl_policies(struct httpd_ctx *c);
+void httpd_acl_role(struct httpd_ctx *c);     /* /v1/acl/role[/...] */
+void httpd_acl_roles(struct httpd_ctx *c);
+/* 8300 only: a bootstrap forwarded by a follower that holds the
+ * acl-bootstrap-reset file (body {"ResetIndex":N,"Proof":"<hex>",
+ * "BootstrapSecret"?}: Proof = HMAC-SHA256(cluster secret,
+ * "acl-bootstrap-reset:N"), hex). */
+void httpd_internal_acl_bootstrap(struct httpd_ctx *c);
+/* 8300 only: a client agent resolving a token (httpd_auth.c). */
+void httpd_internal_acl_resolve(struct httpd_ctx *c);
+/* /v1/agent/token/<kind> (httpd_auth.c). */
+void httpd_agent_token(struct httpd_ctx *c);
 
 /* Handlers (one per route). */
 void httpd_kv(struct httpd_ctx *c);
