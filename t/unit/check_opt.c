@@ -12,6 +12,7 @@
 #include "err.h"
 #include "opt.h"
 #include "util_rand.h"
+#include "util_time.h"
 #include "unit.h"
 
 static bool b_flag, seen_b;
@@ -433,6 +434,55 @@ START_TEST(bools)
 }
 END_TEST
 
+START_TEST(uuids_are_v4_and_distinct)
+{
+    char a[UTIL_UUID_LEN + 1], b[UTIL_UUID_LEN + 1], e[ERR_LEN];
+
+    ck_assert_int_eq(util_uuid(a, e), 0);
+    ck_assert_int_eq(util_uuid(b, e), 0);
+    ck_assert(util_uuid_valid(a));
+    ck_assert_str_ne(a, b);
+    ck_assert_int_eq(a[14], '4');
+    ck_assert(strchr("89ab", a[19]) != NULL);
+    ck_assert(util_uuid_valid("00000000-0000-0000-0000-00000000000A"));
+    ck_assert(!util_uuid_valid("00000000-0000-0000-0000-00000000000"));
+    ck_assert(!util_uuid_valid("00000000x0000-0000-0000-000000000000"));
+    ck_assert(!util_uuid_valid("g0000000-0000-0000-0000-000000000000"));
+    ck_assert(!util_uuid_valid(NULL));
+}
+END_TEST
+
+START_TEST(rfc3339_round_trip)
+{
+    char out[UTIL_RFC3339_LEN], e[ERR_LEN];
+    int64_t ns = 0;
+
+    util_rfc3339(INT64_C(1556209715012345678), out);
+    ck_assert_str_eq(out, "2019-04-25T16:28:35.012345678Z");
+    util_rfc3339(INT64_C(1556209715000000000), out);
+    ck_assert_str_eq(out, "2019-04-25T16:28:35Z");
+    util_rfc3339(INT64_C(1556209715120000000), out);
+    ck_assert_str_eq(out, "2019-04-25T16:28:35.12Z");
+    ck_assert_int_eq(util_parse_rfc3339("2019-04-25T16:28:35.012345678Z",
+                                        &ns, e), 0);
+    ck_assert(ns == INT64_C(1556209715012345678));
+    ck_assert_int_eq(util_parse_rfc3339("2019-04-25T18:28:35+02:00", &ns,
+                                        e), 0);
+    ck_assert(ns == INT64_C(1556209715000000000));
+    ck_assert_int_eq(util_parse_rfc3339("2019-04-25 16:28:35Z", &ns, e),
+                     ERR_INVAL);
+    ck_assert_int_eq(util_parse_rfc3339("2019-13-25T16:28:35Z", &ns, e),
+                     ERR_INVAL);
+    ck_assert_int_eq(util_parse_rfc3339("2019-04-25T16:28:35", &ns, e),
+                     ERR_INVAL);
+    ck_assert_int_eq(util_parse_rfc3339("2019-04-25T16:28:35.Z", &ns, e),
+                     ERR_INVAL);
+    ck_assert_int_eq(util_parse_rfc3339("2019-04-25T16:28:35.1234567891Z",
+                                        &ns, e), ERR_INVAL);
+    ck_assert(util_now_ns() > INT64_C(1556209715000000000));
+}
+END_TEST
+
 static Suite *opt_suite(void)
 {
     Suite *s = suite_create("opt");
@@ -463,27 +513,10 @@ static Suite *opt_suite(void)
     tcase_add_test(v, bad_durations);
     tcase_add_test(v, bools);
     tcase_add_test(v, uuids_are_v4_and_distinct);
+    tcase_add_test(v, rfc3339_round_trip);
     suite_add_tcase(s, v);
     return s;
 }
-
-START_TEST(uuids_are_v4_and_distinct)
-{
-    char a[UTIL_UUID_LEN + 1], b[UTIL_UUID_LEN + 1], err[ERR_LEN];
-
-    ck_assert_int_eq(util_uuid(a, err), 0);
-    ck_assert_int_eq(util_uuid(b, err), 0);
-    ck_assert(util_uuid_valid(a));
-    ck_assert_str_ne(a, b);
-    ck_assert_int_eq(a[14], '4');
-    ck_assert(strchr("89ab", a[19]) != NULL);
-    ck_assert(util_uuid_valid("00000000-0000-0000-0000-00000000000A"));
-    ck_assert(!util_uuid_valid("00000000-0000-0000-0000-00000000000"));
-    ck_assert(!util_uuid_valid("00000000x0000-0000-0000-000000000000"));
-    ck_assert(!util_uuid_valid("g0000000-0000-0000-0000-000000000000"));
-    ck_assert(!util_uuid_valid(NULL));
-}
-END_TEST
 
 Suite *unit_suite(void)
 {
