@@ -122,6 +122,16 @@ bool acl_allowed(const struct acl_authz *z, bool default_allow,
 bool acl_key_write_prefix(const struct acl_authz *z, bool default_allow,
                           const char *prefix);
 
+/* ---- hashes (acl_hash.c) ---- */
+
+/* The "Hash" of a token, policy or role: base64 of SHA-256 over its
+ * compact JSON without Hash, SecretID, CreateTime, CreateIndex and
+ * ModifyIndex (Consul uses blake2b over its own field order, so the
+ * values differ; clients only compare them for change). out holds at
+ * least ACL_HASH_LEN + 1 bytes. ERR_NOMEM. */
+#define ACL_HASH_LEN 44
+int acl_hash(const json_t *obj, char *out, char *err);
+
 /* ---- the replicated state (acl_store.c) ---- */
 
 struct acl_store;
