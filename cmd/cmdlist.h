@@ -1,5 +1,6 @@
 /* cmdlist.h - the one command table; one sorted line per command.
  * CMD(name, flags, summary). Included twice by main.c. */
+CMD(acl, CMD_HTTP, "Interact with Consul's ACLs")
 CMD(agent, CMD_LOCAL, "Runs a Consul agent")
 CMD(force_leave, CMD_HTTP, "Forces a member of the cluster to enter the \"left\" state")
 CMD(help, CMD_LOCAL, "Shows help for a command")

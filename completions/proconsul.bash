@@ -2,16 +2,74 @@
 #
 # Install: source this file, or copy it to
 # /usr/share/bash-completion/completions/proconsul (and link it as
-# "consul"). Completes commands, "kv", "operator" and "services" verbs
-# and each command's flags;
+# "consul"). Completes commands, "acl", "kv", "operator" and "services"
+# verbs and each command's flags;
 # flags that take a path complete file names ("-flag path" and
 # "-flag=path").
 
 _proconsul_http_flags="-http-addr= -token= -token-file= -datacenter= -stale
     -ca-file= -ca-path= -client-cert= -client-key= -tls-server-name="
 
+_proconsul_tok_links="-description= -policy-id= -policy-name= -role-id=
+    -role-name= -service-identity= -node-identity="
+
 _proconsul_flags() {
     case "$1" in
+    "acl bootstrap")
+        echo "-format= $_proconsul_http_flags"
+        ;;
+    "acl set-agent-token")
+        echo "$_proconsul_http_flags"
+        ;;
+    "acl token create")
+        echo "$_proconsul_tok_links -accessor= -secret= -local -expires-ttl=
+            -format= -meta $_proconsul_http_flags"
+        ;;
+    "acl token read")
+        echo "-accessor-id= -id= -self -expanded -format= -meta
+            $_proconsul_http_flags"
+        ;;
+    "acl token update")
+        echo "-accessor-id= -id= $_proconsul_tok_links -append-policy-id=
+            -append-policy-name= -append-role-id= -append-role-name=
+            -append-service-identity= -append-node-identity=
+            -merge-policies -merge-roles -merge-service-identities
+            -merge-node-identities -format= -meta $_proconsul_http_flags"
+        ;;
+    "acl token clone")
+        echo "-accessor-id= -id= -description= -format=
+            $_proconsul_http_flags"
+        ;;
+    "acl token delete")
+        echo "-accessor-id= -id= $_proconsul_http_flags"
+        ;;
+    "acl token list" | "acl policy list" | "acl role list")
+        echo "-format= -meta $_proconsul_http_flags"
+        ;;
+    "acl policy create")
+        echo "-name= -description= -rules= -valid-datacenter= -format= -meta
+            $_proconsul_http_flags"
+        ;;
+    "acl policy read" | "acl role read")
+        echo "-id= -name= -format= -meta $_proconsul_http_flags"
+        ;;
+    "acl policy update")
+        echo "-id= -name= -description= -rules= -valid-datacenter= -no-merge
+            -format= -meta $_proconsul_http_flags"
+        ;;
+    "acl policy delete" | "acl role delete")
+        echo "-id= -name= $_proconsul_http_flags"
+        ;;
+    "acl role create")
+        echo "-name= -description= -policy-id= -policy-name=
+            -service-identity= -node-identity= -format= -meta
+            $_proconsul_http_flags"
+        ;;
+    "acl role update")
+        echo "-id= -name= -description= -policy-id= -policy-name=
+            -service-identity= -node-identity= -no-merge -format= -meta
+            $_proconsul_http_flags"
+        ;;
     agent)
         echo "-server -bootstrap -bootstrap-expect= -node= -node-id=
             -datacenter= -bind= -client= -advertise= -data-dir= -http-port=
@@ -120,25 +178,30 @@ _proconsul() {
         case "$w" in -*) continue ;; esac
         if [ -z "$cmd" ]; then
             cmd="$w"
-        elif { [ "$cmd" = kv ] || [ "$cmd" = operator ] ||
-            [ "$cmd" = services ]; } && [ -z "$verb" ]; then
+        elif { [ "$cmd" = acl ] || [ "$cmd" = kv ] ||
+            [ "$cmd" = operator ] || [ "$cmd" = services ]; } &&
+            [ -z "$verb" ]; then
             verb="$w"
-        elif [ "$cmd" = operator ] && [ -z "$sub" ]; then
+        elif { [ "$cmd" = operator ] || [ "$cmd" = acl ]; } &&
+            [ -z "$sub" ]; then
             sub="$w"
         fi
     done
 
     if [ -z "$cmd" ]; then
-        COMPREPLY=($(compgen -W "agent force-leave help join kv leave members operator
-            services version --help --version" \
+        COMPREPLY=($(compgen -W "acl agent force-leave help join kv leave
+            members operator services version --help --version" \
             -- "$cur"))
         return 0
     fi
     case "$cmd" in
     help)
         if [ "$COMP_CWORD" -eq 2 ]; then
-            COMPREPLY=($(compgen -W "agent force-leave help join kv leave members
-                operator services version" -- "$cur"))
+            COMPREPLY=($(compgen -W "acl agent force-leave help join kv leave
+                members operator services version" -- "$cur"))
+        elif [ "${COMP_WORDS[2]}" = acl ] && [ "$COMP_CWORD" -eq 3 ]; then
+            COMPREPLY=($(compgen -W "bootstrap policy role set-agent-token
+                token" -- "$cur"))
         elif [ "${COMP_WORDS[2]}" = kv ] && [ "$COMP_CWORD" -eq 3 ]; then
             COMPREPLY=($(compgen -W "get put delete" -- "$cur"))
         elif [ "${COMP_WORDS[2]}" = operator ] && [ "$COMP_CWORD" -eq 3 ]; then
@@ -147,6 +210,36 @@ _proconsul() {
             COMPREPLY=($(compgen -W "register deregister" -- "$cur"))
         fi
         return 0 ;;
+    acl)
+        if [ -z "$verb" ]; then
+            COMPREPLY=($(compgen -W "bootstrap policy role set-agent-token
+                token" -- "$cur"))
+            return 0
+        fi
+        case "$verb" in
+        bootstrap | set-agent-token)
+            if [ "$verb" = set-agent-token ] && [ -z "$sub" ]; then
+                case "$cur" in
+                -*) ;;
+                *)
+                    COMPREPLY=($(compgen -W "default agent recovery
+                        replication config_file_service_registration dns" \
+                        -- "$cur"))
+                    return 0 ;;
+                esac
+            fi
+            words="$(_proconsul_flags "acl $verb")" ;;
+        *)
+            if [ -z "$sub" ]; then
+                case "$verb" in
+                token) words="clone create delete list read update" ;;
+                policy | role) words="create delete list read update" ;;
+                esac
+                COMPREPLY=($(compgen -W "$words" -- "$cur"))
+                return 0
+            fi
+            words="$(_proconsul_flags "acl $verb $sub")" ;;
+        esac ;;
     kv)
         if [ -z "$verb" ]; then
             COMPREPLY=($(compgen -W "get put delete" -- "$cur"))
