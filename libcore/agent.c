@@ -192,6 +192,8 @@ int agent_init(struct agent *a, uv_loop_t *loop, struct cfg *cfg,
     rc = prepare_data_dir(a, err);
     if (rc == 0)
         rc = fsm_init_dc(&a->fsm, a->cfg.datacenter, err);
+    if (rc == 0)
+        rc = agent_acl_init(a, err);
     if (rc != 0) {
         agent_release(a);
         *cfg = a->cfg; /* on failure the caller keeps its config */
@@ -637,6 +639,7 @@ void agent_release(struct agent *a)
         close(a->lock_fd);
     a->lock_fd = -1;
     fsm_release(&a->fsm);
+    agent_acl_release(a);
     agent_servers_release(a);
     cfg_release(&a->cfg);
     free(a->data_dir);

@@ -25,6 +25,7 @@
 
 struct agent;
 struct agent_local; /* agent_local.h: local services and checks */
+struct agent_acl;   /* agent_acl.c: the agent's tokens, token cache */
 
 /* A blocking query waiting for state to move past some index. fn is
  * called after every applied change; it may remove its own watch. */
@@ -119,6 +120,7 @@ struct agent {
     int member_ticks;
     int member_writes;          /* Raft writes in flight */
     struct agent_local *local;  /* services, checks, anti-entropy */
+    struct agent_acl *acl;      /* tokens, resolution cache (agent_acl.c) */
 };
 
 /* Prepare everything but start nothing. Takes ownership of *cfg on
@@ -216,5 +218,67 @@ uint64_t agent_last_contact_ms(struct agent *a);
  * FSM next applies or restores. */
 const struct cfg_autopilot *agent_autopilot(struct agent *a,
                                             struct cfg_autopilot *buf);
+
+/* ---- ACLs (agent_acl.c) ----
+ * The agent's own tokens (acl.tokens.* in the config, replaced by those
+ * set through PUT /v1/agent/token/<kind> and, with
+ * enable_token_persistence, kept in <data-dir>/acl-tokens.json, mode
+ * 0600), the resolution of a request's secret to an authorizer (servers
+ * from their replicated state, client agents from a server, cached for
+ * acl.token_ttl, acl.down_policy when no server answers), and the
+ * leader's initialisation of the ACL state (cluster secret,
+ * global-management policy, anonymous token, initial management
+ * token). */
+enum agent_token_kind {
+    AGENT_TOKEN_DEFAULT,
+    AGENT_TOKEN_AGENT,
+    AGENT_TOKEN_RECOVERY,
+    AGENT_TOKEN_REPLICATION,
+    AGENT_TOKEN_CFG_REGISTRATION,
+    AGENT_TOKEN_DNS,
+    AGENT_TOKEN_COUNT
+};
+int agent_acl_init(struct agent *a, char *err);
+void agent_acl_release(struct agent *a);
+bool agent_acl_enabled(const struct agent *a);
+/* default_policy = "allow" (or ACLs off). */
+bool agent_acl_default_allow(const struct agent *a);
+/* A kind by its API name ("default", "agent", "agent_recovery", ...,
+ * and the legacy "acl_token", "agent_master", ...); -1 when unknown. */
+int agent_token_kind(const char *name);
+const char *agent_token_kind_name(enum agent_token_kind k);
+/* The token in force for kind (NULL when none). Borrowed until the
+ * next agent_set_token. */
+const char *agent_token(const struct agent *a, enum agent_token_kind k);
+/* Replace it (NULL or "": clear) and persist when configured. */
+int agent_set_token(struct agent *a, enum agent_token_kind k,
+                    const char *secret, char *err);
+
+/* Who a request is (borrowed until control returns to the loop). */
+struct agent_acl_who {
+    const struct acl_authz *z;  /* NULL: grants nothing */
+    const char *accessor;       /* AccessorID, "" when unknown */
+    bool anonymous;
+    bool default_allow;         /* what a DEFAULT decision becomes */
+};
+/* Resolve secret (NULL or "": the default token, else anonymous).
+ * 0, or ERR_NOTFOUND for an unknown or expired token ("ACL not
+ * found"). On a client agent whose cache has no fresh entry it returns
+ * 0 with *need_fetch set and w unfilled: call agent_acl_fetch, then ask
+ * again. With ACLs disabled everything is allowed. */
+int agent_acl_who(struct agent *a, const char *secret,
+                  struct agent_acl_who *w, bool *need_fetch);
+/* Client agents: fetch secret's rules from a server into the cache.
+ * 0: cb(ctx) runs once, later (never from inside); 1: no server is
+ * known, the cache was settled at once by the down_policy and cb will
+ * not run (ask agent_acl_who again now); ERR_NOMEM. A failed fetch also
+ * leaves the down_policy's answer in the cache. */
+typedef void (*agent_acl_cb)(void *ctx);
+int agent_acl_fetch(struct agent *a, const char *secret, agent_acl_cb cb,
+                    void *ctx, char *err);
+/* Drop a waiting fetch's callback (the request went away). */
+void agent_acl_cancel(struct agent *a, agent_acl_cb cb, void *ctx);
+/* Leader tick: create what the ACL state lacks (one write at a time). */
+void agent_acl_leader(struct agent *a);
 
 #endif

@@ -561,15 +561,12 @@ static void apply_marks(struct agent_local *l, const json_t *op)
     }
 }
 
-static const char *agent_token(struct agent_local *l)
+/* Consul's anti-entropy: the agent token, else the default one. */
+static const char *sync_token(struct agent_local *l)
 {
-    const struct cfg_acl_tokens *t = &l->a->cfg.acl.tokens;
+    const char *t = agent_token(l->a, AGENT_TOKEN_AGENT);
 
-    if (t->agent != NULL && t->agent[0] != '\0')
-        return t->agent;
-    if (t->default_token != NULL && t->default_token[0] != '\0')
-        return t->default_token;
-    return NULL;
+    return t != NULL ? t : agent_token(l->a, AGENT_TOKEN_DEFAULT);
 }
 
 static void on_reply(void *ctx, int rc, const struct rpc_response *r,
@@ -578,7 +575,7 @@ static void on_reply(void *ctx, int rc, const struct rpc_response *r,
 static void send_next(struct agent_local *l)
 {
     struct rpc_header h[2] = {{"Content-Type", "application/json"},
-                              {"X-Consul-Token", agent_token(l)}};
+                              {"X-Consul-Token", sync_token(l)}};
     const json_t *op;
     const char *addr;
     char msg[ERR_LEN], *body = NULL;

@@ -892,6 +892,7 @@ static void on_tick(uv_timer_t *t)
         a->waiting_reason[0] = '\0';
     reconcile(a);
     agent_members_reconcile(a);
+    agent_acl_leader(a);
     save_map(a);
 }
 

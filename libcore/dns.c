@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "acl.h"
 #include "cat.h"
 #include "dns_int.h"
 #include "log.h"
@@ -255,6 +256,52 @@ static const char *service_of(const struct dns_query *q)
     return q->kind == DNS_K_SERVICE ? q->name : "consul";
 }
 
+static bool may_read(const struct agent_acl_who *w, enum acl_res res,
+                     const json_t *o, const char *field)
+{
+    const char *name = json_string_value(json_object_get(o, field));
+
+    return acl_allowed(w->z, w->default_allow, res, name ? name : "",
+                       ACL_READ);
+}
+
+/* Servers answer from their own catalog: filter it by what the DNS
+ * token (else the default one, else anonymous) may read, as the server
+ * a client agent asks does. Takes data. */
+static json_t *acl_filter(struct dns *d, const struct dns_query *q,
+                          json_t *data)
+{
+    struct agent_acl_who w;
+    json_t *out, *e;
+    bool fetch;
+    size_t i;
+
+    if (!agent_acl_enabled(d->a) || data == NULL || json_is_null(data))
+        return data;
+    if (agent_acl_who(d->a, agent_token(d->a, AGENT_TOKEN_DNS), &w,
+                      &fetch) != 0 || fetch) {
+        json_decref(data);
+        return q->kind == DNS_K_NODE ? json_null() : json_array();
+    }
+    if (q->kind == DNS_K_NODE) {
+        if (may_read(&w, ACL_RES_NODE, json_object_get(data, "Node"),
+                     "Node"))
+            return data;
+        json_decref(data);
+        return json_null();
+    }
+    out = json_array();
+    json_array_foreach(data, i, e) {
+        if (q->kind == DNS_K_PTR ? may_read(&w, ACL_RES_NODE, e, "Node")
+            : may_read(&w, ACL_RES_NODE, json_object_get(e, "Node"), "Node")
+              && may_read(&w, ACL_RES_SERVICE, json_object_get(e, "Service"),
+                          "Service"))
+            json_array_append(out, e);
+    }
+    json_decref(data);
+    return out;
+}
+
 static void lookup_local(struct dns_req *r)
 {
     struct cat_store *cat = r->d->a->fsm.cat;
@@ -268,6 +315,7 @@ static void lookup_local(struct dns_req *r)
         data = cat_service_health(cat, service_of(&r->q), NULL, false);
     if (data == NULL && r->q.kind == DNS_K_NODE)
         data = json_null();
+    data = acl_filter(r->d, &r->q, data);
     req_answer(r, data);
     json_decref(data);
 }
@@ -343,6 +391,9 @@ static void lookup_remote(struct dns_req *r)
                                                           : NULL);
     char target[4 * DNS_NAME_MAX + 64], esc[3 * DNS_NAME_MAX + 1];
     char err[ERR_LEN];
+    const char *tok = agent_token(d->a, AGENT_TOKEN_DNS);
+    struct rpc_header h[1] = {{"X-Consul-Token", tok != NULL ? tok
+                               : agent_token(d->a, AGENT_TOKEN_DEFAULT)}};
 
     if (r->q.kind == DNS_K_NODE) {
         url_escape(r->q.name, esc, sizeof(esc));
@@ -361,7 +412,8 @@ static void lookup_remote(struct dns_req *r)
     }
     snprintf(r->server, sizeof(r->server), "%s", addr);
     r->tries++;
-    if (rpc_http_call(d->a->rpcc, addr, "GET", target, NULL, 0, NULL, 0,
+    if (rpc_http_call(d->a->rpcc, addr, "GET", target, h,
+                      h[0].value != NULL ? 1 : 0, NULL, 0,
                       DNS_RPC_TIMEOUT_MS, on_rpc, r, &r->call, err) != 0) {
         lookup_failed(r, err);
         req_answer(r, NULL);

@@ -1,12 +1,14 @@
 /* fsm.c - the replicated state machine: apply and lifecycle; the
  * formats of commands and snapshots are documented here.
  *
- * Layer: store (uses util, kv, cat). Thread: loop only.
- * Owns: f->kv, f->cat, f->autopilot. Command and snapshot buffers come
- * from the caller's alloc function and belong to the caller.
+ * Layer: store (uses util, kv, cat, acl). Thread: loop only.
+ * Owns: f->kv, f->cat, f->acl, f->autopilot. Command and snapshot
+ * buffers come from the caller's alloc function and belong to the
+ * caller.
  * Tests: t/unit/check_fsm.c
  * Split: fsm_codec.c (msgpack helpers), fsm_cmd.c (command codec),
- * fsm_cat.c (catalog commands and records), fsm_snap.c (snapshot).
+ * fsm_cat.c (catalog commands and records), fsm_acl.c (ACL commands
+ * and records), fsm_snap.c (snapshot).
  *
  * Command, version 1: one msgpack map and nothing after it. "v" and "t"
  * are common to every command; "t" selects the table, and with it the
@@ -15,7 +17,7 @@
  * a table refuses its commands as undecodable, which raftglue logs and
  * skips, so every server must know a table before it is written.
  *   "v"     uint  1             required; other versions are refused
- *   "t"     str   "kv" | "autopilot" | "catalog"   required
+ *   "t"     str   "kv" | "autopilot" | "catalog" | "acl"   required
  * "t":"kv", a key/value write:
  *   "verb"  uint  fsm_kv_verb   required; 1 set, 2 cas, 3 delete,
  *                               4 delete-cas, 5 delete-tree
@@ -52,10 +54,23 @@
  * encoder already refuses what it can check without the state. Keeping
  * the request as JSON keeps new request fields out of this codec: they
  * are the catalog's business.
+ * "t":"acl", a write to the ACL state (acl_store_apply):
+ *   "op"    str   "token-set" | "token-delete" | "policy-set" |
+ *                 "policy-delete" | "role-set" | "role-delete" |
+ *                 "bootstrap" | "init"                  required
+ *   "req"   str   the op's request as compact JSON text  required
+ * The encoder writes the four fields in this order, after
+ * acl_store_check passed. The request carries every value the write
+ * stores (IDs, SecretID, CreateTime, Hash, the cluster secret), so that
+ * apply is deterministic. Text that does not parse (as for catalog
+ * requests) is a per-command ERR_INVAL ("Request decode failed: ...");
+ * a request the ACL store refuses is a per-command error with its code
+ * (ERR_INVAL, ERR_EXISTS, ERR_NOTFOUND, ERR_DENIED) and message.
  * An unknown or repeated field, a field of another table, a wrong type,
  * an unknown verb or op, a truncated map or bytes after it make the
  * buffer undecodable (ERR_PARSE, nothing changes); a bad key, autopilot
- * value or catalog request is a per-command ERR_INVAL in the result. A
+ * value or catalog request is a per-command ERR_INVAL in the result, a
+ * refused acl request a per-command error. A
  * new field or meaning within a table bumps "v", and old versions stay
  * decodable because the Raft log may hold them.
  *
@@ -77,31 +92,41 @@
  *            index uint]: the table indexes (0-2), a node's (3) or a
  *            service name's (4) index, the node (5) and service (6)
  *            extinction indexes
+ *   acl     [6, record str]: one acl_store_foreach record as compact
+ *            JSON ({"Kind":"policy"|"role"|"token"|"meta", ...})
  *   end     [0, number of records between the header and it]
  * The writer emits entries then tombstones, each in key order, then the
  * autopilot record if the configuration was ever set, then the catalog
  * records in cat_foreach order (nodes, services, checks) and the
- * catalog indexes in cat_foreach_index order. The kv and autopilot
- * records may come in any order; catalog records must come in an order
- * cat_restore_record accepts (a node before its services, a service
- * before its checks), and no catalog record may follow a catalog index.
- * The autopilot record is optional, at most one, and its values are
- * checked as a command's are, with 1 <= create_index <= modify_index;
- * without it the configuration restores as unset. Catalog records are
- * checked field by field (cat_restore_record, cat_restore_index); a
- * state without a catalog writes none. So a snapshot of a state that
- * never had an autopilot configuration or a catalog is byte for byte
- * what earlier writers produced, and the version stays 1; a reader that
- * predates a record type refuses a stream that has one ("unknown record
- * type 4").
+ * catalog indexes in cat_foreach_index order, then the ACL records in
+ * acl_store_foreach order (policies, roles, tokens, then one "meta"
+ * record with the table and bootstrap indexes and the cluster secret).
+ * The kv and autopilot records may come in any order; catalog records
+ * must come in an order cat_restore_record accepts (a node before its
+ * services, a service before its checks), and no catalog record may
+ * follow a catalog index; no ACL record may follow the ACL meta record,
+ * which comes at most once. The autopilot record is optional, at most
+ * one, and its values are checked as a command's are, with 1 <=
+ * create_index <= modify_index; without it the configuration restores
+ * as unset. Catalog records are checked field by field
+ * (cat_restore_record, cat_restore_index), and so are ACL records
+ * (acl_store_restore_record: shapes, unique IDs, Names and SecretIDs,
+ * Rules that parse; links are not checked); a state without a catalog
+ * or without ACLs writes none of their records. So a snapshot of a
+ * state that never had an autopilot configuration, a catalog or ACLs
+ * is byte for byte what earlier writers produced, and the version stays
+ * 1; a reader that predates a record type refuses a stream that has one
+ * ("unknown record type 4", or 6).
  * Nothing may follow the end record, so a cut stream never passes for a
- * complete one. Restore decodes into a new kv_store, cat_store and
- * autopilot value and swaps them in only when every record checked out.
+ * complete one. Restore decodes into a new kv_store, cat_store,
+ * acl_store and autopilot value and swaps them in only when every
+ * record checked out.
  */
 #include "fsm.h"
 
 #include <string.h>
 
+#include "acl.h"
 #include "cat.h"
 #include "fsm_int.h"
 #include "kv.h"
@@ -217,7 +242,8 @@ static int dispatch(struct fsm *f, uint64_t index, const struct fsm_cmd *c,
     switch (c->table) {
     case T_KV: return apply_kv(f, index, c, ok, changed, err);
     case T_AUTOPILOT: return apply_autopilot(f, index, c, ok, changed, err);
-    default: return fsm_apply_catalog(f, index, c, ok, changed, err);
+    case T_CATALOG: return fsm_apply_catalog(f, index, c, ok, changed, err);
+    default: return fsm_apply_acl(f, index, c, ok, changed, err);
     }
 }
 
@@ -261,7 +287,8 @@ int fsm_init_dc(struct fsm *f, const char *dc, char *err)
 {
     memset(f, 0, sizeof(*f));
     if ((f->kv = kv_new()) == NULL ||
-        (f->cat = cat_new(dc != NULL ? dc : "dc1")) == NULL) {
+        (f->cat = cat_new(dc != NULL ? dc : "dc1")) == NULL ||
+        (f->acl = acl_store_new()) == NULL) {
         fsm_release(f);
         return err_set(err, ERR_NOMEM, "creating the state store");
     }
@@ -276,4 +303,6 @@ void fsm_release(struct fsm *f)
     f->kv = NULL;
     cat_free(f->cat);
     f->cat = NULL;
+    acl_store_free(f->acl);
+    f->acl = NULL;
 }

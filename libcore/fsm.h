@@ -1,12 +1,13 @@
 /* fsm.h - the replicated state machine: command codec, apply, snapshot.
  *
- * Layer: store (uses util, codec, kv, cat). Thread: loop only.
- * Owns: the kv_store, the cat_store (catalog) and the autopilot
- * configuration (and later sessions, ACLs).
+ * Layer: store (uses util, codec, kv, cat, acl). Thread: loop only.
+ * Owns: the kv_store, the cat_store (catalog), the acl_store (tokens,
+ * policies, roles) and the autopilot configuration (and later
+ * sessions).
  * A command is one msgpack map; its encoding is documented in fsm.c and
  * versioned by the "v" field so that a newer agent can still apply an
  * older log; its "t" field names the table it is for ("kv",
- * "autopilot", "catalog"). Unknown commands are an error, never a
+ * "autopilot", "catalog", "acl"). Unknown commands are an error, never a
  * crash.
  * The snapshot encoding (msgpack stream with a header and typed records)
  * is documented in fsm.c; restore validates it fully before it replaces
@@ -22,6 +23,7 @@
 
 #include <jansson.h>
 
+#include "acl.h"
 #include "cat.h"
 #include "err.h"
 #include "kv.h"
@@ -66,15 +68,18 @@ struct fsm_result {
     bool ok;         /* false when a CAS did not match */
     uint64_t index;  /* the Raft index it was applied at */
     char msg[ERR_LEN]; /* rc's message ("" when rc is 0): for a catalog
-                        * command, Consul's text ("Must provide node") */
+                        * or acl command, Consul's text ("Must provide
+                        * node") */
 };
 
-/* Something changed at index; kind is "kv", "autopilot" or "catalog". */
+/* Something changed at index; kind is "kv", "autopilot", "catalog" or
+ * "acl". */
 typedef void (*fsm_change_fn)(void *ctx, const char *kind, uint64_t index);
 
 struct fsm {
     struct kv_store *kv;
     struct cat_store *cat;
+    struct acl_store *acl;
     struct fsm_autopilot autopilot;
     uint64_t last_index;  /* last applied Raft index */
     fsm_change_fn on_change;
@@ -112,17 +117,31 @@ int fsm_encode_catalog(const char *op, const json_t *req,
                        fsm_alloc_fn alloc, void **buf, size_t *len,
                        char *err);
 
+/* Encode an ACL write: op is one of acl_store_apply's ("token-set",
+ * "token-delete", "policy-set", "policy-delete", "role-set",
+ * "role-delete", "bootstrap", "init") and req its request. The request
+ * is checked first (acl_store_check): ERR_INVAL with the message, so a
+ * bad request never reaches the log. Everything the write stores
+ * (IDs, SecretID, CreateTime, Hash, the secret) must already be in req:
+ * apply generates nothing. */
+int fsm_encode_acl(const char *op, const json_t *req, fsm_alloc_fn alloc,
+                   void **buf, size_t *len, char *err);
+
 /* Apply one encoded command at Raft index `index`. Fills res. Returns 0
  * when the command was understood (res->rc may still carry a per-command
  * error, e.g. ERR_INVAL for a bad key, a negative autopilot value or a
- * catalog request the catalog refuses, with the message in res->msg and
+ * catalog request the catalog refuses, or an acl write the ACL store
+ * refuses (ERR_INVAL, ERR_EXISTS, ERR_NOTFOUND, ERR_DENIED as
+ * acl_store_apply returns them), with the message in res->msg and
  * err), or ERR_PARSE for a buffer it cannot decode. On ERR_PARSE nothing
  * changes, not even last_index; otherwise last_index = index, and
  * on_change(ctx, kind, index) runs if the table may have changed (not
  * for a failed CAS, a no-op delete or a catalog write that changed
- * nothing). An autopilot write keeps the create_index of the first write
- * and sets modify_index = index. A catalog write that succeeds has
- * res->ok set, whether or not it changed anything. err may be NULL. */
+ * nothing, nor for an acl write that failed or changed nothing). An
+ * autopilot write keeps the create_index of the first write
+ * and sets modify_index = index. A catalog or acl write that succeeds
+ * has res->ok set, whether or not it changed anything. err may be NULL.
+ */
 int fsm_apply(struct fsm *f, uint64_t index, const void *buf, size_t len,
               struct fsm_result *res, char *err);
 
@@ -135,9 +154,12 @@ int fsm_snapshot(const struct fsm *f, fsm_alloc_fn alloc, void **buf,
  * on_change(ctx, "kv", last_index) runs, as indexes may have gone back;
  * then on_change(ctx, "autopilot", last_index) if the autopilot
  * configuration was set before or after, and on_change(ctx, "catalog",
- * last_index) if the catalog had anything before or after. A snapshot
- * without an autopilot record leaves it unset, one without catalog
- * records an empty catalog (same datacenter). */
+ * last_index) if the catalog had anything before or after, and
+ * on_change(ctx, "acl", last_index) if the ACL state had anything (an
+ * index or the cluster secret) before or after. A snapshot without an
+ * autopilot record leaves it unset, one without catalog records an
+ * empty catalog (same datacenter), one without ACL records an empty
+ * ACL state. */
 int fsm_restore(struct fsm *f, const void *buf, size_t len, char *err);
 
 #endif

@@ -40,7 +40,7 @@ static const msgpack_object_type field_types[F_COUNT] = {
      BIT(F_STABLE))
 
 const char *const fsm_table_names[T_COUNT] = {"kv", "autopilot",
-                                               "catalog"};
+                                               "catalog", "acl"};
 
 /* Fields each table allows and requires, in fsm_table_names order. */
 static const struct {
@@ -51,6 +51,8 @@ static const struct {
      BIT(F_V) | BIT(F_T) | BIT(F_VERB) | BIT(F_KEY)},
     {BIT(F_V) | BIT(F_T) | AP_VALUES | BIT(F_CAS),
      BIT(F_V) | BIT(F_T) | AP_VALUES},
+    {BIT(F_V) | BIT(F_T) | BIT(F_OP) | BIT(F_REQ),
+     BIT(F_V) | BIT(F_T) | BIT(F_OP) | BIT(F_REQ)},
     {BIT(F_V) | BIT(F_T) | BIT(F_OP) | BIT(F_REQ),
      BIT(F_V) | BIT(F_T) | BIT(F_OP) | BIT(F_REQ)},
 };
@@ -218,6 +220,8 @@ static int check_fields(struct fsm_cmd *c, unsigned seen, char *err)
                        (unsigned long long)c->f[F_VERB]->via.u64);
     if (t == T_CATALOG && fsm_cat_op(c->f[F_OP]) < 0)
         return err_set(err, ERR_PARSE, "unknown catalog op");
+    if (t == T_ACL && fsm_acl_op(c->f[F_OP]) < 0)
+        return err_set(err, ERR_PARSE, "unknown acl op");
     return 0;
 }
 

@@ -1,6 +1,7 @@
 /* fsm_int.h - internals shared by the fsm files: the msgpack helpers
  * (fsm_codec.c), the command table and decoder (fsm_cmd.c), catalog
- * commands and records (fsm_cat.c), the snapshot (fsm_snap.c). Nothing
+ * commands and records (fsm_cat.c), ACL commands and records
+ * (fsm_acl.c), the snapshot (fsm_snap.c). Nothing
  * outside the fsm module includes it.
  *
  * Layer: store. Thread: loop only.
@@ -27,6 +28,7 @@ enum {
     FSM_REC_AUTOPILOT = 3,
     FSM_REC_CAT = 4,
     FSM_REC_CAT_INDEX = 5,
+    FSM_REC_ACL = 6,
     FSM_REC_COUNT
 };
 
@@ -60,7 +62,7 @@ enum {
     F_CLEANUP, F_CONTACT, F_TRAILING, F_QUORUM, F_STABLE,
     F_OP, F_REQ, F_COUNT
 };
-enum { T_KV, T_AUTOPILOT, T_CATALOG, T_COUNT };
+enum { T_KV, T_AUTOPILOT, T_CATALOG, T_ACL, T_COUNT };
 
 extern const char *const fsm_field_names[F_COUNT];
 extern const char *const fsm_table_names[T_COUNT];
@@ -103,5 +105,25 @@ int fsm_cat_emit(msgpack_packer *pk, const struct fsm_cat_dump *d,
  * or ERR_NOMEM. */
 int fsm_cat_restore(struct cat_store *cat, const msgpack_object *a,
                     uint32_t n, bool *indexes_begun, char *err);
+
+/* ---- fsm_acl.c ---- */
+
+/* Index of an acl op name, or -1. */
+int fsm_acl_op(const msgpack_object *o);
+int fsm_apply_acl(struct fsm *f, uint64_t index, const struct fsm_cmd *c,
+                  bool *ok, bool *changed, char *err);
+
+/* The ACL records of a snapshot, serialized before packing. */
+struct fsm_acl_dump;
+int fsm_acl_dump_new(const struct acl_store *acl, struct fsm_acl_dump **out,
+                     char *err);
+void fsm_acl_dump_free(struct fsm_acl_dump *d);
+/* Emit the records; adds their number to *records. */
+int fsm_acl_emit(msgpack_packer *pk, const struct fsm_acl_dump *d,
+                 uint64_t *records);
+/* Restore one REC_ACL record (array a of n fields) into acl. ERR_PARSE
+ * or ERR_NOMEM. */
+int fsm_acl_restore(struct acl_store *acl, const msgpack_object *a,
+                    uint32_t n, char *err);
 
 #endif

@@ -1,24 +1,24 @@
 /* fsm_snap.c - the state machine's snapshot: one msgpack stream of
  * the whole state, and its strict restore.
  *
- * Layer: store (uses util, msgpack, kv, cat). Thread: loop only.
+ * Layer: store (uses util, msgpack, kv, cat, acl). Thread: loop only.
  * Owns: what a restore builds until it is swapped in.
  * Tests: t/unit/check_fsm.c
  *
  * The format is documented in fsm.c. Restore decodes into a new
- * kv_store, cat_store and autopilot value and swaps them in only when
- * every record checked out, so a bad snapshot leaves the running state
- * untouched.
+ * kv_store, cat_store, acl_store and autopilot value and swaps them in
+ * only when every record checked out, so a bad snapshot leaves the
+ * running state untouched.
  */
 #include "fsm_int.h"
 
 #include <stdlib.h>
 #include <string.h>
 
+#include "acl.h"
 #include "cat.h"
 #include "err.h"
 #include "kv.h"
-
 
 struct emitter {
     msgpack_packer *pk;
@@ -84,6 +84,7 @@ static int emit_header(msgpack_packer *pk, const struct fsm *f)
 struct snap_arg {
     const struct fsm *f;
     const struct fsm_cat_dump *cat;
+    const struct fsm_acl_dump *acl;
 };
 
 /* The whole stream as one walk that emits records; a streaming writer
@@ -103,7 +104,8 @@ static int emit_snapshot(msgpack_packer *pk, const void *arg)
             return -1;
         em.records++;
     }
-    if (fsm_cat_emit(pk, a->cat, &em.records) != 0)
+    if (fsm_cat_emit(pk, a->cat, &em.records) != 0 ||
+        fsm_acl_emit(pk, a->acl, &em.records) != 0)
         return -1;
     return msgpack_pack_array(pk, 2) || msgpack_pack_uint8(pk, FSM_REC_END) ||
            msgpack_pack_uint64(pk, em.records);
@@ -112,15 +114,18 @@ static int emit_snapshot(msgpack_packer *pk, const void *arg)
 int fsm_snapshot(const struct fsm *f, fsm_alloc_fn alloc, void **buf,
                  size_t *len, char *err)
 {
-    struct snap_arg a = {f, NULL};
-    struct fsm_cat_dump *d;
+    struct snap_arg a = {f, NULL, NULL};
+    struct fsm_cat_dump *d = NULL;
+    struct fsm_acl_dump *ad = NULL;
     int rc = fsm_cat_dump_new(f->cat, &d, err);
 
-    if (rc == 0) {
+    if (rc == 0 && (rc = fsm_acl_dump_new(f->acl, &ad, err)) == 0) {
         a.cat = d;
+        a.acl = ad;
         rc = fsm_pack_exact(emit_snapshot, &a, alloc, buf, len, err);
-        fsm_cat_dump_free(d);
     }
+    fsm_acl_dump_free(ad);
+    fsm_cat_dump_free(d);
     if (rc != 0)
         err_prefix(err, "writing snapshot");
     return rc;
@@ -138,6 +143,7 @@ struct snap_header {
 struct restore {
     struct kv_store *st;
     struct cat_store *cat;
+    struct acl_store *acl;
     struct fsm_autopilot ap;
     bool cat_indexes;  /* a catalog index record was seen */
     char *bufs;  /* key and session, KV_MAX_KEY + 1 bytes each */
@@ -270,6 +276,8 @@ static int restore_record(struct restore *r, const msgpack_object *o,
     if (type == FSM_REC_CAT || type == FSM_REC_CAT_INDEX)
         return fsm_cat_restore(r->cat, a, o->via.array.size,
                                &r->cat_indexes, err);
+    if (type == FSM_REC_ACL)
+        return fsm_acl_restore(r->acl, a, o->via.array.size, err);
     if (o->via.array.size != sizes[type])
         return err_set(err, ERR_PARSE, "type %llu record has %u fields",
                        (unsigned long long)type,
@@ -349,6 +357,13 @@ static void restore_free(struct restore *r)
 {
     kv_free(r->st);
     cat_free(r->cat);
+    acl_store_free(r->acl);
+}
+
+/* Has the ACL state anything to report a change of? */
+static bool acl_any(const struct acl_store *acl)
+{
+    return acl_store_max_index(acl) != 0 || acl_store_secret(acl) != NULL;
 }
 
 int fsm_restore(struct fsm *f, const void *buf, size_t len, char *err)
@@ -357,12 +372,14 @@ int fsm_restore(struct fsm *f, const void *buf, size_t len, char *err)
     struct snap_header h = {0, 0, 0};
     bool had_autopilot = f->autopilot.set;
     bool had_catalog = cat_max_index(f->cat) != 0;
+    bool had_acl = acl_any(f->acl);
     int rc;
 
     memset(&r, 0, sizeof(r));
     r.st = kv_new();
     r.cat = cat_new(cat_datacenter(f->cat));
-    if (r.st == NULL || r.cat == NULL) {
+    r.acl = acl_store_new();
+    if (r.st == NULL || r.cat == NULL || r.acl == NULL) {
         restore_free(&r);
         return err_set(err, ERR_NOMEM, "restoring snapshot");
     }
@@ -376,6 +393,8 @@ int fsm_restore(struct fsm *f, const void *buf, size_t len, char *err)
     f->kv = r.st;
     cat_free(f->cat);
     f->cat = r.cat;
+    acl_store_free(f->acl);
+    f->acl = r.acl;
     f->autopilot = r.ap;
     f->last_index = h.last_index;
     if (f->on_change != NULL) {
@@ -384,6 +403,8 @@ int fsm_restore(struct fsm *f, const void *buf, size_t len, char *err)
             f->on_change(f->ctx, "autopilot", h.last_index);
         if (had_catalog || cat_max_index(f->cat) != 0)
             f->on_change(f->ctx, "catalog", h.last_index);
+        if (had_acl || acl_any(f->acl))
+            f->on_change(f->ctx, "acl", h.last_index);
     }
     return 0;
 }

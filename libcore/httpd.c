@@ -14,66 +14,164 @@
 /* Large enough for a snapshot upload; KV checks its own limit. */
 #define MAX_ENTITY (64u * 1024 * 1024)
 
+/* One row per route: where it may be answered and what each method
+ * class needs (read: GET/HEAD, write: PUT/POST/DELETE). ACL checks are
+ * driven from here so that no route can forget one; HANDLER rows check
+ * in their handler (body-dependent) or filter lists. Served as JSON at
+ * /v1/internal/proconsul/routes, which t/t3001-acl-matrix.sh walks. */
 struct route {
     const char *path;  /* exact path, or a prefix when it ends with '/' */
     unsigned methods;
     enum httpd_route_kind kind;
     void (*fn)(struct httpd_ctx *c);
+    struct httpd_perm read, write;
 };
 
 #define LOCAL HTTPD_RT_LOCAL
 #define SERVER HTTPD_RT_SERVER
 #define LEADER HTTPD_RT_LEADER
 #define INTERNAL HTTPD_RT_INTERNAL
+#define GET HTTPD_GET
+#define PUT HTTPD_PUT
+#define POST HTTPD_POST
+#define DEL HTTPD_DELETE
+#define P(res, need, scope) {ACL_RES_##res, ACL_##need, HTTPD_ACL_##scope}
+#define PUB {0, 0, HTTPD_ACL_NONE}
+#define ANYTOKEN {ACL_RES_ACL, ACL_READ, HTTPD_ACL_HANDLER}
+
+static void routes_list(struct httpd_ctx *c);
+
 static const struct route routes[] = {
-    {"/v1/agent/check/", HTTPD_PUT, LOCAL, httpd_agent_check},
-    {"/v1/agent/checks", HTTPD_GET, LOCAL, httpd_agent_checks},
-    {"/v1/agent/force-leave/", HTTPD_PUT, LOCAL, httpd_agent_force_leave},
-    {"/v1/agent/health/service/", HTTPD_GET, LOCAL,
-     httpd_agent_health_service},
-    {"/v1/agent/join/", HTTPD_PUT, LOCAL, httpd_agent_join},
-    {"/v1/agent/leave", HTTPD_PUT, LOCAL, httpd_agent_leave},
-    {"/v1/agent/maintenance", HTTPD_PUT, LOCAL, httpd_agent_maintenance},
-    {"/v1/agent/members", HTTPD_GET, LOCAL, httpd_agent_members},
-    {"/v1/agent/reload", HTTPD_PUT, LOCAL, httpd_agent_reload},
-    {"/v1/agent/self", HTTPD_GET, LOCAL, httpd_agent_self},
-    {"/v1/agent/service/", HTTPD_GET | HTTPD_PUT, LOCAL, httpd_agent_service},
-    {"/v1/agent/services", HTTPD_GET, LOCAL, httpd_agent_services},
-    {"/v1/agent/version", HTTPD_GET, LOCAL, httpd_agent_version},
-    {"/v1/catalog/datacenters", HTTPD_GET, LOCAL,
-     httpd_catalog_datacenters},
-    {"/v1/catalog/deregister", HTTPD_PUT, LEADER, httpd_catalog_deregister},
-    {"/v1/catalog/node-services/", HTTPD_GET, LEADER,
-     httpd_catalog_node_services},
-    {"/v1/catalog/node/", HTTPD_GET, LEADER, httpd_catalog_node},
-    {"/v1/catalog/nodes", HTTPD_GET, LEADER, httpd_catalog_nodes},
-    {"/v1/catalog/register", HTTPD_PUT, LEADER, httpd_catalog_register},
-    {"/v1/catalog/service/", HTTPD_GET, LEADER, httpd_catalog_service},
-    {"/v1/catalog/services", HTTPD_GET, LEADER, httpd_catalog_services},
-    {"/v1/health/checks/", HTTPD_GET, LEADER, httpd_health_checks},
-    {"/v1/health/node/", HTTPD_GET, LEADER, httpd_health_node},
-    {"/v1/health/service/", HTTPD_GET, LEADER, httpd_health_service},
-    {"/v1/health/state/", HTTPD_GET, LEADER, httpd_health_state},
-    {"/v1/internal/proconsul/bootstrap-commit", HTTPD_POST, INTERNAL,
-     httpd_internal_commit},
-    {"/v1/internal/proconsul/bootstrap-vote", HTTPD_POST, INTERNAL,
-     httpd_internal_vote},
-    {"/v1/internal/proconsul/raft-state", HTTPD_GET, INTERNAL,
-     httpd_internal_raft_state},
-    {"/v1/kv/", HTTPD_GET | HTTPD_PUT | HTTPD_DELETE, LEADER, httpd_kv},
-    {"/v1/operator/autopilot/configuration", HTTPD_GET | HTTPD_PUT, LEADER,
-     httpd_operator_autopilot_config},
-    {"/v1/operator/autopilot/health", HTTPD_GET, LEADER,
-     httpd_operator_autopilot_health},
-    {"/v1/operator/raft/configuration", HTTPD_GET, LEADER,
-     httpd_operator_raft_config},
-    {"/v1/operator/raft/peer", HTTPD_DELETE, LEADER,
-     httpd_operator_raft_peer},
-    {"/v1/operator/raft/transfer-leader", HTTPD_POST, LEADER,
-     httpd_operator_transfer},
-    {"/v1/status/leader", HTTPD_GET, SERVER, httpd_status_leader},
-    {"/v1/status/peers", HTTPD_GET, SERVER, httpd_status_peers},
+    {"/v1/acl/bootstrap", PUT, SERVER, httpd_acl_bootstrap, PUB, PUB},
+    {"/v1/acl/policies", GET, LEADER, httpd_acl_policies,
+     P(ACL, READ, GLOBAL), PUB},
+    {"/v1/acl/policy/", GET | PUT | DEL, LEADER, httpd_acl_policy,
+     P(ACL, READ, GLOBAL), P(ACL, WRITE, GLOBAL)},
+    {"/v1/acl/role/", GET | PUT | DEL, LEADER, httpd_acl_role,
+     P(ACL, READ, GLOBAL), P(ACL, WRITE, GLOBAL)},
+    {"/v1/acl/roles", GET, LEADER, httpd_acl_roles, P(ACL, READ, GLOBAL),
+     PUB},
+    {"/v1/acl/token/self", GET, LEADER, httpd_acl_token_self, ANYTOKEN,
+     PUB},
+    {"/v1/acl/token/", GET | PUT | DEL, LEADER, httpd_acl_token,
+     P(ACL, READ, GLOBAL), P(ACL, WRITE, GLOBAL)},
+    {"/v1/acl/tokens", GET, LEADER, httpd_acl_tokens, P(ACL, READ, GLOBAL),
+     PUB},
+    {"/v1/agent/check/", PUT, LOCAL, httpd_agent_check, PUB,
+     P(NODE, WRITE, HANDLER)},
+    {"/v1/agent/checks", GET, LOCAL, httpd_agent_checks,
+     P(NODE, READ, HANDLER), PUB},
+    {"/v1/agent/force-leave/", PUT, LOCAL, httpd_agent_force_leave, PUB,
+     P(OPERATOR, WRITE, GLOBAL)},
+    {"/v1/agent/health/service/", GET, LOCAL, httpd_agent_health_service,
+     P(SERVICE, READ, HANDLER), PUB},
+    {"/v1/agent/join/", PUT, LOCAL, httpd_agent_join, PUB,
+     P(AGENT, WRITE, SELF)},
+    {"/v1/agent/leave", PUT, LOCAL, httpd_agent_leave, PUB,
+     P(AGENT, WRITE, SELF)},
+    {"/v1/agent/maintenance", PUT, LOCAL, httpd_agent_maintenance, PUB,
+     P(NODE, WRITE, SELF)},
+    {"/v1/agent/members", GET, LOCAL, httpd_agent_members,
+     P(NODE, READ, HANDLER), PUB},
+    {"/v1/agent/reload", PUT, LOCAL, httpd_agent_reload, PUB,
+     P(AGENT, WRITE, SELF)},
+    {"/v1/agent/self", GET, LOCAL, httpd_agent_self, P(AGENT, READ, SELF),
+     PUB},
+    {"/v1/agent/service/", GET | PUT, LOCAL, httpd_agent_service,
+     P(SERVICE, READ, HANDLER), P(SERVICE, WRITE, HANDLER)},
+    {"/v1/agent/services", GET, LOCAL, httpd_agent_services,
+     P(SERVICE, READ, HANDLER), PUB},
+    {"/v1/agent/token/", PUT, LOCAL, httpd_agent_token, PUB,
+     P(ACL, WRITE, GLOBAL)},
+    {"/v1/agent/version", GET, LOCAL, httpd_agent_version, PUB, PUB},
+    {"/v1/catalog/datacenters", GET, LOCAL, httpd_catalog_datacenters, PUB,
+     PUB},
+    {"/v1/catalog/deregister", PUT, LEADER, httpd_catalog_deregister, PUB,
+     P(NODE, WRITE, HANDLER)},
+    {"/v1/catalog/node-services/", GET, LEADER, httpd_catalog_node_services,
+     P(NODE, READ, HANDLER), PUB},
+    {"/v1/catalog/node/", GET, LEADER, httpd_catalog_node,
+     P(NODE, READ, HANDLER), PUB},
+    {"/v1/catalog/nodes", GET, LEADER, httpd_catalog_nodes,
+     P(NODE, READ, HANDLER), PUB},
+    {"/v1/catalog/register", PUT, LEADER, httpd_catalog_register, PUB,
+     P(NODE, WRITE, HANDLER)},
+    {"/v1/catalog/service/", GET, LEADER, httpd_catalog_service,
+     P(SERVICE, READ, HANDLER), PUB},
+    {"/v1/catalog/services", GET, LEADER, httpd_catalog_services,
+     P(SERVICE, READ, HANDLER), PUB},
+    {"/v1/health/checks/", GET, LEADER, httpd_health_checks,
+     P(SERVICE, READ, HANDLER), PUB},
+    {"/v1/health/node/", GET, LEADER, httpd_health_node,
+     P(NODE, READ, HANDLER), PUB},
+    {"/v1/health/service/", GET, LEADER, httpd_health_service,
+     P(SERVICE, READ, HANDLER), PUB},
+    {"/v1/health/state/", GET, LEADER, httpd_health_state,
+     P(NODE, READ, HANDLER), PUB},
+    {"/v1/internal/proconsul/acl-bootstrap", POST, INTERNAL,
+     httpd_internal_acl_bootstrap, PUB, PUB},
+    {"/v1/internal/proconsul/acl-resolve", GET, INTERNAL,
+     httpd_internal_acl_resolve, PUB, PUB},
+    {"/v1/internal/proconsul/bootstrap-commit", POST, INTERNAL,
+     httpd_internal_commit, PUB, PUB},
+    {"/v1/internal/proconsul/bootstrap-vote", POST, INTERNAL,
+     httpd_internal_vote, PUB, PUB},
+    {"/v1/internal/proconsul/raft-state", GET, INTERNAL,
+     httpd_internal_raft_state, PUB, PUB},
+    {"/v1/internal/proconsul/routes", GET, LOCAL, routes_list, PUB, PUB},
+    {"/v1/kv/", GET | PUT | DEL, LEADER, httpd_kv, P(KEY, READ, HANDLER),
+     P(KEY, WRITE, HANDLER)},
+    {"/v1/operator/autopilot/configuration", GET | PUT, LEADER,
+     httpd_operator_autopilot_config, P(OPERATOR, READ, GLOBAL),
+     P(OPERATOR, WRITE, GLOBAL)},
+    {"/v1/operator/autopilot/health", GET, LEADER,
+     httpd_operator_autopilot_health, P(OPERATOR, READ, GLOBAL), PUB},
+    {"/v1/operator/raft/configuration", GET, LEADER,
+     httpd_operator_raft_config, P(OPERATOR, READ, GLOBAL), PUB},
+    {"/v1/operator/raft/peer", DEL, LEADER, httpd_operator_raft_peer, PUB,
+     P(OPERATOR, WRITE, GLOBAL)},
+    {"/v1/operator/raft/transfer-leader", POST, LEADER,
+     httpd_operator_transfer, PUB, P(OPERATOR, WRITE, GLOBAL)},
+    {"/v1/status/leader", GET, SERVER, httpd_status_leader, PUB, PUB},
+    {"/v1/status/peers", GET, SERVER, httpd_status_peers, PUB, PUB},
 };
+#define N_ROUTES (sizeof(routes) / sizeof(routes[0]))
+
+static const char *const kind_names[] = {"local", "server", "leader",
+                                         "internal"};
+static const char *const scope_names[] = {"none", "path", "self", "global",
+                                          "handler"};
+
+static json_t *perm_json(const struct httpd_perm *p)
+{
+    if (p->scope == HTTPD_ACL_NONE)
+        return json_null();
+    return json_pack("{s:s, s:s, s:s}", "Resource",
+                     acl_res_name((enum acl_res)p->res), "Access",
+                     acl_need_name((enum acl_need)p->need), "Scope",
+                     scope_names[p->scope]);
+}
+
+/* The table itself, for tests and operators: public knowledge. */
+static void routes_list(struct httpd_ctx *c)
+{
+    static const char *const mnames[] = {"GET", "PUT", "POST", "DELETE"};
+    json_t *arr = json_array();
+
+    for (size_t i = 0; i < N_ROUTES; i++) {
+        const struct route *r = &routes[i];
+        json_t *m = json_array();
+
+        for (int b = 0; b < 4; b++)
+            if (r->methods & (1u << b))
+                json_array_append_new(m, json_string(mnames[b]));
+        json_array_append_new(arr, json_pack(
+            "{s:s, s:o, s:s, s:o, s:o}", "Path", r->path, "Methods", m,
+            "Kind", kind_names[r->kind], "Read", perm_json(&r->read),
+            "Write", perm_json(&r->write)));
+    }
+    httpd_send_json(c, 200, arr);
+}
 
 static unsigned parse_method(h2o_iovec_t m)
 {
@@ -133,7 +231,7 @@ static int parse_query(struct httpd_ctx *c, const char *q, size_t n)
 
 static const struct route *find_route(const char *path, size_t n)
 {
-    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+    for (size_t i = 0; i < N_ROUTES; i++) {
         size_t rl = strlen(routes[i].path);
 
         if (routes[i].path[rl - 1] == '/') {
@@ -161,6 +259,17 @@ static void root_page(struct httpd_ctx *c)
     }
     httpd_send_body(c, 200, "text/plain; charset=utf-8", msg,
                     sizeof(msg) - 1);
+}
+
+/* The ACL check of c's route, then its handler (also what a forward
+ * runs when this server became the leader meanwhile). */
+static void run_route(struct httpd_ctx *c)
+{
+    const struct route *r = c->route;
+
+    httpd_acl_run(c, c->method & (HTTPD_GET | HTTPD_HEAD) ? &r->read
+                                                          : &r->write,
+                  r->fn);
 }
 
 static void dispatch(struct httpd_ctx *c, const char *raw, size_t rawlen)
@@ -204,11 +313,12 @@ static void dispatch(struct httpd_ctx *c, const char *raw, size_t rawlen)
     rl = strlen(r->path);
     c->rest = dlen >= rl ? path + rl : path + dlen;
     c->rest_len = dlen >= rl ? dlen - rl : 0;
+    c->route = r;
     if (httpd_needs_forward(c, r->kind)) {
-        httpd_forward(c, r->fn);
+        httpd_forward(c, run_route);
         return;
     }
-    r->fn(c);
+    run_route(c);
 }
 
 static int handle(h2o_handler_t *self, h2o_req_t *req, bool via_rpc)

@@ -50,6 +50,61 @@ static bool method_ok(struct httpd_ctx *c, unsigned allowed)
     return false;
 }
 
+/* ---- ACLs (Consul's vetServiceUpdate / vetCheckUpdate) ---- */
+
+static const char *self_node(struct httpd_ctx *c)
+{
+    return c->a->cfg.node_name != NULL ? c->a->cfg.node_name : "";
+}
+
+/* need on the service with local ID id (an unknown ID is let through:
+ * the handler answers 404 for it). */
+static bool may_service(struct httpd_ctx *c, const char *id,
+                        enum acl_need need)
+{
+    json_t *svc = agent_local_service(c->a->local, id);
+    const char *name = json_string_value(json_object_get(svc, "Service"));
+    bool ok = svc == NULL ||
+              httpd_acl_require(c, ACL_RES_SERVICE, name != NULL ? name : id,
+                                need);
+
+    json_decref(svc);
+    return ok;
+}
+
+/* A check of a service needs service:write, a node check node:write. */
+static bool may_check(struct httpd_ctx *c, const char *id)
+{
+    json_t *all = agent_local_checks(c->a->local);
+    const json_t *chk = json_object_get(all, id);
+    const char *svc = json_string_value(json_object_get(chk, "ServiceName"));
+    bool ok = chk == NULL ||
+              (svc != NULL && svc[0] != '\0'
+                   ? httpd_acl_require(c, ACL_RES_SERVICE, svc, ACL_WRITE)
+                   : httpd_acl_require(c, ACL_RES_NODE, self_node(c),
+                                       ACL_WRITE));
+
+    json_decref(all);
+    return ok;
+}
+
+/* A field of a definition in any of Consul's spellings. */
+static const char *def_str(const json_t *def, const char *a, const char *b)
+{
+    const char *s = json_string_value(json_object_get(def, a));
+
+    return s != NULL ? s : json_string_value(json_object_get(def, b));
+}
+
+static bool may_register_check(struct httpd_ctx *c, const json_t *def)
+{
+    const char *sid = def_str(def, "ServiceID", "service_id");
+
+    if (sid == NULL || sid[0] == '\0')
+        return httpd_acl_require(c, ACL_RES_NODE, self_node(c), ACL_WRITE);
+    return may_service(c, sid, ACL_WRITE);
+}
+
 static void not_found_path(struct httpd_ctx *c)
 {
     httpd_error(c, 404, "not_found", "Invalid URL path: not a recognized "
@@ -137,7 +192,8 @@ void httpd_agent_services(struct httpd_ctx *c)
     json_t *m;
 
     if (l != NULL && (m = filtered(c, agent_local_services(l))) != NULL)
-        httpd_send_json(c, 200, m);
+        httpd_send_json(c, 200, httpd_acl_filter(
+                                    c, HTTPD_SHAPE_AGENT_SERVICES, m));
 }
 
 void httpd_agent_checks(struct httpd_ctx *c)
@@ -146,7 +202,8 @@ void httpd_agent_checks(struct httpd_ctx *c)
     json_t *m;
 
     if (l != NULL && (m = filtered(c, agent_local_checks(l))) != NULL)
-        httpd_send_json(c, 200, m);
+        httpd_send_json(c, 200, httpd_acl_filter(
+                                    c, HTTPD_SHAPE_AGENT_CHECKS, m));
 }
 
 /* ---- GET /v1/agent/service/<id> (hash-based blocking) ---- */
@@ -309,10 +366,17 @@ static void register_service(struct httpd_ctx *c, struct agent_local *l)
     const char *rep = httpd_q(c, "replace-existing-checks");
     char err[ERR_LEN];
     json_t *body = body_json(c);
+    const char *name;
     int rc;
 
     if (body == NULL)
         return;
+    name = def_str(body, "Name", "name");
+    if (!httpd_acl_require(c, ACL_RES_SERVICE, name != NULL ? name : "",
+                           ACL_WRITE)) {
+        json_decref(body);
+        return;
+    }
     rc = agent_local_register_service(l, body, rep != NULL &&
                                       (rep[0] == '\0' ||
                                        strcmp(rep, "true") == 0), err);
@@ -350,12 +414,13 @@ void httpd_agent_service(struct httpd_ctx *c)
         if (method_ok(c, HTTPD_PUT))
             register_service(c, l);
     } else if ((id = after(c, "deregister")) != NULL) {
-        if (method_ok(c, HTTPD_PUT))
+        if (method_ok(c, HTTPD_PUT) && may_service(c, id, ACL_WRITE))
             answer(c, agent_local_deregister_service(l, id, err), err);
     } else if ((id = after(c, "maintenance")) != NULL) {
-        if (method_ok(c, HTTPD_PUT))
+        if (method_ok(c, HTTPD_PUT) && may_service(c, id, ACL_WRITE))
             service_maintenance(c, l, id);
-    } else if (method_ok(c, HTTPD_GET)) {
+    } else if (method_ok(c, HTTPD_GET) &&
+               may_service(c, c->rest, ACL_READ)) {
         get_service(c, c->rest);
     }
 }
@@ -403,25 +468,26 @@ void httpd_agent_check(struct httpd_ctx *c)
         return;
     if (strcmp(c->rest, "register") == 0) {
         if (method_ok(c, HTTPD_PUT) && (body = body_json(c)) != NULL) {
-            answer(c, agent_local_register_check(l, body, err), err);
+            if (may_register_check(c, body))
+                answer(c, agent_local_register_check(l, body, err), err);
             json_decref(body);
         }
         return;
     }
     if ((id = after(c, "deregister")) != NULL) {
-        if (method_ok(c, HTTPD_PUT))
+        if (method_ok(c, HTTPD_PUT) && may_check(c, id))
             answer(c, agent_local_deregister_check(l, id, err), err);
         return;
     }
     if ((id = after(c, "update")) != NULL) {
-        if (method_ok(c, HTTPD_PUT))
+        if (method_ok(c, HTTPD_PUT) && may_check(c, id))
             check_update(c, l, id);
         return;
     }
     for (size_t i = 0; i < sizeof(ttl) / sizeof(ttl[0]); i++) {
         if ((id = after(c, ttl[i][0])) == NULL)
             continue;
-        if (method_ok(c, HTTPD_PUT))
+        if (method_ok(c, HTTPD_PUT) && may_check(c, id))
             answer(c, agent_local_update_ttl(l, id, ttl[i][1],
                                              note != NULL ? note : "", err),
                    err);
@@ -619,12 +685,12 @@ void httpd_agent_health_service(struct httpd_ctx *c)
     if ((x = after(c, "id")) != NULL) {
         if (x[0] == '\0')
             httpd_error(c, 400, "bad_request", "Missing serviceID");
-        else
+        else if (may_service(c, x, ACL_READ))
             health_by_id(c, l, x);
     } else if ((x = after(c, "name")) != NULL) {
         if (x[0] == '\0')
             httpd_error(c, 400, "bad_request", "Missing service Name");
-        else
+        else if (httpd_acl_require(c, ACL_RES_SERVICE, x, ACL_READ))
             health_by_name(c, l, x);
     } else {
         not_found_path(c);

@@ -229,7 +229,7 @@ static void nodes_respond(struct httpd_ctx *c)
             json_array_append(out, n);
     }
     json_decref(all);
-    send_read(c, out);
+    send_read(c, httpd_acl_filter(c, HTTPD_SHAPE_NODES, out));
 }
 
 /* New containers only: the records inside may be shared with the
@@ -253,7 +253,7 @@ static void node_respond(struct httpd_ctx *c)
     json_object_set(out, "Node", json_object_get(got, "Node"));
     json_object_set_new(out, "Services", svcs);
     json_decref(got);
-    send_read(c, out);
+    send_read(c, httpd_acl_filter(c, HTTPD_SHAPE_NODE, out));
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -313,7 +313,7 @@ static void node_services_respond(struct httpd_ctx *c)
     json_object_set(out, "Node", json_object_get(got, "Node"));
     json_object_set_new(out, "Services", arr);
     json_decref(got);
-    send_read(c, out);
+    send_read(c, httpd_acl_filter(c, HTTPD_SHAPE_NODE_SERVICES, out));
 }
 
 static bool service_node_ok(const struct httpd_catq *q, const json_t *sn)
@@ -360,7 +360,8 @@ static void services_respond(struct httpd_ctx *c)
     const char *name;
 
     if (q->nmeta == 0 && q->filter == NULL) {
-        send_read(c, all != NULL ? all : json_object());
+        send_read(c, httpd_acl_filter(c, HTTPD_SHAPE_SERVICE_MAP,
+                                      all != NULL ? all : json_object()));
         return;
     }
     out = json_object();
@@ -371,7 +372,7 @@ static void services_respond(struct httpd_ctx *c)
             json_object_set_new(out, name, tags);
     }
     json_decref(all);
-    send_read(c, out);
+    send_read(c, httpd_acl_filter(c, HTTPD_SHAPE_SERVICE_MAP, out));
 }
 
 static void service_respond(struct httpd_ctx *c)
@@ -386,7 +387,7 @@ static void service_respond(struct httpd_ctx *c)
             json_array_append(out, sn);
     }
     json_decref(all);
-    send_read(c, out);
+    send_read(c, httpd_acl_filter(c, HTTPD_SHAPE_SERVICE_NODES, out));
 }
 
 void httpd_catq_read(struct httpd_ctx *c, unsigned which,
@@ -516,6 +517,94 @@ static void write_done(struct httpd_ctx *c, int rc,
     httpd_send_json(c, 200, json_true());
 }
 
+/* ---- ACLs (Consul's vetRegister/vetDeregisterWithAuthorizer) ---- */
+
+static const char *jstr(const json_t *o, const char *k)
+{
+    const char *s = json_string_value(json_object_get(o, k));
+
+    return s != NULL ? s : "";
+}
+
+/* The name of service id on node ("" when unknown). new_svc is the
+ * request's own service, which may be the one meant. */
+static const char *svc_name(const json_t *got, const json_t *new_svc,
+                            const char *id)
+{
+    if (new_svc != NULL && strcmp(jstr(new_svc, "ID"), id) == 0)
+        return jstr(new_svc, "Service");
+    return jstr(json_object_get(json_object_get(got, "Services"), id),
+                "Service");
+}
+
+static bool may_check(struct httpd_ctx *c, const json_t *got,
+                      const json_t *svc, const char *node, const json_t *chk)
+{
+    const char *sid = jstr(chk, "ServiceID");
+
+    if (sid[0] != '\0')
+        return httpd_acl_require(c, ACL_RES_SERVICE,
+                                 svc_name(got, svc, sid), ACL_WRITE);
+    return httpd_acl_require(c, ACL_RES_NODE, node, ACL_WRITE);
+}
+
+/* Node-level data needs node:write unless it changes nothing (an agent
+ * re-registering its node with a service-only token). */
+static bool may_register(struct httpd_ctx *c, const json_t *req)
+{
+    const char *node = jstr(req, "Node");
+    json_t *got = cat_node(store(c), node);
+    const json_t *svc = json_object_get(req, "Service"), *chk;
+    bool ok = true;
+    size_t i;
+
+    if (got == NULL || strcmp(jstr(json_object_get(got, "Node"), "Address"),
+                              jstr(req, "Address")) != 0)
+        ok = httpd_acl_require(c, ACL_RES_NODE, node, ACL_WRITE);
+    if (ok && json_is_object(svc))
+        ok = httpd_acl_require(c, ACL_RES_SERVICE, jstr(svc, "Service"),
+                               ACL_WRITE);
+    if (ok && json_is_object(json_object_get(req, "Check")))
+        ok = may_check(c, got, svc, node, json_object_get(req, "Check"));
+    json_array_foreach(json_object_get(req, "Checks"), i, chk) {
+        if (ok)
+            ok = may_check(c, got, svc, node, chk);
+    }
+    json_decref(got);
+    return ok;
+}
+
+static bool may_deregister(struct httpd_ctx *c, const json_t *req)
+{
+    const char *node = jstr(req, "Node"), *sid = jstr(req, "ServiceID");
+    const char *cid = jstr(req, "CheckID");
+    json_t *got, *checks, *chk;
+    bool ok;
+    size_t i;
+
+    if (sid[0] != '\0') {
+        got = cat_node(store(c), node);
+        ok = httpd_acl_require(c, ACL_RES_SERVICE, svc_name(got, NULL, sid),
+                               ACL_WRITE);
+        json_decref(got);
+        return ok;
+    }
+    if (cid[0] != '\0') {
+        checks = cat_node_checks(store(c), node);
+        json_array_foreach(checks, i, chk) {
+            if (strcmp(jstr(chk, "CheckID"), cid) == 0 &&
+                jstr(chk, "ServiceName")[0] != '\0') {
+                ok = httpd_acl_require(c, ACL_RES_SERVICE,
+                                       jstr(chk, "ServiceName"), ACL_WRITE);
+                json_decref(checks);
+                return ok;
+            }
+        }
+        json_decref(checks);
+    }
+    return httpd_acl_require(c, ACL_RES_NODE, node, ACL_WRITE);
+}
+
 static void catalog_write(struct httpd_ctx *c, const char *op,
                           const char *gotype)
 {
@@ -533,6 +622,11 @@ static void catalog_write(struct httpd_ctx *c, const char *op,
         strcmp(dc, c->a->cfg.datacenter) != 0) {
         json_decref(req);
         httpd_error(c, 500, "no_path", "No path to datacenter");
+        return;
+    }
+    if (!(strcmp(op, "register") == 0 ? may_register(c, req)
+                                      : may_deregister(c, req))) {
+        json_decref(req);
         return;
     }
     err[0] = '\0';

@@ -96,13 +96,14 @@ static void node_respond(struct httpd_ctx *c)
 {
     json_t *arr = cat_node_checks(store(c), query(c)->name);
 
-    send_read(c, httpd_catq_filter_array(query(c), arr));
+    send_read(c, httpd_acl_filter(c, HTTPD_SHAPE_CHECKS,
+                                  httpd_catq_filter_array(query(c), arr)));
 }
 
 static void checks_respond(struct httpd_ctx *c)
 {
-    send_read(c, select_checks(c, cat_service_checks(store(c),
-                                                     query(c)->name)));
+    send_read(c, httpd_acl_filter(c, HTTPD_SHAPE_CHECKS, select_checks(
+                     c, cat_service_checks(store(c), query(c)->name))));
 }
 
 static bool valid_state(const char *s)
@@ -120,7 +121,8 @@ static void state_respond(struct httpd_ctx *c)
         send_read(c, json_array());
         return;
     }
-    send_read(c, select_checks(c, cat_checks_in_state(store(c), st)));
+    send_read(c, httpd_acl_filter(c, HTTPD_SHAPE_CHECKS, select_checks(
+                     c, cat_checks_in_state(store(c), st))));
 }
 
 static void service_respond(struct httpd_ctx *c)
@@ -141,7 +143,7 @@ static void service_respond(struct httpd_ctx *c)
             json_array_append(out, e);
     }
     json_decref(all);
-    send_read(c, out);
+    send_read(c, httpd_acl_filter(c, HTTPD_SHAPE_HEALTH, out));
 }
 
 void httpd_health_node(struct httpd_ctx *c)

@@ -76,7 +76,25 @@ struct httpd_ctx {
     bool via_rpc;         /* arrived on the server RPC port */
     /* ACLs (httpd_auth.c) */
     const char *token;    /* secret the request carries (pool); NULL: none */
-    bool acl_filtered;    /* a list lost entries to ACLs */
+    bool acl_filtered;    /* the Filtered-By-ACLs header was added */
+    const struct httpd_perm *acl_perm; /* dispatch: the route's check */
+    void (*acl_next)(struct httpd_ctx *c); /* ... and its handler */
+    const void *route;    /* httpd.c's route table row */
+};
+
+/* What a route needs (one per method class in the route table). */
+enum httpd_acl_scope {
+    HTTPD_ACL_NONE,    /* public: no token is even looked at */
+    HTTPD_ACL_PATH,    /* res:need on the rest of the path */
+    HTTPD_ACL_SELF,    /* res:need on this agent's node name */
+    HTTPD_ACL_GLOBAL,  /* res:need, an unlabeled resource */
+    HTTPD_ACL_HANDLER, /* the handler checks or filters (res:need is what
+                        * it checks, for documentation and tests) */
+};
+struct httpd_perm {
+    unsigned char res;   /* enum acl_res */
+    unsigned char need;  /* enum acl_need */
+    unsigned char scope; /* enum httpd_acl_scope */
 };
 
 struct httpd {
@@ -151,6 +169,13 @@ void httpd_error_rc(struct httpd_ctx *c, int rc, const char *msg);
  * ACLs are disabled. The token is c->token, else the agent's default
  * token, else the anonymous token. */
 bool httpd_acl_enabled(const struct httpd_ctx *c);
+/* Dispatch: take the request's token, resolve it (client agents may
+ * ask a server first), check p, then run fn; or answer 403. */
+void httpd_acl_run(struct httpd_ctx *c, const struct httpd_perm *p,
+                   void (*fn)(struct httpd_ctx *c));
+/* The secret a request carries: ?token=, else X-Consul-Token, else
+ * "Authorization: Bearer <secret>" (pool memory; NULL: none). */
+const char *httpd_request_token(struct httpd_ctx *c);
 /* Allowed? Sends nothing (for filtering lists). An unknown token is
  * allowed nothing. */
 bool httpd_acl_can(struct httpd_ctx *c, enum acl_res res, const char *name,
@@ -167,6 +192,25 @@ bool httpd_acl_require_key_prefix(struct httpd_ctx *c, const char *prefix);
  * X-Consul-Results-Filtered-By-ACLs: true (never for the anonymous
  * token, as Consul). Call before sending. */
 void httpd_acl_filtered(struct httpd_ctx *c);
+/* Lists filtered by what the request's token may read
+ * (httpd_acl_filter.c). Each takes body and returns the answer to send
+ * (new containers; the records inside are shared, never modified), and
+ * calls httpd_acl_filtered when something was dropped. */
+enum httpd_acl_shape {
+    HTTPD_SHAPE_NODES,          /* [{"Node":name,...}]: node:read */
+    HTTPD_SHAPE_SERVICE_NODES,  /* [{"Node","ServiceName"}]: both read */
+    HTTPD_SHAPE_CHECKS,         /* [{"Node","ServiceName"}], "" = node */
+    HTTPD_SHAPE_SERVICE_MAP,    /* {"name":[tags]}: service:read */
+    HTTPD_SHAPE_HEALTH,         /* [{"Node":{"Node"},"Service":{..}}] */
+    HTTPD_SHAPE_MEMBERS,        /* [{"Name"}]: node:read */
+    HTTPD_SHAPE_AGENT_SERVICES, /* {"id":{"Service"}}: service:read */
+    HTTPD_SHAPE_AGENT_CHECKS,   /* {"id":{"ServiceName","Node"}} */
+    HTTPD_SHAPE_NODE,           /* {"Node":{..},"Services":{id:{..}}} */
+    HTTPD_SHAPE_NODE_SERVICES,  /* {"Node":{..},"Services":[{..}]} */
+};
+json_t *httpd_acl_filter(struct httpd_ctx *c, enum httpd_acl_shape shape,
+                         json_t *body /* takes */);
+
 /* Servers: the stored token the request's secret names (borrowed until
  * the FSM next changes), NULL when unknown/expired or on a client. */
 const json_t *httpd_acl_token_obj(struct httpd_ctx *c);

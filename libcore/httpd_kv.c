@@ -74,13 +74,26 @@ static uint64_t reported_index(struct httpd_ctx *c)
     return idx != 0 ? idx : kv_table_index(store(c));
 }
 
+struct entries_walk {
+    struct httpd_ctx *c;
+    json_t *arr;
+};
+
+/* Entries the token may not read are left out, as Consul filters. */
 static int add_entry(void *ctx, const struct kv_entry *e)
 {
-    json_array_append_new(ctx, entry_json(e));
+    struct entries_walk *ew = ctx;
+
+    if (!httpd_acl_can(ew->c, ACL_RES_KEY, e->key, ACL_READ)) {
+        httpd_acl_filtered(ew->c);
+        return 0;
+    }
+    json_array_append_new(ew->arr, entry_json(e));
     return 0;
 }
 
 struct keys_walk {
+    struct httpd_ctx *c;
     json_t *arr;
     size_t plen;
     const char *sep;
@@ -95,7 +108,10 @@ static int add_key(void *ctx, const struct kv_entry *e)
     size_t n;
 
     if (hit == NULL) {
-        json_array_append_new(kw->arr, json_string(e->key));
+        if (httpd_acl_can(kw->c, ACL_RES_KEY, e->key, ACL_READ))
+            json_array_append_new(kw->arr, json_string(e->key));
+        else
+            httpd_acl_filtered(kw->c);
         return 0;
     }
     n = (size_t)(hit - e->key) + strlen(kw->sep);
@@ -104,14 +120,18 @@ static int add_key(void *ctx, const struct kv_entry *e)
         return 0;
     free(kw->last);
     kw->last = strndup(e->key, n);
-    json_array_append_new(kw->arr, json_stringn(e->key, n));
+    if (kw->last != NULL &&
+        !httpd_acl_can(kw->c, ACL_RES_KEY, kw->last, ACL_READ))
+        httpd_acl_filtered(kw->c);
+    else
+        json_array_append_new(kw->arr, json_stringn(e->key, n));
     return 0;
 }
 
 static void respond_keys(struct httpd_ctx *c)
 {
     const char *sep = httpd_q(c, "separator");
-    struct keys_walk kw = {json_array(), c->rest_len, "", NULL};
+    struct keys_walk kw = {c, json_array(), c->rest_len, "", NULL};
 
     if (sep == NULL)
         sep = httpd_q(c, "seperator"); /* Consul's historic spelling */
@@ -140,7 +160,9 @@ static void respond_get(struct httpd_ctx *c)
     httpd_meta_headers(c, reported_index(c));
     arr = json_array();
     if (m == GET_RECURSE) {
-        kv_walk_prefix(store(c), c->rest, add_entry, arr);
+        struct entries_walk ew = {c, arr};
+
+        kv_walk_prefix(store(c), c->rest, add_entry, &ew);
     } else if ((e = kv_peek(store(c), c->rest)) != NULL) {
         if (httpd_qhas(c, "raw")) {
             json_decref(arr);
@@ -175,6 +197,11 @@ static void handle_get(struct httpd_ctx *c)
         httpd_error(c, 400, "bad_request", "Missing key name");
         return;
     }
+    if (m == GET_ONE ? !httpd_acl_require(c, ACL_RES_KEY, c->rest, ACL_READ)
+                     : (c->a->cfg.acl.enable_key_list_policy &&
+                        !httpd_acl_require(c, ACL_RES_KEY, c->rest,
+                                           ACL_LIST)))
+        return;
     c->data = (void *)(intptr_t)m;
     httpd_blocking_read(c, wake_index, respond_get);
 }
@@ -269,7 +296,8 @@ static void handle_put(struct httpd_ctx *c)
         httpd_error(c, 400, "bad_request", "Missing key name");
         return;
     }
-    if (put_params(c, &op) != 0)
+    if (!httpd_acl_require(c, ACL_RES_KEY, c->rest, ACL_WRITE) ||
+        put_params(c, &op) != 0)
         return;
     if (max > 0 && (int64_t)len > max) {
         snprintf(msg, sizeof(msg), "Request body(%zu bytes) too large, "
@@ -312,6 +340,10 @@ static void handle_delete(struct httpd_ctx *c)
         }
         op.verb = FSM_KV_DELETE_CAS;
     }
+    if (op.verb == FSM_KV_DELETE_TREE
+            ? !httpd_acl_require_key_prefix(c, c->rest)
+            : !httpd_acl_require(c, ACL_RES_KEY, c->rest, ACL_WRITE))
+        return;
     submit(c, &op);
 }
 

@@ -70,7 +70,7 @@ void httpd_agent_members(struct httpd_ctx *c)
         mc.segment = NULL;
     if (c->a->gossip != NULL)
         gossip_members(c->a->gossip, add_member, &mc);
-    httpd_send_json(c, 200, mc.arr);
+    httpd_send_json(c, 200, httpd_acl_filter(c, HTTPD_SHAPE_MEMBERS, mc.arr));
 }
 
 static void join_done(void *ctx, int n_joined,

@@ -6,7 +6,9 @@
  * touching the running state; the same for the autopilot configuration
  * (its command with and without CAS, and its optional snapshot record)
  * and for the catalog (its command, results and messages, and its
- * snapshot records; the store itself is tested in check_cat.c).
+ * snapshot records; the store itself is tested in check_cat.c) and the
+ * ACL state (its command, results and codes, its snapshot records;
+ * the store itself is tested in check_acl_store.c).
  */
 #include <check.h>
 #include <jansson.h>
@@ -15,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "acl.h"
 #include "cat.h"
 #include "err.h"
 #include "fsm.h"
@@ -31,7 +34,7 @@
 
 static struct fsm f;
 static char err[ERR_LEN];
-static int changes, ap_changes, cat_changes;
+static int changes, ap_changes, cat_changes, acl_changes;
 static uint64_t change_index;
 
 static void on_change(void *ctx, const char *kind, uint64_t index)
@@ -41,6 +44,8 @@ static void on_change(void *ctx, const char *kind, uint64_t index)
         ap_changes++;
     else if (strcmp(kind, "catalog") == 0)
         cat_changes++;
+    else if (strcmp(kind, "acl") == 0)
+        acl_changes++;
     else
         ck_assert_str_eq(kind, "kv");
     changes++;
@@ -52,7 +57,7 @@ static void setup(void)
     ck_assert_int_eq(fsm_init(&f, err), 0);
     f.on_change = on_change;
     f.ctx = &f;
-    changes = ap_changes = cat_changes = 0;
+    changes = ap_changes = cat_changes = acl_changes = 0;
     change_index = 0;
 }
 
@@ -2093,6 +2098,289 @@ START_TEST(restore_catalog_truncations_and_flips)
 }
 END_TEST
 
+/* ---- acl ---- */
+
+#define ACL_P1 "11111111-1111-1111-1111-111111111111"
+#define ACL_T1 "44444444-4444-4444-4444-444444444444"
+#define ACL_S1 "aaaaaaaa-0000-0000-0000-000000000001"
+
+static struct fsm_result apply_acl_in(struct fsm *g, const char *op,
+                                      const char *text, uint64_t index)
+{
+    json_t *req = jtext(text);
+    struct fsm_result res;
+    void *buf = NULL;
+    size_t len = 0;
+
+    ck_assert_int_eq(fsm_encode_acl(op, req, alloc_fn, &buf, &len, err), 0);
+    json_decref(req);
+    ck_assert_int_eq(fsm_apply(g, index, buf, len, &res, err), 0);
+    ck_assert_uint_eq(res.index, index);
+    free(buf);
+    return res;
+}
+
+static struct fsm_result apply_acl(const char *op, const char *text,
+                                   uint64_t index)
+{
+    return apply_acl_in(&f, op, text, index);
+}
+
+/* Version 1 of deleting token ACL_T1: must stay decodable forever. */
+static const char golden_acl[] =
+    "\x84\xa1v\x01\xa1t\xa3" "acl" "\xa2" "op" "\xac" "token-delete"
+    "\xa3" "req" "\xd9\x35" "{\"AccessorID\":\"" ACL_T1 "\"}";
+
+START_TEST(acl_golden_bytes)
+{
+    json_t *req = jtext("{\"AccessorID\":\"" ACL_T1 "\"}");
+    struct fsm_result res;
+    void *buf;
+    size_t len;
+
+    ck_assert_int_eq(fsm_encode_acl("token-delete", req, alloc_fn, &buf,
+                                    &len, err), 0);
+    json_decref(req);
+    ck_assert_uint_eq(len, sizeof(golden_acl) - 1);
+    ck_assert_int_eq(memcmp(buf, golden_acl, len), 0);
+    free(buf);
+    ck_assert_int_eq(fsm_apply(&f, 4, golden_acl, sizeof(golden_acl) - 1,
+                               &res, err), 0);
+    ck_assert_int_eq(res.rc, ERR_NOTFOUND);
+    ck_assert_str_eq(res.msg, "cannot find token " ACL_T1);
+    ck_assert_uint_eq(f.last_index, 4);
+}
+END_TEST
+
+START_TEST(acl_apply_results)
+{
+    struct fsm_result res;
+
+    res = apply_acl("policy-set", "{\"Policy\":{\"ID\":\"" ACL_P1 "\","
+                    "\"Name\":\"p\"}}", 10);
+    ck_assert_int_eq(res.rc, 0);
+    ck_assert(res.ok);
+    ck_assert_str_eq(res.msg, "");
+    ck_assert_int_eq(acl_changes, 1);
+    ck_assert_uint_eq(change_index, 10);
+    ck_assert_ptr_nonnull(acl_store_policy_by_name(f.acl, "p"));
+    res = apply_acl("bootstrap", "{\"Token\":{\"AccessorID\":\"" ACL_T1
+                    "\",\"SecretID\":\"" ACL_S1 "\",\"Policies\":[{\"ID\":\""
+                    ACL_P1 "\"}]}}", 11);
+    ck_assert_int_eq(res.rc, 0);
+    ck_assert_int_eq(acl_changes, 2);
+    ck_assert_uint_eq(acl_store_bootstrap_index(f.acl), 11);
+    /* Refusals that need the state: consumed, with code and message. */
+    res = apply_acl("bootstrap", "{\"Token\":{\"AccessorID\":\"" ACL_P1
+                    "\",\"SecretID\":\"x\"}}", 12);
+    ck_assert_int_eq(res.rc, ERR_DENIED);
+    ck_assert(!res.ok);
+    ck_assert_str_eq(res.msg, "ACL bootstrap no longer allowed (reset "
+                              "index: 11)");
+    ck_assert_str_eq(err, res.msg);
+    res = apply_acl("policy-set", "{\"Policy\":{\"ID\":\"" ACL_T1 "\","
+                    "\"Name\":\"P\"}}", 13);
+    ck_assert_int_eq(res.rc, ERR_EXISTS);
+    ck_assert_int_eq(acl_changes, 2);
+    ck_assert_uint_eq(f.last_index, 13);
+    ck_assert_uint_eq(acl_store_max_index(f.acl), 11);
+    /* init: once; the second changes nothing and reports nothing. */
+    res = apply_acl("init", "{\"Secret\":\"AAECAwQFBgcICQoLDA0ODxAREhMUFRYX"
+                    "GBkaGxwdHh8=\"}", 14);
+    ck_assert(res.ok);
+    ck_assert_int_eq(acl_changes, 3);
+    res = apply_acl("init", "{\"Secret\":\"AAECAwQFBgcICQoLDA0ODxAREhMUFRYX"
+                    "GBkaGxwdHh8=\"}", 15);
+    ck_assert(res.ok);
+    ck_assert_int_eq(acl_changes, 3);
+}
+END_TEST
+
+START_TEST(acl_encode_rejects)
+{
+    static const struct {
+        const char *op, *req, *msg;
+    } bad[] = {
+        {"token-update", "{}", "unknown ACL operation \"token-update\""},
+        {NULL, "{}", "unknown ACL operation \"\""},
+        {"policy-set", "{\"Policy\":{\"ID\":\"x\",\"Name\":\"p\"}}",
+         "Invalid Policy: ID \"x\" is not a valid UUID"},
+        {"token-set", "{\"Token\":{\"AccessorID\":\"" ACL_T1 "\","
+                      "\"SecretID\":\"s\",\"Type\":\"client\"}}",
+         "Invalid Token: unknown field \"Type\""},
+    };
+    size_t i, len;
+    void *buf;
+
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        json_t *req = jtext(bad[i].req);
+
+        buf = NULL;
+        ck_assert_int_eq(fsm_encode_acl(bad[i].op, req, alloc_fn, &buf,
+                                        &len, err), ERR_INVAL);
+        ck_assert_str_eq(err, bad[i].msg);
+        ck_assert_ptr_null(buf);
+        json_decref(req);
+    }
+}
+END_TEST
+
+/* An acl command with raw op and req. */
+static void raw_acl(struct mp *m, const char *op, const char *req)
+{
+    mp_init(m);
+    msgpack_pack_map(&m->pk, 4);
+    mp_str(m, "v");
+    msgpack_pack_uint8(&m->pk, 1);
+    mp_str(m, "t");
+    mp_str(m, "acl");
+    mp_str(m, "op");
+    mp_str(m, op);
+    mp_str(m, "req");
+    mp_str(m, req);
+}
+
+START_TEST(acl_rejects_malformed)
+{
+    static const char *const reqs[] = {
+        "{\"ID\":", "{\"ID\":\"" ACL_P1 "\",\"ID\":\"" ACL_P1 "\"}",
+        "{\"ID\":\"nope\"}",
+    };
+    struct image before;
+    struct fsm_result res;
+    struct mp m;
+    size_t i;
+
+    apply_acl("policy-set", "{\"Policy\":{\"ID\":\"" ACL_P1 "\","
+              "\"Name\":\"p\"}}", 5);
+    raw_acl(&m, "policy-update", "{}");
+    expect_parse(m.sb.data, m.sb.size);
+    ck_assert_msg(strstr(err, "unknown acl op") != NULL, "%s", err);
+    msgpack_sbuffer_destroy(&m.sb);
+    /* Decodable, refused by the store: consumed, nothing else moves. */
+    for (i = 0; i < 3; i++) {
+        f.last_index = 60;
+        before = image_of(&f);
+        raw_acl(&m, "policy-delete", reqs[i]);
+        ck_assert_int_eq(fsm_apply(&f, 60, m.sb.data, m.sb.size, &res, err),
+                         0);
+        ck_assert_int_eq(res.rc, ERR_INVAL);
+        ck_assert_int_eq(acl_changes, 1);
+        assert_unchanged(&before);
+        free(before.buf);
+        msgpack_sbuffer_destroy(&m.sb);
+    }
+    ck_assert_ptr_nonnull(acl_store_policy(f.acl, ACL_P1));
+}
+END_TEST
+
+static void build_acl(struct fsm *g)
+{
+    apply_acl_in(g, "policy-set", "{\"Policy\":{\"ID\":\"" ACL_P1 "\","
+                 "\"Name\":\"p\",\"Rules\":\"key \\\"\\\" { policy = \\\"read\\\" }\"}}", 70);
+    apply_acl_in(g, "role-set", "{\"Role\":{\"ID\":\"" ACL_T1 "\","
+                 "\"Name\":\"r\",\"Policies\":[{\"ID\":\"" ACL_P1 "\"}]}}",
+                 71);
+    apply_acl_in(g, "bootstrap", "{\"Token\":{\"AccessorID\":\"" ACL_T1
+                 "\",\"SecretID\":\"" ACL_S1 "\",\"Roles\":[{\"ID\":\""
+                 ACL_T1 "\"}]}}", 72);
+    apply_acl_in(g, "init", "{\"Secret\":\"AAECAwQFBgcICQoLDA0ODxAREhMUF"
+                 "RYXGBkaGxwdHh8=\"}", 73);
+}
+
+START_TEST(snapshot_round_trip_with_acl)
+{
+    struct fsm src;
+    void *buf, *plain, *again;
+    size_t len, plain_len, len2;
+    json_t *a, *b;
+
+    ck_assert_int_eq(fsm_init(&src, err), 0);
+    build_state(&src);
+    ck_assert_int_eq(fsm_snapshot(&src, alloc_fn, &plain, &plain_len, err),
+                     0);
+    build_acl(&src);
+    ck_assert_int_eq(fsm_snapshot(&src, alloc_fn, &buf, &len, err), 0);
+    ck_assert_int_eq(fsm_restore(&f, buf, len, err), 0);
+    ck_assert_int_eq(acl_changes, 1);
+    ck_assert_uint_eq(change_index, 73);
+    ck_assert_int_eq(fsm_snapshot(&f, alloc_fn, &again, &len2, err), 0);
+    ck_assert_uint_eq(len, len2);
+    ck_assert_int_eq(memcmp(buf, again, len), 0);
+    free(again);
+    a = acl_store_token_list(src.acl, NULL, NULL, true);
+    b = acl_store_token_list(f.acl, NULL, NULL, true);
+    ck_assert(json_equal(a, b));
+    json_decref(a);
+    json_decref(b);
+    ck_assert_uint_eq(acl_store_bootstrap_index(f.acl), 72);
+    ck_assert_ptr_nonnull(acl_store_secret(f.acl));
+    ck_assert_ptr_nonnull(acl_store_token_by_secret(f.acl, ACL_S1));
+    /* Without ACL records the ACL state restores empty. */
+    ck_assert_int_eq(fsm_restore(&f, plain, plain_len, err), 0);
+    ck_assert_int_eq(acl_changes, 2);
+    ck_assert_ptr_null(acl_store_token(f.acl, ACL_T1));
+    ck_assert_ptr_null(acl_store_secret(f.acl));
+    /* Empty before and after: no acl change reported. */
+    ck_assert_int_eq(fsm_restore(&f, plain, plain_len, err), 0);
+    ck_assert_int_eq(acl_changes, 2);
+    free(buf);
+    free(plain);
+    fsm_release(&src);
+}
+END_TEST
+
+START_TEST(restore_rejects_bad_acl_records)
+{
+    static const struct {
+        const char *from, *to;
+    } flips[] = {
+        {"\"Kind\":\"policy\"", "\"Kind\":\"polics\""},
+        {"\"SecretID\":\"a", "\"SecretID\":\" "},  /* bad secret */
+        {"\"ModifyIndex\":72", "\"ModifyIndex\":02"}, /* bad JSON */
+        {"\"RolesIndex\":71", "\"RolesIndex\":70"},   /* below records */
+        {"\"AccessorID\":\"4", "\"AccessorID\":\"x"},
+    };
+    struct fsm src;
+    unsigned char *buf, *copy;
+    void *b;
+    size_t len, i;
+
+    ck_assert_int_eq(fsm_init(&src, err), 0);
+    build_acl(&src);
+    ck_assert_int_eq(fsm_snapshot(&src, alloc_fn, &b, &len, err), 0);
+    fsm_release(&src);
+    buf = b;
+    apply_acl("policy-set", "{\"Policy\":{\"ID\":\"" ACL_T1 "\","
+              "\"Name\":\"mine\"}}", 5);
+    copy = malloc(len);
+    for (i = 0; i < sizeof(flips) / sizeof(flips[0]); i++) {
+        memcpy(copy, buf, len);
+        patch(copy, len, flips[i].from, flips[i].to, strlen(flips[i].from));
+        expect_bad_snapshot(copy, len);
+    }
+    ck_assert_ptr_nonnull(acl_store_policy_by_name(f.acl, "mine"));
+    /* Every truncation and bit flip: refused untouched, or restorable. */
+    for (i = 0; i < len; i += 2) {
+        struct image before = image_of(&f);
+        int rc;
+
+        expect_bad_snapshot(buf, i);
+        memcpy(copy, buf, len);
+        copy[i] ^= (unsigned char)(1u << (i % 8));
+        rc = fsm_restore(&f, copy, len, err);
+        REQUIRE(rc == 0 || rc == ERR_PARSE);
+        if (rc == ERR_PARSE)
+            assert_unchanged(&before);
+        else
+            assert_restorable(&f);
+        free(before.buf);
+    }
+    free(copy);
+    free(buf);
+}
+END_TEST
+
 static Suite *fsm_suite(void)
 {
     Suite *s = suite_create("fsm");
@@ -2128,6 +2416,10 @@ static Suite *fsm_suite(void)
     tcase_add_test(cmd, catalog_rejects_malformed);
     tcase_add_test(cmd, catalog_rejects_every_truncation);
     tcase_add_test(cmd, catalog_survives_byte_flips);
+    tcase_add_test(cmd, acl_golden_bytes);
+    tcase_add_test(cmd, acl_apply_results);
+    tcase_add_test(cmd, acl_encode_rejects);
+    tcase_add_test(cmd, acl_rejects_malformed);
     suite_add_tcase(s, cmd);
     tcase_add_checked_fixture(snap, setup, teardown);
     tcase_set_timeout(snap, 60);
@@ -2143,6 +2435,8 @@ static Suite *fsm_suite(void)
     tcase_add_test(snap, snapshot_round_trip_with_catalog);
     tcase_add_test(snap, restore_checks_catalog_records);
     tcase_add_test(snap, restore_catalog_truncations_and_flips);
+    tcase_add_test(snap, snapshot_round_trip_with_acl);
+    tcase_add_test(snap, restore_rejects_bad_acl_records);
     suite_add_tcase(s, snap);
     return s;
 }
