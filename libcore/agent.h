@@ -278,6 +278,8 @@ int agent_acl_fetch(struct agent *a, const char *secret, agent_acl_cb cb,
                     void *ctx, char *err);
 /* Drop a waiting fetch's callback (the request went away). */
 void agent_acl_cancel(struct agent *a, agent_acl_cb cb, void *ctx);
+/* Leader: has the ACL state everything agent_acl_leader creates? */
+bool agent_acl_ready(struct agent *a);
 /* Leader tick: create what the ACL state lacks (one write at a time). */
 void agent_acl_leader(struct agent *a);
 

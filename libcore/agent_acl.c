@@ -455,13 +455,18 @@ int agent_acl_who(struct agent *a, const char *secret,
         w->z = a->acl != NULL ? a->acl->mgmt : NULL;
         return 0;
     }
+    /* A server knows every token: one that exists keeps its own grants
+     * even if it was also made the recovery token. A client agent takes
+     * the recovery token at its word, so that it works with no server. */
+    if (a->has_raft && who_server(a, secret, w) == 0)
+        return 0;
     if (secret_eq(secret, agent_token(a, AGENT_TOKEN_RECOVERY))) {
         w->z = a->acl->recovery;
         w->accessor = "agent-recovery-token";
         return 0;
     }
     if (a->has_raft)
-        return who_server(a, secret, w);
+        return ERR_NOTFOUND;
     return who_client(a, secret, w, need_fetch);
 }
 
@@ -720,8 +725,12 @@ static void leader_done(void *ctx, int rc, const struct fsm_result *res)
     if (a->acl == NULL)
         return;
     a->acl->leader_busy = false;
-    if (rc == 0 && res != NULL && res->rc != 0)
+    if (rc == 0 && res != NULL && res->rc != 0) {
         LOG_WARN("acl", "initialising the ACL state: %s", res->msg);
+        return; /* the next tick tries again */
+    }
+    if (rc == 0)
+        agent_acl_leader(a); /* the next step at once */
 }
 
 static void leader_apply(struct agent *a, const char *op, json_t *req)
@@ -811,6 +820,18 @@ static void init_management(struct agent *a, const char *secret)
                                                "ResetIndex", 0));
     else
         leader_apply(a, "token-set", json_pack("{s:o}", "Token", tok));
+}
+
+bool agent_acl_ready(struct agent *a)
+{
+    struct acl_store *s = a->fsm.acl;
+    const char *im = a->cfg.acl.tokens.initial_management;
+
+    return acl_store_secret(s) != NULL &&
+           acl_store_policy(s, ACL_GLOBAL_MGMT_ID) != NULL &&
+           acl_store_token(s, ACL_ANON_ACCESSOR) != NULL &&
+           (im == NULL || im[0] == '\0' ||
+            acl_store_token_by_secret(s, im) != NULL);
 }
 
 void agent_acl_leader(struct agent *a)

@@ -823,6 +823,12 @@ static void boot_remote(struct httpd_ctx *c, uint64_t reset,
     }
 }
 
+/* A new leader creates the built-in policy and the configured management
+ * token first (agent_acl_leader): until then a bootstrap waits, for up
+ * to 5 s, rather than race it. */
+#define BOOT_WAIT_MS 50
+#define BOOT_WAIT_TRIES 100
+
 void httpd_acl_bootstrap(struct httpd_ctx *c)
 {
     static const struct httpd_acl_field fields[] = {
@@ -852,6 +858,18 @@ void httpd_acl_bootstrap(struct httpd_ctx *c)
     snprintf(secret, sizeof(secret), "%s", httpd_acl_str(b,
                                                          "BootstrapSecret"));
     json_decref(b);
+    if (agent_is_leader(c->a) && !agent_acl_ready(c->a)) {
+        uintptr_t n = (uintptr_t)c->data;
+
+        if (n >= BOOT_WAIT_TRIES) {
+            httpd_error(c, 500, "not_ready", "ACL system not initialized "
+                        "yet");
+            return;
+        }
+        c->data = (void *)(n + 1);
+        httpd_later(c, BOOT_WAIT_MS, httpd_acl_bootstrap);
+        return;
+    }
     if (read_reset(c->a, &reset, msg, sizeof(msg)) != 0)
         httpd_error(c, 500, "bad_reset_file", msg);
     else if (agent_is_leader(c->a))

@@ -148,6 +148,10 @@ void httpd_apply(struct httpd_ctx *c, void *buf /* takes */, size_t len,
  * answer, or NULL when the client went away meanwhile. */
 struct httpd_pending *httpd_async_begin(struct httpd_ctx *c);
 struct httpd_ctx *httpd_async_end(struct httpd_pending *p);
+/* Run fn(c) again after ms (the request is kept meanwhile; nothing
+ * runs when it went away). Answers 500 itself when out of memory. */
+void httpd_later(struct httpd_ctx *c, uint64_t ms,
+                 void (*fn)(struct httpd_ctx *c));
 /* Is the request of p still there to be answered? */
 bool httpd_async_alive(const struct httpd_pending *p);
 

@@ -377,6 +377,43 @@ struct httpd_ctx *httpd_async_end(struct httpd_pending *p)
     return detach(p);
 }
 
+struct later {
+    uv_timer_t timer;
+    struct httpd_pending *p;
+    void (*fn)(struct httpd_ctx *c);
+};
+
+static void later_closed(uv_handle_t *h)
+{
+    free(h->data);
+}
+
+static void later_fire(uv_timer_t *t)
+{
+    struct later *l = t->data;
+    struct httpd_ctx *c = httpd_async_end(l->p);
+
+    uv_close((uv_handle_t *)t, later_closed);
+    if (c != NULL)
+        l->fn(c);
+}
+
+void httpd_later(struct httpd_ctx *c, uint64_t ms,
+                 void (*fn)(struct httpd_ctx *c))
+{
+    struct later *l = calloc(1, sizeof(*l));
+
+    if (l == NULL || (l->p = httpd_async_begin(c)) == NULL) {
+        free(l);
+        httpd_error(c, 500, "internal", "out of memory");
+        return;
+    }
+    l->fn = fn;
+    uv_timer_init(c->a->loop, &l->timer);
+    l->timer.data = l;
+    uv_timer_start(&l->timer, later_fire, ms, 0);
+}
+
 bool httpd_async_alive(const struct httpd_pending *p)
 {
     return p->c != NULL;

@@ -602,7 +602,7 @@ test_expect_success 'token delete by prefix, then it is gone' '
 	echo "Token \"$CLONE\" deleted successfully" >expect &&
 	test_cmp expect out &&
 	test_expect_code 1 proconsul acl token read -accessor-id "$CLONE" 2>err &&
-	test_grep "^Error reading token \"$CLONE\": Unexpected response code: 403 (ACL not found)$" err
+	test_grep "^Error reading token \"$CLONE\": Unexpected response code: 404 (Requested token does not exist: ACL not found)$" err
 '
 
 # ---- set-agent-token
