@@ -124,13 +124,22 @@ bool acl_key_write_prefix(const struct acl_authz *z, bool default_allow,
 
 /* ---- hashes (acl_hash.c) ---- */
 
-/* The "Hash" of a token, policy or role: base64 of SHA-256 over its
- * compact JSON without Hash, SecretID, CreateTime, CreateIndex and
- * ModifyIndex (Consul uses blake2b over its own field order, so the
- * values differ; clients only compare them for change). out holds at
- * least ACL_HASH_LEN + 1 bytes. ERR_NOMEM. */
-#define ACL_HASH_LEN 44
-int acl_hash(const json_t *obj, char *out, char *err);
+/* The fields each kind's "Hash" covers (NULL-terminated). */
+#define ACL_TOKEN_HASHED                                                 \
+    {"Description", "Policies", "Roles", "ServiceIdentities",            \
+     "NodeIdentities", "Local", "ExpirationTime", NULL}
+#define ACL_POLICY_HASHED                                                \
+    {"Name", "Description", "Rules", "Datacenters", NULL}
+#define ACL_ROLE_HASHED                                                  \
+    {"Name", "Description", "Policies", "ServiceIdentities",             \
+     "NodeIdentities", NULL}
+
+/* Set obj's "Hash": base64 of SHA-256 over the compact, key-sorted JSON
+ * of the named fields (links reduced to their IDs, so a renamed policy
+ * does not change the tokens that hold it). Not Consul's value (blake2b
+ * over its Go struct): clients only compare hashes for change.
+ * ERR_INTERNAL / ERR_NOMEM. */
+int acl_hash(json_t *obj, const char *const *fields, char *err);
 
 /* ---- the replicated state (acl_store.c) ---- */
 

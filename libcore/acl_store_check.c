@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "acl_store_int.h"
+#include "util_time.h"
 
 #define MAX_STR 256 /* CreateTime, Hash, identity and datacenter names */
 
@@ -157,86 +158,13 @@ static bool secret_ok(const char *s)
     return i >= 1 && i <= ACL_MAX_SECRET;
 }
 
-static bool digits(const char **p, int n, int *out)
-{
-    int v = 0;
-
-    for (; n > 0; n--, (*p)++) {
-        if (**p < '0' || **p > '9')
-            return false;
-        v = v * 10 + (**p - '0');
-    }
-    *out = v;
-    return true;
-}
-
-/* Days since 1970-01-01 of a proleptic Gregorian date. */
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-    int64_t era, yoe, doy, doe;
-
-    y -= m <= 2;
-    era = (y >= 0 ? y : y - 399) / 400;
-    yoe = y - era * 400;
-    doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
-static int month_days(int y, int m)
-{
-    static const int n[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-
-    return m == 2 && leap ? 29 : n[m - 1];
-}
-
-/* The zone and what follows the seconds: fraction, 'Z' or +-HH:MM. */
-static bool time_tail(const char *p, int *frac_ms, int *off_min)
-{
-    int i, h, m, sign;
-
-    *frac_ms = 0;
-    if (*p == '.') {
-        for (i = 0, p++; *p >= '0' && *p <= '9'; i++, p++)
-            if (i < 3)
-                *frac_ms = *frac_ms * 10 + (*p - '0');
-        if (i == 0 || i > 9)
-            return false;
-        for (; i < 3; i++)
-            *frac_ms *= 10;
-    }
-    *off_min = 0;
-    if (*p == 'Z' || *p == 'z')
-        return p[1] == '\0';
-    if (*p != '+' && *p != '-')
-        return false;
-    sign = *p++ == '-' ? -1 : 1;
-    if (!digits(&p, 2, &h) || *p++ != ':' || !digits(&p, 2, &m) ||
-        *p != '\0' || h > 23 || m > 59)
-        return false;
-    *off_min = sign * (h * 60 + m);
-    return true;
-}
-
 bool acl_parse_time(const char *s, int64_t *ms)
 {
-    const char *p = s;
-    int y, mo, d, h, mi, sec, frac, off;
+    int64_t ns;
 
-    if (!digits(&p, 4, &y) || *p++ != '-' || !digits(&p, 2, &mo) ||
-        *p++ != '-' || !digits(&p, 2, &d) || (*p != 'T' && *p != 't'))
+    if (util_parse_rfc3339(s, &ns, NULL) != 0)
         return false;
-    p++;
-    if (!digits(&p, 2, &h) || *p++ != ':' || !digits(&p, 2, &mi) ||
-        *p++ != ':' || !digits(&p, 2, &sec) ||
-        !time_tail(p, &frac, &off))
-        return false;
-    if (mo < 1 || mo > 12 || d < 1 || d > month_days(y, mo) || h > 23 ||
-        mi > 59 || sec > 59)
-        return false;
-    *ms = ((days_from_civil(y, mo, d) * 24 + h) * 60 + mi - off) * 60000 +
-          (int64_t)sec * 1000 + frac;
+    *ms = ns / 1000000;
     return true;
 }
 

@@ -754,18 +754,24 @@ static void leader_apply(struct agent *a, const char *op, json_t *req)
     a->acl->leader_busy = true;
 }
 
-/* Fill CreateTime and Hash; o is returned. */
+static const char *const token_hashed[] = ACL_TOKEN_HASHED;
+static const char *const policy_hashed[] = ACL_POLICY_HASHED;
+
+/* Fill Hash (and a token's CreateTime); o is returned. */
 static json_t *stamp(json_t *o)
 {
-    char t[UTIL_RFC3339_LEN], h[ACL_HASH_LEN + 1], err[ERR_LEN];
+    char t[UTIL_RFC3339_LEN], err[ERR_LEN];
+    bool policy;
 
     if (o == NULL)
         return NULL;
-    util_rfc3339(util_now_ns(), t);
-    if (json_object_get(o, "Rules") == NULL)
+    policy = json_object_get(o, "Rules") != NULL;
+    if (!policy) {
+        util_rfc3339(util_now_ns(), t);
         json_object_set_new(o, "CreateTime", json_string(t));
-    if (acl_hash(o, h, err) == 0)
-        json_object_set_new(o, "Hash", json_string(h));
+    }
+    if (acl_hash(o, policy ? policy_hashed : token_hashed, err) != 0)
+        LOG_WARN("acl", "%s", err);
     return o;
 }
 

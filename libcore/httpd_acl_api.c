@@ -38,6 +38,7 @@
 #include "log.h"
 #include "opt.h"
 #include "util_rand.h"
+#include "util_time.h"
 
 #define RESET_FILE "acl-bootstrap-reset"
 #define BOOT_TARGET "/v1/internal/proconsul/acl-bootstrap"
@@ -70,9 +71,7 @@ static const struct httpd_acl_field token_fields[] = {
     {NULL, 0, NULL, NULL},
 };
 
-static const char *const token_hashed[] = {
-    "Description", "Policies", "Roles", "ServiceIdentities",
-    "NodeIdentities", "Local", "ExpirationTime", NULL};
+static const char *const token_hashed[] = ACL_TOKEN_HASHED;
 
 static struct acl_store *store(struct httpd_ctx *c)
 {
@@ -86,7 +85,7 @@ static uint64_t tokens_index(struct httpd_ctx *c)
 
 static bool expired(const json_t *tok)
 {
-    return acl_token_expired(tok, httpd_acl_now_ns() / NS_PER_MS);
+    return acl_token_expired(tok, util_now_ns() / NS_PER_MS);
 }
 
 static json_t *jstr(const char *s)
@@ -143,7 +142,7 @@ static bool body_exp(const json_t *b, int64_t *ns)
     const char *s = json_string_value(json_object_get(b, "ExpirationTime"));
 
     *ns = 0;
-    return s != NULL && httpd_acl_parse_time(s, ns) == 0;
+    return s != NULL && util_parse_rfc3339(s, ns, NULL) == 0;
 }
 
 /* What Go's decoder would already refuse: a bad time or duration. */
@@ -153,7 +152,7 @@ static int check_times(const json_t *b, char *err)
     char q[ERR_QUOTE_MAX + 4];
     int64_t ns;
 
-    if (s != NULL && httpd_acl_parse_time(s, &ns) != 0)
+    if (s != NULL && util_parse_rfc3339(s, &ns, NULL) != 0)
         return err_set(err, ERR_INVAL, "parsing time \"%s\" as "
                        "\"2006-01-02T15:04:05Z07:00\": cannot parse",
                        err_quote(q, sizeof(q), s));
@@ -162,9 +161,9 @@ static int check_times(const json_t *b, char *err)
 
 static void set_time(json_t *tok, const char *field, int64_t ns)
 {
-    char buf[64];
+    char buf[UTIL_RFC3339_LEN];
 
-    httpd_acl_fmt_time(ns, buf, sizeof(buf));
+    util_rfc3339(ns, buf);
     json_object_set_new(tok, field, json_string(buf));
 }
 
@@ -271,7 +270,7 @@ static int update_ids(struct acl_store *s, const json_t *b, const char *id,
     oexp = json_string_value(json_object_get(old, "ExpirationTime"));
     if (body_ttl(b, &ttl, err) != 0 || ttl != 0 ||
         (body_exp(b, &e1) && (oexp == NULL ||
-                              httpd_acl_parse_time(oexp, &e2) != 0 ||
+                              util_parse_rfc3339(oexp, &e2, NULL) != 0 ||
                               e1 != e2)))
         return err_set(err, ERR_INVAL, "Cannot change expiration time of "
                        "%s", q);
@@ -293,7 +292,7 @@ static int token_build(struct httpd_ctx *c, const json_t *b,
     int rc;
 
     rc = url_id != NULL ? update_ids(s, b, url_id, tok, err)
-                        : create_ids(s, b, httpd_acl_now_ns(), tok, err);
+                        : create_ids(s, b, util_now_ns(), tok, err);
     if (rc == 0)
         rc = httpd_acl_links(s, json_object_get(b, "Policies"), false,
                              &pol, err);
@@ -310,7 +309,7 @@ static int token_build(struct httpd_ctx *c, const json_t *b,
     }
     json_object_set_new(tok, "Local", json_boolean(local));
     if (rc == 0)
-        rc = httpd_acl_set_hash(tok, token_hashed, err);
+        rc = acl_hash(tok, token_hashed, err);
     json_decref(pol);
     json_decref(rol);
     if (rc != 0) {
@@ -673,7 +672,7 @@ static json_t *boot_token(const char *acc, const char *sec)
                           "Local", 0);
 
     if (t != NULL)
-        set_time(t, "CreateTime", httpd_acl_now_ns());
+        set_time(t, "CreateTime", util_now_ns());
     return t;
 }
 
@@ -713,7 +712,7 @@ static void boot_leader(struct httpd_ctx *c, uint64_t reset,
     }
     tok = boot_token(bt->accessor, secret != NULL ? secret : sec);
     OPENSSL_cleanse(sec, sizeof(sec));
-    if (tok != NULL && httpd_acl_set_hash(tok, token_hashed, err) != 0) {
+    if (tok != NULL && acl_hash(tok, token_hashed, err) != 0) {
         json_decref(tok);
         tok = NULL;
     }

@@ -60,20 +60,6 @@ int httpd_acl_links(struct acl_store *s, const json_t *in, bool roles,
 int httpd_acl_identities(const json_t *body, json_t *dst, const char *what,
                          bool local, char *err);
 
-/* Set "Hash": base64 of SHA-256 over the compact, key-sorted JSON of
- * the named fields (links reduced to their IDs). Not Consul's value
- * (blake2b over its Go struct fields): it only has to change when the
- * object's user-set content does, which is all clients use it for. */
-int httpd_acl_set_hash(json_t *obj, const char *const *fields, char *err);
-
-/* Times as Go's time.Time marshals them (RFC 3339 with nanoseconds,
- * trailing zeros cut), in UTC. */
-int64_t httpd_acl_now_ns(void);
-void httpd_acl_fmt_time(int64_t ns, char *buf, size_t n);
-/* RFC 3339 ("2006-01-02T15:04:05.999999999Z07:00") to ns since the
- * epoch; -1 when malformed. */
-int httpd_acl_parse_time(const char *s, int64_t *ns);
-
 /* A request the ACL endpoint refuses (Consul's RPC errors): 403
  * "Permission denied: <msg>" for ERR_DENIED, 500 with the message for
  * ERR_INVAL / ERR_EXISTS / ERR_NOTFOUND / ERR_CONFLICT (Consul's ACL

@@ -13,13 +13,11 @@
 #include "httpd_acl_int.h"
 
 #include <inttypes.h>
-#include <openssl/evp.h>
 #include <raft.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 #include "opt.h"
 #include "util_rand.h"
@@ -364,147 +362,6 @@ int httpd_acl_identities(const json_t *body, json_t *dst, const char *what,
     return rc;
 }
 
-/* ---- hashes and times ---- */
-
-static json_t *link_ids(const json_t *links)
-{
-    json_t *ids = json_array(), *l;
-    size_t i;
-
-    json_array_foreach(links, i, l)
-        json_array_append(ids, json_object_get(l, "ID"));
-    return ids;
-}
-
-int httpd_acl_set_hash(json_t *obj, const char *const *fields, char *err)
-{
-    unsigned char md[EVP_MAX_MD_SIZE];
-    char b64[4 * ((EVP_MAX_MD_SIZE + 2) / 3) + 1];
-    unsigned int mdlen = 0;
-    json_t *canon = json_object();
-    char *s;
-
-    for (; *fields != NULL; fields++) {
-        json_t *v = json_object_get(obj, *fields);
-
-        if (v == NULL)
-            continue;
-        if (strcmp(*fields, "Policies") == 0 ||
-            strcmp(*fields, "Roles") == 0)
-            json_object_set_new(canon, *fields, link_ids(v));
-        else
-            json_object_set(canon, *fields, v);
-    }
-    s = json_dumps(canon, JSON_COMPACT | JSON_SORT_KEYS);
-    json_decref(canon);
-    if (s == NULL || EVP_Digest(s, strlen(s), md, &mdlen, EVP_sha256(),
-                                NULL) != 1) {
-        free(s);
-        return err_set(err, ERR_INTERNAL, "cannot hash the ACL object");
-    }
-    free(s);
-    EVP_EncodeBlock((unsigned char *)b64, md, (int)mdlen);
-    json_object_set_new(obj, "Hash", json_string(b64));
-    return 0;
-}
-
-int64_t httpd_acl_now_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-void httpd_acl_fmt_time(int64_t ns, char *buf, size_t n)
-{
-    time_t sec = (time_t)(ns / 1000000000);
-    long frac = (long)(ns % 1000000000);
-    char f[16] = "";
-    struct tm tm;
-    size_t k;
-
-    if (frac < 0) {
-        sec--;
-        frac += 1000000000;
-    }
-    gmtime_r(&sec, &tm);
-    if (frac != 0) {
-        snprintf(f, sizeof(f), ".%09ld", frac);
-        for (k = strlen(f); f[k - 1] == '0'; k--)
-            f[k - 1] = '\0';
-    }
-    k = strftime(buf, n, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(buf + k, n - k, "%sZ", f);
-}
-
-static int digits(const char **s, int n, int *out)
-{
-    *out = 0;
-    for (int i = 0; i < n; i++, (*s)++) {
-        if (**s < '0' || **s > '9')
-            return -1;
-        *out = *out * 10 + (**s - '0');
-    }
-    return 0;
-}
-
-/* The fraction and the zone after "...:SS": [.ddd](Z|+hh:mm|-hh:mm). */
-static int parse_tail(const char *p, int64_t *frac_ns, int64_t *off_s)
-{
-    int64_t scale = 100000000;
-    int hh, mm, sign;
-
-    *frac_ns = 0;
-    if (*p == '.' || *p == ',') {
-        if (p[1] < '0' || p[1] > '9')
-            return -1;
-        for (p++; *p >= '0' && *p <= '9'; p++, scale /= 10)
-            *frac_ns += (*p - '0') * scale;
-    }
-    *off_s = 0;
-    if ((*p == 'Z' || *p == 'z') && p[1] == '\0')
-        return 0;
-    if (*p != '+' && *p != '-')
-        return -1;
-    sign = *p++ == '-' ? -1 : 1;
-    if (digits(&p, 2, &hh) != 0 || *p++ != ':' ||
-        digits(&p, 2, &mm) != 0 || *p != '\0' || hh > 23 || mm > 59)
-        return -1;
-    *off_s = sign * (hh * 3600 + mm * 60);
-    return 0;
-}
-
-int httpd_acl_parse_time(const char *s, int64_t *ns)
-{
-    int v[6];
-    static const char sep[] = "--T::";
-    static const int width[] = {4, 2, 2, 2, 2, 2};
-    int64_t frac, off;
-    struct tm tm;
-    time_t t;
-
-    for (int i = 0; i < 6; i++) {
-        if (digits(&s, width[i], &v[i]) != 0)
-            return -1;
-        if (i < 5 && *s++ != sep[i] && !(i == 2 && s[-1] == 't'))
-            return -1;
-    }
-    if (v[1] < 1 || v[1] > 12 || v[2] < 1 || v[2] > 31 || v[3] > 23 ||
-        v[4] > 59 || v[5] > 59 || parse_tail(s, &frac, &off) != 0)
-        return -1;
-    memset(&tm, 0, sizeof(tm));
-    tm.tm_year = v[0] - 1900;
-    tm.tm_mon = v[1] - 1;
-    tm.tm_mday = v[2];
-    tm.tm_hour = v[3];
-    tm.tm_min = v[4];
-    tm.tm_sec = v[5];
-    t = timegm(&tm);
-    *ns = ((int64_t)t - off) * 1000000000 + frac;
-    return 0;
-}
-
 /* ---- writes ---- */
 
 void httpd_acl_refused(struct httpd_ctx *c, int rc, const char *msg)
@@ -639,11 +496,8 @@ static const struct httpd_acl_field role_fields[] = {
     {NULL, 0, NULL, NULL},
 };
 
-static const char *const policy_hashed[] = {"Name", "Description", "Rules",
-                                            "Datacenters", NULL};
-static const char *const role_hashed[] = {
-    "Name", "Description", "Policies", "ServiceIdentities",
-    "NodeIdentities", NULL};
+static const char *const policy_hashed[] = ACL_POLICY_HASHED;
+static const char *const role_hashed[] = ACL_ROLE_HASHED;
 
 static const struct objkind policy_kind = {
     "policy", "ACLPolicy", "Policy", "policy-set", "policy-delete",
@@ -707,7 +561,7 @@ static int obj_build(struct httpd_ctx *c, const struct objkind *k,
                         json_string(httpd_acl_str(b, "Description")));
     rc = k->fill(c, b, o, err);
     if (rc == 0)
-        rc = httpd_acl_set_hash(o, k->hashed, err);
+        rc = acl_hash(o, k->hashed, err);
     if (rc != 0) {
         json_decref(o);
         return rc;

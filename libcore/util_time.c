@@ -59,6 +59,14 @@ static int digits(const char **p, int n, int *out)
     return 0;
 }
 
+static int month_days(int y, int m)
+{
+    static const int n[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+
+    return m == 2 && leap ? 29 : n[m - 1];
+}
+
 static int expect(const char **p, char ch)
 {
     if (**p != ch)
@@ -100,8 +108,9 @@ int util_parse_rfc3339(const char *s, int64_t *ns, char *err)
     } else {
         goto bad;
     }
-    if (*p != '\0' || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 ||
-        mi > 59 || sec > 60 || oh > 23 || om > 59)
+    if (*p != '\0' || mo < 1 || mo > 12 || d < 1 ||
+        d > month_days(y, mo) || h > 23 || mi > 59 || sec > 59 || oh > 23 ||
+        om > 59)
         goto bad;
     tm.tm_year = y - 1900;
     tm.tm_mon = mo - 1;
