@@ -27,7 +27,7 @@ enum { K_NIL, K_BOOL, K_UINT, K_INT, K_FLOAT, K_STR, K_BIN, K_ARRAY,
 void gossip_mpr_init(struct gossip_mpr *r, const void *p, size_t n)
 {
     r->p = p;
-    r->end = r->p + n;
+    r->end = p != NULL ? r->p + n : r->p; /* no offset on NULL (UB) */
     r->rc = 0;
 }
 

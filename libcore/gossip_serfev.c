@@ -33,7 +33,8 @@ static bool event_seen(struct gossip_evslot *s, const struct gs_event *e)
 {
     for (size_t i = 0; i < s->n; i++)
         if (strlen(s->ev[i].name) == e->name.len &&
-            memcmp(s->ev[i].name, e->name.p, e->name.len) == 0 &&
+            (e->name.len == 0 ||
+             memcmp(s->ev[i].name, e->name.p, e->name.len) == 0) &&
             s->ev[i].len == e->payload.len &&
             (e->payload.len == 0 ||
              memcmp(s->ev[i].payload, e->payload.p, e->payload.len) == 0))
@@ -62,7 +63,9 @@ static bool slot_add(struct gossip_evslot *s, const struct gs_event *e)
         return false;
     s->ev = ne;
     r = &s->ev[s->n];
-    r->name = strndup((const char *)e->name.p, e->name.len);
+    /* An empty name may come with no pointer at all. */
+    r->name = e->name.len > 0 ? strndup((const char *)e->name.p, e->name.len)
+                              : strdup("");
     r->payload = malloc(e->payload.len ? e->payload.len : 1);
     r->len = e->payload.len;
     if (r->name == NULL || r->payload == NULL) {
@@ -284,7 +287,8 @@ static void internal_query(struct gossip *g, const struct gs_query *q)
     if (nlen != 8 || memcmp(name, "conflict", 8) != 0 ||
         q->payload.len > GOSSIP_NAME_MAX)
         return;
-    memcpy(node, q->payload.p, q->payload.len);
+    if (q->payload.len > 0)
+        memcpy(node, q->payload.p, q->payload.len);
     node[q->payload.len] = '\0';
     if (strcmp(node, g->name) == 0)
         return;

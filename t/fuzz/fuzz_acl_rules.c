@@ -1,10 +1,7 @@
 /* fuzz_acl_rules.c - libFuzzer target: one ACL Rules text through the
  * parser (HCL or JSON, by its first character) and, when it parses, an
  * authorizer built from it and a few checks.
- *
- * Not wired into `make fuzz` (its recipe names one target): build it as
- * that recipe does, with this file in place of fuzz_gossip_packet.c, and
- * run it with -max_len=65536.
+ * `make fuzz` builds and runs it (-max_len=65536).
  */
 #include <stddef.h>
 #include <stdint.h>
