@@ -88,11 +88,50 @@ static int grow(void ***arr, size_t *cap, size_t n)
     return 0;
 }
 
+void local_token_free(char *token)
+{
+    if (token == NULL)
+        return;
+    memset(token, 0, strlen(token));
+    free(token);
+}
+
+int local_token_set(char **slot, const char *token)
+{
+    char *t = NULL;
+
+    if (token != NULL && *token != '\0' && (t = strdup(token)) == NULL) {
+        local_token_free(*slot);
+        *slot = NULL;
+        return ERR_NOMEM;
+    }
+    local_token_free(*slot);
+    *slot = t;
+    return 0;
+}
+
+/* local_token_set; out of memory leaves the record without a token
+ * (anti-entropy then falls back to the agent's default token). */
+static void token_put(char **slot, const char *token, const char *what,
+                      const char *id)
+{
+    if (local_token_set(slot, token) != 0)
+        LOG_ERROR("agent", "%s '%s': out of memory for its token", what,
+                  id);
+}
+
+/* Same secret (NULL and "" are none)? */
+static bool token_eq(const char *a, const char *b)
+{
+    return strcmp(a != NULL ? a : "", b != NULL ? b : "") == 0;
+}
+
 static void svc_free(struct local_svc *s)
 {
     if (s == NULL)
         return;
     json_decref(s->svc);
+    local_token_free(s->token);
     free(s->id);
     free(s);
 }
@@ -103,6 +142,7 @@ static void chk_free(struct local_chk *c)
         return;
     json_decref(c->chk);
     json_decref(c->def);
+    local_token_free(c->token);
     free(c->id);
     free(c);
 }
@@ -156,14 +196,15 @@ static void checks_follow(struct agent_local *l, const struct local_svc *s)
 }
 
 struct local_svc *local_svc_put(struct agent_local *l, json_t *svc,
-                                bool from_config)
+                                bool from_config, const char *token)
 {
     const char *id = sget(svc, "ID");
     long i = svc_index(l, id);
     struct local_svc *s;
 
     if (i >= 0 && !l->svcs[i]->deleted &&
-        json_equal(l->svcs[i]->svc, svc)) {
+        json_equal(l->svcs[i]->svc, svc) &&
+        token_eq(l->svcs[i]->token, token)) {
         /* Unchanged: nothing to sync. */
         l->svcs[i]->from_config = from_config;
         json_decref(svc);
@@ -187,6 +228,7 @@ struct local_svc *local_svc_put(struct agent_local *l, json_t *svc,
         l->n_svcs++;
     }
     s->svc = svc;
+    token_put(&s->token, token, "service", s->id);
     s->from_config = from_config;
     s->deleted = false;
     s->in_sync = false;
@@ -231,8 +273,19 @@ static struct local_chk *chk_slot(struct agent_local *l, const char *id)
     return c;
 }
 
+/* A live check c re-registered as chk/def: as Consul, it keeps its
+ * state. True when nothing else changed. */
+static bool chk_same(struct local_chk *c, json_t *chk, const json_t *def)
+{
+    json_object_set(chk, "Status", json_object_get(c->chk, "Status"));
+    json_object_set(chk, "Output", json_object_get(c->chk, "Output"));
+    return json_equal(c->chk, chk) &&
+           (c->def == def || (c->def != NULL && def != NULL &&
+                              json_equal(c->def, def)));
+}
+
 int local_chk_put(struct agent_local *l, json_t *chk, json_t *def,
-                  bool from_config, char *err)
+                  bool from_config, const char *token, char *err)
 {
     const char *id = sget(chk, "CheckID");
     struct local_chk *c = chk_slot(l, id);
@@ -245,27 +298,27 @@ int local_chk_put(struct agent_local *l, json_t *chk, json_t *def,
         return err_set(err, ERR_NOMEM, "out of memory");
     }
     had_runner = c->def != NULL && !c->deleted;
-    if (c->chk != NULL && !c->deleted) {
-        /* As Consul: a re-registered check keeps its state. */
-        json_object_set(chk, "Status", json_object_get(c->chk, "Status"));
-        json_object_set(chk, "Output", json_object_get(c->chk, "Output"));
-        carried = true;
-        if (json_equal(c->chk, chk) &&
-            (c->def == def || (c->def != NULL && def != NULL &&
-                               json_equal(c->def, def)))) {
-            /* Unchanged: the runner and the sync state stay. */
-            c->from_config = from_config;
-            json_decref(chk);
-            json_decref(def);
-            return 0;
+    carried = c->chk != NULL && !c->deleted;
+    if (carried && chk_same(c, chk, def)) {
+        /* Unchanged: the runner and the sync state stay; a new token
+         * alone is written with it again. */
+        c->from_config = from_config;
+        json_decref(chk);
+        json_decref(def);
+        if (!token_eq(c->token, token)) {
+            token_put(&c->token, token, "check", c->id);
+            c->in_sync = false;
+            c->gen++;
         }
-    } else {
-        c->critical_since = 0;
+        return 0;
     }
+    if (!carried)
+        c->critical_since = 0;
     json_decref(c->chk);
     json_decref(c->def);
     c->chk = chk;
     c->def = def;
+    token_put(&c->token, token, "check", c->id);
     c->from_config = from_config;
     c->deleted = false;
     c->in_sync = false;
@@ -365,9 +418,10 @@ static void drop_missing_checks(struct agent_local *l, const char *sid,
 }
 
 int local_add_service(struct agent_local *l, json_t *svc, json_t *checks,
-                      bool from_config, bool replace, char *err)
+                      bool from_config, bool replace, const char *token,
+                      char *err)
 {
-    struct local_svc *s = local_svc_put(l, svc, from_config);
+    struct local_svc *s = local_svc_put(l, svc, from_config, token);
     json_t *pair;
     size_t i;
     int rc = 0;
@@ -381,7 +435,7 @@ int local_add_service(struct agent_local *l, json_t *svc, json_t *checks,
     json_array_foreach(checks, i, pair) {
         rc = local_chk_put(l, json_incref(json_array_get(pair, 0)),
                            json_incref(json_array_get(pair, 1)), from_config,
-                           err);
+                           token, err);
         if (rc != 0)
             break;
     }
@@ -391,7 +445,8 @@ int local_add_service(struct agent_local *l, json_t *svc, json_t *checks,
 }
 
 int agent_local_register_service(struct agent_local *l, const json_t *def,
-                                 bool replace_existing_checks, char *err)
+                                 bool replace_existing_checks,
+                                 const char *token, char *err)
 {
     json_t *c = local_canon_service(def, err), *svc, *checks;
     int rc;
@@ -403,7 +458,7 @@ int agent_local_register_service(struct agent_local *l, const json_t *def,
     if (rc != 0)
         return rc;
     rc = local_add_service(l, svc, checks, false, replace_existing_checks,
-                           err);
+                           token, err);
     if (rc != 0) {
         persist_logged(l);
         return rc;
@@ -459,7 +514,7 @@ int agent_local_deregister_service(struct agent_local *l, const char *id,
 }
 
 int agent_local_register_check(struct agent_local *l, const json_t *def,
-                               char *err)
+                               const char *token, char *err)
 {
     json_t *c = local_canon_check(def, err), *chk, *rdef;
     int rc;
@@ -470,7 +525,7 @@ int agent_local_register_check(struct agent_local *l, const json_t *def,
     json_decref(c);
     if (rc != 0)
         return rc;
-    rc = local_chk_put(l, chk, rdef, false, err);
+    rc = local_chk_put(l, chk, rdef, false, token, err);
     local_sync_kick(l);
     if (rc != 0)
         return rc;
@@ -558,7 +613,7 @@ int agent_local_service_maintenance(struct agent_local *l, const char *id,
     rc = local_chk_put(l, local_maint_check(l, cid, s,
                                             reason != NULL && *reason
                                                 ? reason : DEFAULT_SVC_MAINT),
-                       NULL, false, err);
+                       NULL, false, NULL, err);
     if (rc != 0)
         return rc;
     LOG_INFO("agent", "Service entered maintenance mode: service='%s'", id);
@@ -582,7 +637,7 @@ void agent_local_node_maintenance(struct agent_local *l, bool enable,
                                                reason != NULL && *reason
                                                    ? reason
                                                    : DEFAULT_NODE_MAINT),
-                          NULL, false, err) != 0) {
+                          NULL, false, NULL, err) != 0) {
             LOG_ERROR("agent", "node maintenance: %s", err);
             return;
         }

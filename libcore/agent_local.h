@@ -7,7 +7,7 @@
  * Owns: every local service and check record (jansson objects in
  * Consul's shapes), the runners (through struct checks), the sync timer
  * and the one catalog call in flight, <data-dir>/local-state.json.
- * Tests: t/t2102-agent-services.sh
+ * Tests: t/t2102-agent-services.sh, t/t3004-acl-anti-entropy.sh
  *
  * Sources: services and checks of the config files (cfg->raw "services"
  * and "checks") are loaded at start and never persisted; those registered
@@ -37,6 +37,16 @@
  * check and the "consul" service belong to the leader and are never
  * touched. A check whose output alone changed is synced at the latest 5
  * minutes later (check_update_interval); a status change at once.
+ *
+ * ACL tokens, as Consul: a service or check is written (registered,
+ * deregistered) with the token it was registered with (a check without
+ * one: its service's), else, for config definitions without "token",
+ * acl.tokens.config_file_service_registration, else acl.tokens.default;
+ * node info and the full sync's reads use acl.tokens.agent, else the
+ * default token. A write the catalog refuses with 403 (permission
+ * denied, ACL not found) is logged ("Service registration blocked by
+ * ACLs") and counted in sync until the next full sync, without holding
+ * up the other records.
  */
 #ifndef PROCONSUL_AGENT_LOCAL_H
 #define PROCONSUL_AGENT_LOCAL_H
@@ -72,13 +82,18 @@ void agent_local_close(struct agent_local *l, agent_local_closed_fn cb,
  * ERR_NOTFOUND (404: "Unknown service ID \"x\". Ensure that the service
  * ID is passed, not the service name."); ERR_UNSUPPORTED (500: scripts
  * disabled, a TTL update of a check without TTL); ERR_IO (500: the state
- * could not be persisted; the change is kept in memory). */
+ * could not be persisted; the change is kept in memory).
+ * token: the ACL secret of the registering request (NULL: none; copied).
+ * Anti-entropy writes the service (and its checks) or the check with it,
+ * as Consul does; a re-registration replaces it. It is persisted with
+ * the record (local-state.json, mode 0600) and never shown in a view. */
 int agent_local_register_service(struct agent_local *l, const json_t *def,
-                                 bool replace_existing_checks, char *err);
+                                 bool replace_existing_checks,
+                                 const char *token, char *err);
 int agent_local_deregister_service(struct agent_local *l, const char *id,
                                    char *err);
 int agent_local_register_check(struct agent_local *l, const json_t *def,
-                               char *err);
+                               const char *token, char *err);
 int agent_local_deregister_check(struct agent_local *l, const char *id,
                                  char *err);
 /* pass/warn/fail/update: status "passing", "warning" or "critical";

@@ -555,6 +555,7 @@ static int build_check(struct agent_local *l, const json_t *c,
         sname = json_string_value(json_object_get(s, "Service"));
     }
     rdef = json_deep_copy(c);
+    json_object_del(rdef, "Token"); /* kept apart (struct local_chk) */
     json_object_set_new(rdef, "CheckID", json_string(id));
     json_object_set_new(rdef, "Name", json_string(name));
     if (s != NULL)

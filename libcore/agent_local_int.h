@@ -7,6 +7,10 @@
  * stays as a tombstone (deleted) until the catalog has forgotten it.
  * Every change bumps the record's gen; a catalog write marks it in sync
  * only if gen did not move while the write was in flight.
+ * Tokens: each record keeps the ACL secret it was registered with (the
+ * request's, or the config definition's "token"; NULL: none), malloc'd
+ * and wiped before it is freed; anti-entropy writes the record with it
+ * (see local_svc_token). It never appears in a view.
  */
 #ifndef PROCONSUL_AGENT_LOCAL_INT_H
 #define PROCONSUL_AGENT_LOCAL_INT_H
@@ -29,6 +33,7 @@ struct local_svc {
     json_t *svc;          /* NodeService: ID, Service, Tags, Meta, Port,
                            * Address, TaggedAddresses, Weights,
                            * EnableTagOverride[, Kind, Proxy, Connect] */
+    char *token;          /* ACL secret it was registered with; NULL */
     bool from_config;
     bool in_sync;
     bool deleted;
@@ -41,6 +46,7 @@ struct local_chk {
                            * Notes, Output, ServiceID, ServiceName,
                            * ServiceTags, Type, Interval, Timeout */
     json_t *def;          /* runner definition; NULL: none (maintenance) */
+    char *token;          /* ACL secret it was registered with; NULL */
     bool from_config;
     bool in_sync;
     bool deleted;
@@ -92,24 +98,34 @@ struct local_chk *local_chk_get(struct agent_local *l, const char *id);
 /* Drop a record at once (no tombstone). */
 void local_svc_drop(struct agent_local *l, const char *id);
 void local_chk_drop(struct agent_local *l, const char *id);
+/* Replace the secret in *slot by a copy of token (NULL or "": none),
+ * wiping the old one. ERR_NOMEM (then *slot is NULL). */
+int local_token_set(char **slot, const char *token);
+/* Wipe and free a secret; NULL is a no-op. */
+void local_token_free(char *token);
 /* Insert or replace a service record built by local_def_service; takes
- * svc. Returns the record or NULL (out of memory; svc freed). */
+ * svc. token (borrowed; NULL: none) replaces the record's; a new token
+ * alone also makes it sync again. Returns the record or NULL (out of
+ * memory; svc freed). */
 struct local_svc *local_svc_put(struct agent_local *l, json_t *svc,
-                                bool from_config);
+                                bool from_config, const char *token);
 /* Insert or replace a check (takes chk and def): keeps the status and
  * output of a live check with the same ID, starts the runner when def
- * is set. ERR_UNSUPPORTED/ERR_INVAL from the runner, record dropped. */
+ * is set; token as for local_svc_put. ERR_UNSUPPORTED/ERR_INVAL from the
+ * runner, record dropped. */
 int local_chk_put(struct agent_local *l, json_t *chk, json_t *def,
-                  bool from_config, char *err);
+                  bool from_config, const char *token, char *err);
 /* A runner or TTL update: a status change syncs at once, an output
  * change within 5 minutes. */
 void local_chk_status(struct agent_local *l, struct local_chk *c,
                       const char *status, const char *output);
 /* Tombstone a service, forget its checks. */
 void local_remove_service(struct agent_local *l, const char *id);
-/* Register a parsed service and its checks (validated). */
+/* Register a parsed service and its checks (validated), all with token
+ * (borrowed; NULL: none). */
 int local_add_service(struct agent_local *l, json_t *svc, json_t *checks,
-                      bool from_config, bool replace, char *err);
+                      bool from_config, bool replace, const char *token,
+                      char *err);
 
 /* One of the closes of agent_local_close is done (ctx: l). */
 void local_close_step(void *ctx);
@@ -146,6 +162,15 @@ int local_load(struct agent_local *l, char *err);
 int local_sync_start(struct agent_local *l, char *err);
 /* Something changed: sync soon. */
 void local_sync_kick(struct agent_local *l);
+/* The secret a catalog write of s (NULL: a service we do not have)
+ * carries: its own token, else acl.tokens.config_file_service_
+ * registration for a config one, else acl.tokens.default; NULL: none.
+ * Borrowed until the record or the agent's tokens change. */
+const char *local_svc_token(struct agent_local *l,
+                            const struct local_svc *s);
+/* The same for a check: its own, else its service's, else as above. */
+const char *local_chk_token(struct agent_local *l,
+                            const struct local_chk *c);
 /* Stop: cancel the call, close the timer (counted in close_pending). */
 void local_sync_close(struct agent_local *l);
 

@@ -2,20 +2,23 @@
  * <data-dir>/local-state.json of API-registered services and checks.
  *
  * Layer: agent. Thread: loop only (writes block briefly: small file).
- * Owns: the state file. Written whole, to a temporary file that is
- * fsynced then renamed over the old one, so a crash leaves the old or
- * the new state, never a mix. A file that cannot be parsed is set aside
- * as local-state.json.bad (logged) and the agent starts without it.
+ * Owns: the state file. Written whole, to a temporary file (mode 0600:
+ * it holds ACL secrets) that is fsynced then renamed over the old one, so
+ * a crash leaves the old or the new state, never a mix. A file that
+ * cannot be parsed is set aside as local-state.json.bad (logged) and the
+ * agent starts without it.
  * On a reload, config entries are re-read: new and changed ones are
  * registered, those gone from the config removed.
- * Format (ours): {"Version":1,"Services":[{"Service":NodeService}],
- * "Checks":[{"Check":HealthCheck,"Definition":runner def|null}],
+ * Format (ours): {"Version":1,"Services":[{"Service":NodeService
+ * [,"Token":secret]}], "Checks":[{"Check":HealthCheck,"Definition":
+ * runner def|null[,"Token":secret]}],
  * "TTLState":{id:{"Status","Output","Expires":wall ms}}}.
- * Tests: t/t2102-agent-services.sh
+ * Tests: t/t2102-agent-services.sh, t/t3004-acl-anti-entropy.sh
  */
 #include "agent_local_int.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +43,14 @@ static int64_t wall_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* e with "Token": token when there is one. */
+static json_t *with_token(json_t *e, const char *token)
+{
+    if (token != NULL)
+        json_object_set_new(e, "Token", json_string(token));
+    return e;
+}
+
 static json_t *state_json(struct agent_local *l)
 {
     json_t *svcs = json_array(), *chks = json_array(), *ttl = json_object();
@@ -48,8 +59,8 @@ static json_t *state_json(struct agent_local *l)
         const struct local_svc *s = l->svcs[i];
 
         if (!s->deleted && !s->from_config)
-            json_array_append_new(svcs, json_pack("{s:O}", "Service",
-                                                  s->svc));
+            json_array_append_new(svcs, with_token(
+                json_pack("{s:O}", "Service", s->svc), s->token));
     }
     for (size_t i = 0; i < l->n_chks; i++) {
         const struct local_chk *c = l->chks[i];
@@ -57,9 +68,9 @@ static json_t *state_json(struct agent_local *l)
         if (c->deleted)
             continue;
         if (!c->from_config)
-            json_array_append_new(chks, json_pack(
+            json_array_append_new(chks, with_token(json_pack(
                 "{s:O, s:O}", "Check", c->chk, "Definition",
-                c->def != NULL ? c->def : json_null()));
+                c->def != NULL ? c->def : json_null()), c->token));
         if (c->is_ttl && c->ttl_expires > 0)
             json_object_set_new(ttl, c->id, json_pack(
                 "{s:O, s:O, s:I}", "Status",
@@ -71,25 +82,42 @@ static json_t *state_json(struct agent_local *l)
                      "Checks", chks, "TTLState", ttl);
 }
 
+/* All of text to fd, then fsync; -1 with errno on failure. */
+static int write_all(int fd, const char *text)
+{
+    size_t len = strlen(text), off = 0;
+    ssize_t w;
+
+    while (off < len) {
+        w = write(fd, text + off, len - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            return -1;
+        off += (size_t)w;
+    }
+    return fsync(fd);
+}
+
+/* path.tmp, created 0600 (fchmod also fixes one a crash left behind
+ * with other bits), written and fsynced, then renamed over path. */
 static int write_file(const char *path, const char *text, char *err)
 {
     size_t n = strlen(path) + 8;
     char *tmp = malloc(n);
-    FILE *f;
-    int rc = 0;
+    int fd, rc = 0;
 
     if (tmp == NULL)
         return err_set(err, ERR_NOMEM, "out of memory");
     snprintf(tmp, n, "%s.tmp", path);
-    f = fopen(tmp, "w");
-    if (f == NULL || fputs(text, f) == EOF || fflush(f) != 0 ||
-        fsync(fileno(f)) != 0) {
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+              0600);
+    if (fd < 0 || fchmod(fd, 0600) != 0 || write_all(fd, text) != 0) {
         rc = err_set(err, ERR_IO, "writing '%s': %s", tmp, strerror(errno));
-        if (f != NULL)
-            fclose(f);
+        if (fd >= 0)
+            close(fd);
         unlink(tmp);
-    } else if (fclose(f) != 0 || chmod(tmp, 0600) != 0 ||
-               rename(tmp, path) != 0) {
+    } else if (close(fd) != 0 || rename(tmp, path) != 0) {
         rc = err_set(err, ERR_IO, "writing '%s': %s", path,
                      strerror(errno));
         unlink(tmp);
@@ -112,6 +140,7 @@ int local_persist(struct agent_local *l, char *err)
     if (text == NULL)
         return err_set(err, ERR_NOMEM, "out of memory");
     rc = write_file(l->state_path, text, err);
+    memset(text, 0, strlen(text)); /* it holds secrets */
     free(text);
     if (rc != 0)
         err_prefix(err, "persisting local services and checks");
@@ -134,6 +163,12 @@ static void keep_ids(json_t *keep, const json_t *svc, const json_t *checks)
                             json_true());
 }
 
+/* The "token" of a canonical definition (NULL: none). */
+static const char *def_token(const json_t *c)
+{
+    return json_string_value(json_object_get(c, "Token"));
+}
+
 /* keep: {"s":{}, "c":{}} to collect IDs (reload), or NULL. */
 static int load_config_services(struct agent_local *l, const json_t *raw,
                                 json_t *keep, char *err)
@@ -150,7 +185,8 @@ static int load_config_services(struct agent_local *l, const json_t *raw,
         if (rc == 0 && keep != NULL)
             keep_ids(keep, svc, checks);
         if (rc == 0)
-            rc = local_add_service(l, svc, checks, true, keep != NULL, err);
+            rc = local_add_service(l, svc, checks, true, keep != NULL,
+                                   def_token(c), err);
         if (rc != 0)
             err_prefix(err, "service '%s'", c != NULL ? sget(c, "Name")
                                                       : sget(def, "name"));
@@ -177,7 +213,7 @@ static int load_config_checks(struct agent_local *l, const json_t *raw,
             json_object_set_new(json_object_get(keep, "c"),
                                 sget(chk, "CheckID"), json_true());
         if (rc == 0)
-            rc = local_chk_put(l, chk, rdef, true, err);
+            rc = local_chk_put(l, chk, rdef, true, def_token(c), err);
         if (rc != 0)
             err_prefix(err, "check '%s'", c != NULL ? sget(c, "Name")
                                                     : sget(def, "name"));
@@ -244,7 +280,8 @@ static void restore_services(struct agent_local *l, const json_t *list)
                      "restoring it from the state file", sget(svc, "ID"));
             continue;
         }
-        if (local_svc_put(l, json_deep_copy(svc), false) == NULL)
+        if (local_svc_put(l, json_deep_copy(svc), false,
+                          def_token(e)) == NULL)
             LOG_ERROR("agent", "restoring service '%s': out of memory",
                       sget(svc, "ID"));
     }
@@ -275,7 +312,7 @@ static void restore_check(struct agent_local *l, const json_t *e)
         json_object_set_new(c, "Output", json_string(""));
     }
     if (local_chk_put(l, c, json_is_object(def) ? json_deep_copy(def) : NULL,
-                      false, err) != 0)
+                      false, def_token(e), err) != 0)
         LOG_ERROR("agent", "restoring check '%s': %s", id, err);
 }
 

@@ -13,7 +13,11 @@
  * leader (a server, on a client) appearing or changing, runs the
  * DeregisterCriticalServiceAfter reaper every 30 s and releases deferred
  * check outputs.
- * Tests: t/t2102-agent-services.sh
+ * Tokens: an op carries none; send_next picks the secret of the record
+ * its kind and mark name (op_token), so no secret sits in l->ops or
+ * reaches a log line. A write refused with 403 is "blocked by ACLs":
+ * logged, its records counted in sync, and the queue goes on.
+ * Tests: t/t2102-agent-services.sh, t/t3004-acl-anti-entropy.sh
  */
 #include "agent_local_int.h"
 
@@ -84,6 +88,44 @@ void local_sync_kick(struct agent_local *l)
     if (l->change_due == 0)
         l->change_due = now(l) + DEBOUNCE_MS;
     arm(l);
+}
+
+/* ---- tokens ---- */
+
+static const char *fallback_token(struct agent_local *l, bool from_config)
+{
+    const char *t = from_config
+        ? agent_token(l->a, AGENT_TOKEN_CFG_REGISTRATION) : NULL;
+
+    return t != NULL ? t : agent_token(l->a, AGENT_TOKEN_DEFAULT);
+}
+
+const char *local_svc_token(struct agent_local *l,
+                            const struct local_svc *s)
+{
+    if (s != NULL && s->token != NULL)
+        return s->token;
+    return fallback_token(l, s != NULL && s->from_config);
+}
+
+const char *local_chk_token(struct agent_local *l,
+                            const struct local_chk *c)
+{
+    const struct local_svc *s;
+
+    if (c == NULL)
+        return fallback_token(l, false);
+    if (c->token != NULL)
+        return c->token;
+    s = local_svc_get(l, sget(c->chk, "ServiceID"));
+    if (s != NULL && s->token != NULL)
+        return s->token;
+    return fallback_token(l, c->from_config);
+}
+
+static bool same_token(const char *a, const char *b)
+{
+    return strcmp(a != NULL ? a : "", b != NULL ? b : "") == 0;
 }
 
 /* ---- request bodies ---- */
@@ -183,21 +225,26 @@ static void add_dereg(struct agent_local *l, json_t *ops, const char *field,
                         "mark", mark(id, gen));
 }
 
-/* A service with every live check of it. */
+/* A service with every live check of it written with the same token
+ * (as Consul: a check never rides on another token's rights); their
+ * IDs go into covered. */
 static void add_service_reg(struct agent_local *l, json_t *ops,
-                            struct local_svc *s)
+                            struct local_svc *s, json_t *covered)
 {
     json_t *b = reg_base(l), *list = json_array(), *marks = json_array();
+    const char *tok = local_svc_token(l, s);
     json_t *op;
 
     json_object_set(b, "Service", s->svc);
     for (size_t i = 0; i < l->n_chks; i++) {
         struct local_chk *c = l->chks[i];
 
-        if (c->deleted || strcmp(sget(c->chk, "ServiceID"), s->id) != 0)
+        if (c->deleted || strcmp(sget(c->chk, "ServiceID"), s->id) != 0 ||
+            !same_token(local_chk_token(l, c), tok))
             continue;
         json_array_append(list, c->chk);
         json_array_append_new(marks, mark(c->id, c->gen));
+        json_object_set_new(covered, c->id, json_true());
     }
     json_object_set_new(b, "Checks", list);
     if (l->node_in_sync)
@@ -224,33 +271,32 @@ static void add_check_reg(struct agent_local *l, json_t *ops,
                         "mark", mark(c->id, c->gen));
 }
 
-/* The writes the local flags call for, in Consul's order: deletions,
- * node, services (with their checks), remaining checks. */
+/* The writes the local flags call for, in Consul's order: deletions
+ * (a tombstone in sync is one whose deregistration ACLs blocked), node,
+ * services (with their checks), remaining checks. */
 static void build_ops(struct agent_local *l, json_t *ops)
 {
     json_t *covered = json_object();
 
     for (size_t i = 0; i < l->n_svcs; i++)
-        if (l->svcs[i]->deleted)
+        if (l->svcs[i]->deleted && !l->svcs[i]->in_sync)
             add_dereg(l, ops, "ServiceID", l->svcs[i]->id, l->svcs[i]->gen);
     for (size_t i = 0; i < l->n_chks; i++)
-        if (l->chks[i]->deleted)
+        if (l->chks[i]->deleted && !l->chks[i]->in_sync)
             add_dereg(l, ops, "CheckID", l->chks[i]->id, l->chks[i]->gen);
     if (!l->node_in_sync)
         add_op(ops, "node", "PUT", "/v1/catalog/register", reg_base(l));
     for (size_t i = 0; i < l->n_svcs; i++) {
         struct local_svc *s = l->svcs[i];
 
-        if (s->deleted || s->in_sync)
-            continue;
-        add_service_reg(l, ops, s);
-        json_object_set_new(covered, s->id, json_true());
+        if (!s->deleted && !s->in_sync)
+            add_service_reg(l, ops, s, covered);
     }
     for (size_t i = 0; i < l->n_chks; i++) {
         struct local_chk *c = l->chks[i];
 
         if (c->deleted || c->in_sync ||
-            json_object_get(covered, sget(c->chk, "ServiceID")) != NULL)
+            json_object_get(covered, c->id) != NULL)
             continue;
         add_check_reg(l, ops, c);
     }
@@ -358,6 +404,8 @@ static void diff_services(struct agent_local *l, const json_t *cat,
         if (s->deleted) {
             if (cs == NULL) /* the catalog has forgotten it already */
                 local_svc_drop(l, s->id), i--;
+            else /* try again (ACLs may have blocked it) */
+                s->in_sync = false;
             continue;
         }
         if (cs != NULL && json_is_true(json_object_get(s->svc,
@@ -392,8 +440,8 @@ static void diff_checks(struct agent_local *l, const json_t *cat,
         json_object_set_new(seen, id, json_true());
         if (strcmp(id, "serfHealth") == 0)
             continue;
-        if (c != NULL && !c->deleted) {
-            c->in_sync = same_fields(c->chk, cc, cmp);
+        if (c != NULL) {
+            c->in_sync = !c->deleted && same_fields(c->chk, cc, cmp);
             continue;
         }
         if (c == NULL &&
@@ -561,12 +609,69 @@ static void apply_marks(struct agent_local *l, const json_t *op)
     }
 }
 
-/* Consul's anti-entropy: the agent token, else the default one. */
+/* Node info and the full sync's reads: the agent token, else the
+ * default one (Consul's anti-entropy). */
 static const char *sync_token(struct agent_local *l)
 {
     const char *t = agent_token(l->a, AGENT_TOKEN_AGENT);
 
     return t != NULL ? t : agent_token(l->a, AGENT_TOKEN_DEFAULT);
+}
+
+/* The secret op is sent with: that of the record it writes (a record we
+ * no longer have: the default token). */
+static const char *op_token(struct agent_local *l, const json_t *op)
+{
+    const char *kind = sget(op, "kind");
+    const char *id = mark_id(json_object_get(op, "mark"));
+
+    if (strcmp(kind, "reg-svc") == 0 || strcmp(kind, "dereg-svc") == 0)
+        return local_svc_token(l, local_svc_get(l, id));
+    if (strcmp(kind, "reg-chk") == 0 || strcmp(kind, "dereg-chk") == 0)
+        return local_chk_token(l, local_chk_get(l, id));
+    return sync_token(l);
+}
+
+/* How much of a reply body goes into a message. */
+static int reply_len(const struct rpc_response *r)
+{
+    return (int)(r->body_len < 160 ? r->body_len : 160);
+}
+
+/* A write the catalog refused with 403 (permission denied, ACL not
+ * found): as Consul, warn and count its records in sync until the next
+ * full sync, so the others still go through. The catalog's message names
+ * an accessor at most, never a secret. */
+static void blocked(struct agent_local *l, const json_t *op,
+                    const struct rpc_response *r)
+{
+    const char *kind = sget(op, "kind");
+    const json_t *m = json_object_get(op, "mark");
+    bool svc = strstr(kind, "svc") != NULL;
+    bool dereg = strncmp(kind, "dereg-", 6) == 0;
+    struct local_svc *s;
+    struct local_chk *c;
+
+    if (strcmp(kind, "node") == 0)
+        LOG_WARN("agent", "Node info update blocked by ACLs: %.*s",
+                 reply_len(r), r->body);
+    else
+        LOG_WARN("agent", "%s %s blocked by ACLs: %s=%s: %.*s",
+                 svc ? "Service" : "Check",
+                 dereg ? "deregistration" : "registration",
+                 svc ? "service" : "check", mark_id(m), reply_len(r),
+                 r->body);
+    if (!dereg) {
+        apply_marks(l, op);
+    } else if (svc) {
+        s = local_svc_get(l, mark_id(m));
+        if (s != NULL && s->deleted && gen_is(m, s->gen))
+            s->in_sync = true;
+    } else {
+        c = local_chk_get(l, mark_id(m));
+        if (c != NULL && c->deleted && gen_is(m, c->gen))
+            c->in_sync = true;
+    }
 }
 
 static void on_reply(void *ctx, int rc, const struct rpc_response *r,
@@ -575,7 +680,7 @@ static void on_reply(void *ctx, int rc, const struct rpc_response *r,
 static void send_next(struct agent_local *l)
 {
     struct rpc_header h[2] = {{"Content-Type", "application/json"},
-                              {"X-Consul-Token", sync_token(l)}};
+                              {"X-Consul-Token", NULL}};
     const json_t *op;
     const char *addr;
     char msg[ERR_LEN], *body = NULL;
@@ -595,6 +700,7 @@ static void send_next(struct agent_local *l)
                                                : "No known Consul servers");
         return;
     }
+    h[1].value = op_token(l, op);
     if (json_object_get(op, "body") != NULL)
         body = json_dumps(json_object_get(op, "body"), JSON_COMPACT);
     rc = rpc_http_call(l->a->rpcc, addr, sget(op, "method"),
@@ -638,9 +744,15 @@ static void on_reply(void *ctx, int rc, const struct rpc_response *r,
     kind = sget(op, "kind");
     read = strncmp(kind, "get-", 4) == 0;
     if (r->status != 200 && !(read && r->status == 404)) {
+        if (r->status == 403 && !read) {
+            json_array_remove(l->ops, 0);
+            blocked(l, op, r);
+            json_decref(op);
+            send_next(l);
+            return;
+        }
         snprintf(msg, sizeof(msg), "%s %s: %d %.*s", sget(op, "method"),
-                 sget(op, "path"), r->status,
-                 (int)(r->body_len < 160 ? r->body_len : 160), r->body);
+                 sget(op, "path"), r->status, reply_len(r), r->body);
         json_decref(op);
         finish(l, ERR_IO, msg);
         return;

@@ -377,9 +377,11 @@ static void register_service(struct httpd_ctx *c, struct agent_local *l)
         json_decref(body);
         return;
     }
+    /* As Consul, the service is synced with the request's token. */
     rc = agent_local_register_service(l, body, rep != NULL &&
                                       (rep[0] == '\0' ||
-                                       strcmp(rep, "true") == 0), err);
+                                       strcmp(rep, "true") == 0),
+                                      c->token, err);
     json_decref(body);
     answer(c, rc, err);
 }
@@ -469,7 +471,9 @@ void httpd_agent_check(struct httpd_ctx *c)
     if (strcmp(c->rest, "register") == 0) {
         if (method_ok(c, HTTPD_PUT) && (body = body_json(c)) != NULL) {
             if (may_register_check(c, body))
-                answer(c, agent_local_register_check(l, body, err), err);
+                answer(c, agent_local_register_check(l, body, c->token,
+                                                     err),
+                       err);
             json_decref(body);
         }
         return;
