@@ -17,7 +17,8 @@
  * a table refuses its commands as undecodable, which raftglue logs and
  * skips, so every server must know a table before it is written.
  *   "v"     uint  1             required; other versions are refused
- *   "t"     str   "kv" | "autopilot" | "catalog" | "acl"   required
+ *   "t"     str   "kv" | "autopilot" | "catalog" | "acl" |
+ *                 "restore"                             required
  * "t":"kv", a key/value write:
  *   "verb"  uint  fsm_kv_verb   required; 1 set, 2 cas, 3 delete,
  *                               4 delete-cas, 5 delete-tree
@@ -66,6 +67,16 @@
  * requests) is a per-command ERR_INVAL ("Request decode failed: ...");
  * a request the ACL store refuses is a per-command error with its code
  * (ERR_INVAL, ERR_EXISTS, ERR_NOTFOUND, ERR_DENIED) and message.
+ * "t":"restore", a snapshot restore replicated in pieces (fsm_stage.c):
+ *   "op"    str   "begin" | "chunk" | "commit" | "abort"  required
+ *   "req"   str   JSON: begin {"ID","Size","SHA256"}, chunk {"ID",
+ *                 "Offset"}, commit and abort {"ID"}      required
+ *   "val"   bin   chunk only: up to FSM_RESTORE_CHUNK bytes of the
+ *                 snapshot stream below, at Offset
+ * begin stages Size bytes (replacing a restore left staged), chunks
+ * must arrive in order, commit swaps the stream in through fsm_restore
+ * only when all of it arrived and its SHA-256 matches (else a
+ * per-command ERR_INVAL and the state is untouched); abort drops it.
  * An unknown or repeated field, a field of another table, a wrong type,
  * an unknown verb or op, a truncated map or bytes after it make the
  * buffer undecodable (ERR_PARSE, nothing changes); a bad key, autopilot
@@ -243,6 +254,7 @@ static int dispatch(struct fsm *f, uint64_t index, const struct fsm_cmd *c,
     case T_KV: return apply_kv(f, index, c, ok, changed, err);
     case T_AUTOPILOT: return apply_autopilot(f, index, c, ok, changed, err);
     case T_CATALOG: return fsm_apply_catalog(f, index, c, ok, changed, err);
+    case T_RESTORE: return fsm_apply_stage(f, c, ok, err);
     default: return fsm_apply_acl(f, index, c, ok, changed, err);
     }
 }
@@ -305,4 +317,5 @@ void fsm_release(struct fsm *f)
     f->cat = NULL;
     acl_store_free(f->acl);
     f->acl = NULL;
+    fsm_stage_free(f);
 }

@@ -76,7 +76,10 @@ struct fsm_result {
  * "acl". */
 typedef void (*fsm_change_fn)(void *ctx, const char *kind, uint64_t index);
 
+struct fsm_stage;
+
 struct fsm {
+    struct fsm_stage *stage; /* a restore being staged (fsm_stage.c) */
     struct kv_store *kv;
     struct cat_store *cat;
     struct acl_store *acl;
@@ -148,6 +151,42 @@ int fsm_apply(struct fsm *f, uint64_t index, const void *buf, size_t len,
 /* Serialize the whole state. *buf comes from alloc. */
 int fsm_snapshot(const struct fsm *f, fsm_alloc_fn alloc, void **buf,
                  size_t *len, char *err);
+
+/* Stream the whole state (the bytes fsm_snapshot would return) through
+ * out, in pieces, without building it in memory: the size is counted
+ * first, then written: size_fn(ctx, size) runs once before any out
+ * call (non-zero aborts); out returns
+ * non-zero to abort (then ERR_IO). The state must not change while it
+ * runs (call it within one loop turn, or in a forked child). */
+typedef int (*fsm_size_fn)(void *ctx, uint64_t size);
+typedef int (*fsm_out_fn)(void *ctx, const void *p, size_t n);
+int fsm_snapshot_stream(const struct fsm *f, fsm_size_fn size_fn,
+                        fsm_out_fn out, void *ctx, char *err);
+
+/* The encoding version fsm_snapshot writes (the first record's). */
+uint64_t fsm_snapshot_version(void);
+
+/* What a snapshot stream holds, for `snapshot inspect`: a new array of
+ * {"Name","Count","Size"} per record type present (Size: encoded
+ * bytes), in stream order; ERR_PARSE on a stream it cannot decode. */
+int fsm_snapshot_stats(const void *buf, size_t len, json_t **out,
+                       char *err);
+
+/* Restore through Raft: the state stream in pieces (fsm_stage.c). op
+ * "begin" (num = the stream's size, sha_hex its SHA-256 in lower-case
+ * hex), "chunk" (num = offset, p/n the bytes, n <= FSM_RESTORE_CHUNK),
+ * "commit", "abort". id: 1..FSM_RESTORE_ID_MAX of [a-z0-9-]. A commit
+ * swaps the state in (fsm_restore) only when all bytes arrived and the
+ * hash matches; its result's rc says why not. */
+#define FSM_RESTORE_CHUNK (1024 * 1024)
+#define FSM_RESTORE_MAX (UINT64_C(16) << 30)
+#define FSM_RESTORE_ID_MAX 64
+int fsm_encode_restore(const char *op, const char *id, uint64_t num,
+                       const char *sha_hex, const void *p, size_t n,
+                       fsm_alloc_fn alloc, void **buf, size_t *len,
+                       char *err);
+/* A restore is staged (fsm_snapshot then fails with ERR_CONFLICT). */
+bool fsm_restore_pending(const struct fsm *f);
 
 /* Replace the whole state with a snapshot; on any error nothing changes
  * (ERR_PARSE, or ERR_NOMEM). On success last_index is the snapshot's and

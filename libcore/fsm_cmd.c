@@ -40,7 +40,7 @@ static const msgpack_object_type field_types[F_COUNT] = {
      BIT(F_STABLE))
 
 const char *const fsm_table_names[T_COUNT] = {"kv", "autopilot",
-                                               "catalog", "acl"};
+                                               "catalog", "acl", "restore"};
 
 /* Fields each table allows and requires, in fsm_table_names order. */
 static const struct {
@@ -54,6 +54,8 @@ static const struct {
     {BIT(F_V) | BIT(F_T) | BIT(F_OP) | BIT(F_REQ),
      BIT(F_V) | BIT(F_T) | BIT(F_OP) | BIT(F_REQ)},
     {BIT(F_V) | BIT(F_T) | BIT(F_OP) | BIT(F_REQ),
+     BIT(F_V) | BIT(F_T) | BIT(F_OP) | BIT(F_REQ)},
+    {BIT(F_V) | BIT(F_T) | BIT(F_OP) | BIT(F_REQ) | BIT(F_VAL),
      BIT(F_V) | BIT(F_T) | BIT(F_OP) | BIT(F_REQ)},
 };
 
@@ -222,6 +224,8 @@ static int check_fields(struct fsm_cmd *c, unsigned seen, char *err)
         return err_set(err, ERR_PARSE, "unknown catalog op");
     if (t == T_ACL && fsm_acl_op(c->f[F_OP]) < 0)
         return err_set(err, ERR_PARSE, "unknown acl op");
+    if (t == T_RESTORE && fsm_stage_op(c->f[F_OP]) < 0)
+        return err_set(err, ERR_PARSE, "unknown restore op");
     return 0;
 }
 

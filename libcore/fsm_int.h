@@ -62,7 +62,7 @@ enum {
     F_CLEANUP, F_CONTACT, F_TRAILING, F_QUORUM, F_STABLE,
     F_OP, F_REQ, F_COUNT
 };
-enum { T_KV, T_AUTOPILOT, T_CATALOG, T_ACL, T_COUNT };
+enum { T_KV, T_AUTOPILOT, T_CATALOG, T_ACL, T_RESTORE, T_COUNT };
 
 extern const char *const fsm_field_names[F_COUNT];
 extern const char *const fsm_table_names[T_COUNT];
@@ -125,5 +125,14 @@ int fsm_acl_emit(msgpack_packer *pk, const struct fsm_acl_dump *d,
  * or ERR_NOMEM. */
 int fsm_acl_restore(struct acl_store *acl, const msgpack_object *a,
                     uint32_t n, char *err);
+
+/* ---- fsm_stage.c ---- */
+
+int fsm_stage_op(const msgpack_object *o);
+/* Apply a "restore" command; on a commit that swaps the state in,
+ * fsm_restore has already reported the changes. */
+int fsm_apply_stage(struct fsm *f, const struct fsm_cmd *c, bool *ok,
+                    char *err);
+void fsm_stage_free(struct fsm *f);
 
 #endif

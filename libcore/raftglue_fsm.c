@@ -84,14 +84,20 @@ static int fsm_snapshot_cb(struct raft_fsm *rf, struct raft_buffer *bufs[],
     char err[ERR_LEN];
     void *data = NULL;
     size_t len = 0;
+    int rc;
 
     *bufs = raft_malloc(sizeof(**bufs));
     if (*bufs == NULL)
         return RAFT_NOMEM;
-    if (fsm_snapshot(gf->fsm, raft_malloc, &data, &len, err) != 0) {
-        LOG_ERROR("raft", "snapshot failed: %s", err);
+    rc = fsm_snapshot(gf->fsm, raft_malloc, &data, &len, err);
+    if (rc != 0) {
         raft_free(*bufs);
         *bufs = NULL;
+        if (rc == ERR_CONFLICT) { /* a restore is staged: later */
+            LOG_INFO("raft", "snapshot postponed: %s", err);
+            return RAFT_BUSY;
+        }
+        LOG_ERROR("raft", "snapshot failed: %s", err);
         return RAFT_NOMEM;
     }
     (*bufs)[0].base = data;
