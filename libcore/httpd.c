@@ -132,6 +132,8 @@ static const struct route routes[] = {
      P(OPERATOR, WRITE, GLOBAL)},
     {"/v1/operator/raft/transfer-leader", POST, LEADER,
      httpd_operator_transfer, PUB, P(OPERATOR, WRITE, GLOBAL)},
+    {"/v1/snapshot", GET | PUT, LEADER, httpd_snapshot,
+     P(ACL, WRITE, GLOBAL), P(ACL, WRITE, GLOBAL)},
     {"/v1/status/leader", GET, SERVER, httpd_status_leader, PUB, PUB},
     {"/v1/status/peers", GET, SERVER, httpd_status_peers, PUB, PUB},
 };

@@ -238,6 +238,9 @@ void httpd_internal_acl_resolve(struct httpd_ctx *c);
 /* /v1/agent/token/<kind> (httpd_auth.c). */
 void httpd_agent_token(struct httpd_ctx *c);
 
+/* GET (save) and PUT (restore) /v1/snapshot (httpd_snapshot.c). */
+void httpd_snapshot(struct httpd_ctx *c);
+
 /* Handlers (one per route). */
 void httpd_kv(struct httpd_ctx *c);
 void httpd_status_leader(struct httpd_ctx *c);

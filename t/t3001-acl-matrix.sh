@@ -161,6 +161,8 @@ cat >samples <<EOF
 /v1/operator/raft/configuration|GET|/v1/operator/raft/configuration||operator = "read"|keyring = "read"|deny
 /v1/operator/raft/peer|DELETE|/v1/operator/raft/peer?id=nosuchpeer||operator = "write"|operator = "read"|deny-any
 /v1/operator/raft/transfer-leader|POST|/v1/operator/raft/transfer-leader||operator = "write"|operator = "read"|deny-any
+/v1/snapshot|GET|/v1/snapshot||acl = "write"|acl = "read"|deny
+/v1/snapshot|PUT|/v1/snapshot|not a snapshot|acl = "write"|acl = "read"|deny-any
 /v1/agent/leave|PUT|/v1/agent/leave||agent "$N" { policy = "write" }|agent "$N" { policy = "read" }|deny
 EOF
 
