@@ -2,8 +2,8 @@
 #
 # Install: source this file, or copy it to
 # /usr/share/bash-completion/completions/proconsul (and link it as
-# "consul"). Completes commands, "acl", "kv", "operator" and "services"
-# verbs and each command's flags;
+# "consul"). Completes commands, "acl", "kv", "operator", "services" and
+# "snapshot" verbs and each command's flags;
 # flags that take a path complete file names ("-flag path" and
 # "-flag=path").
 
@@ -127,6 +127,15 @@ _proconsul_flags() {
     "services deregister")
         echo "-id= $_proconsul_http_flags"
         ;;
+    "snapshot save")
+        echo "-dir= -keep= $_proconsul_http_flags"
+        ;;
+    "snapshot restore")
+        echo "$_proconsul_http_flags"
+        ;;
+    "snapshot inspect")
+        echo "-format="
+        ;;
     version)
         echo "-format="
         ;;
@@ -137,7 +146,7 @@ _proconsul_flags() {
 _proconsul_is_path_flag() {
     case "$1" in
     -config-file | -config-dir | -data-dir | -pid-file | -token-file | \
-        -ca-file | -ca-path | -client-cert | -client-key)
+        -ca-file | -ca-path | -client-cert | -client-key | -dir)
         return 0 ;;
     esac
     return 1
@@ -179,7 +188,8 @@ _proconsul() {
         if [ -z "$cmd" ]; then
             cmd="$w"
         elif { [ "$cmd" = acl ] || [ "$cmd" = kv ] ||
-            [ "$cmd" = operator ] || [ "$cmd" = services ]; } &&
+            [ "$cmd" = operator ] || [ "$cmd" = services ] ||
+            [ "$cmd" = snapshot ]; } &&
             [ -z "$verb" ]; then
             verb="$w"
         elif { [ "$cmd" = operator ] || [ "$cmd" = acl ]; } &&
@@ -190,7 +200,7 @@ _proconsul() {
 
     if [ -z "$cmd" ]; then
         COMPREPLY=($(compgen -W "acl agent force-leave help join kv leave
-            members operator services version --help --version" \
+            members operator services snapshot version --help --version" \
             -- "$cur"))
         return 0
     fi
@@ -198,7 +208,7 @@ _proconsul() {
     help)
         if [ "$COMP_CWORD" -eq 2 ]; then
             COMPREPLY=($(compgen -W "acl agent force-leave help join kv leave
-                members operator services version" -- "$cur"))
+                members operator services snapshot version" -- "$cur"))
         elif [ "${COMP_WORDS[2]}" = acl ] && [ "$COMP_CWORD" -eq 3 ]; then
             COMPREPLY=($(compgen -W "bootstrap policy role set-agent-token
                 token" -- "$cur"))
@@ -208,6 +218,8 @@ _proconsul() {
             COMPREPLY=($(compgen -W "autopilot raft" -- "$cur"))
         elif [ "${COMP_WORDS[2]}" = services ] && [ "$COMP_CWORD" -eq 3 ]; then
             COMPREPLY=($(compgen -W "register deregister" -- "$cur"))
+        elif [ "${COMP_WORDS[2]}" = snapshot ] && [ "$COMP_CWORD" -eq 3 ]; then
+            COMPREPLY=($(compgen -W "inspect restore save" -- "$cur"))
         fi
         return 0 ;;
     acl)
@@ -270,6 +282,16 @@ _proconsul() {
         *) COMPREPLY=($(compgen -f -- "$cur")); return 0 ;; # FILE...
         esac
         words="$(_proconsul_flags "services $verb")" ;;
+    snapshot)
+        if [ -z "$verb" ]; then
+            COMPREPLY=($(compgen -W "inspect restore save" -- "$cur"))
+            return 0
+        fi
+        case "$cur" in
+        -*) ;;
+        *) COMPREPLY=($(compgen -f -- "$cur")); return 0 ;; # FILE
+        esac
+        words="$(_proconsul_flags "snapshot $verb")" ;;
     *)
         words="$(_proconsul_flags "$cmd")" ;;
     esac

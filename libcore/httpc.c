@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "err.h"
 
@@ -408,7 +409,18 @@ struct sink {
     struct httpc_resp *r;
     size_t cap;
     bool oom;
+    /* Streaming (httpc_get_to_fd, httpc_put_from_fd); fds -1 if unused. */
+    CURL *h;
+    int out_fd, in_fd;
+    unsigned long long moved, in_size;
+    httpc_progress_fn progress;
+    void *pctx;
+    int io_errno;  /* a failed read or write, else 0 */
+    bool aborted;  /* progress said stop, or a short read */
 };
+
+/* Non-200 bodies kept by httpc_get_to_fd, for the error message. */
+#define ERR_BODY_MAX 65536
 
 static size_t on_body(char *data, size_t size, size_t nmemb, void *ud)
 {
@@ -450,16 +462,77 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *ud)
     return n;
 }
 
-static struct curl_slist *headers(const struct httpc *c, const char *path,
-                                  bool body)
+static bool report(struct sink *s, size_t n)
+{
+    s->moved += n;
+    if (s->progress != NULL && s->progress(s->pctx, s->moved) != 0)
+        s->aborted = true;
+    return !s->aborted;
+}
+
+/* httpc_get_to_fd: a 200 body goes to the file, others to memory. */
+static size_t on_body_fd(char *data, size_t size, size_t nmemb, void *ud)
+{
+    struct sink *s = ud;
+    size_t n = size * nmemb, done = 0;
+    long status = 0;
+    ssize_t w;
+
+    curl_easy_getinfo(s->h, CURLINFO_RESPONSE_CODE, &status);
+    if (status != 200)
+        return s->r->len + n > ERR_BODY_MAX ? n : on_body(data, size, nmemb,
+                                                          ud);
+    while (done < n) {
+        w = write(s->out_fd, data + done, n - done);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            s->io_errno = w < 0 ? errno : EIO;
+            return 0;
+        }
+        done += (size_t)w;
+    }
+    return report(s, n) ? n : 0;
+}
+
+/* httpc_put_from_fd: the request body, in_size bytes of in_fd. */
+static size_t on_read(char *buf, size_t size, size_t nmemb, void *ud)
+{
+    struct sink *s = ud;
+    size_t n = size * nmemb;
+    ssize_t r;
+
+    if (s->in_size - s->moved < n)
+        n = (size_t)(s->in_size - s->moved);
+    if (n == 0)
+        return 0;
+    do
+        r = read(s->in_fd, buf, n);
+    while (r < 0 && errno == EINTR);
+    if (r <= 0) { /* a file shorter than its size: never send less */
+        s->io_errno = r < 0 ? errno : 0;
+        s->aborted = r == 0;
+        return CURL_READFUNC_ABORT;
+    }
+    return report(s, (size_t)r) ? (size_t)r : CURL_READFUNC_ABORT;
+}
+
+static const char *content_type(const char *path, bool body)
+{
+    if (!body)
+        return NULL;
+    return strncmp(path, "/v1/kv/", 7) == 0
+               ? "Content-Type: application/octet-stream"
+               : "Content-Type: application/json";
+}
+
+static struct curl_slist *headers(const struct httpc *c, const char *ctype)
 {
     struct curl_slist *h = curl_slist_append(NULL, "Expect:");
     char *tok;
 
-    if (h != NULL && body)
-        h = curl_slist_append(h, strncmp(path, "/v1/kv/", 7) == 0
-                                     ? "Content-Type: application/octet-stream"
-                                     : "Content-Type: application/json");
+    if (h != NULL && ctype != NULL)
+        h = curl_slist_append(h, ctype);
     if (h != NULL && c->token != NULL) {
         tok = xasprintf("X-Consul-Token: %s", c->token);
         if (tok != NULL) {
@@ -642,6 +715,20 @@ static void go_op(const char *method, char *op, size_t n)
     op[i] = '\0';
 }
 
+/* The body source: memory (set_method) or in_fd (an upload). */
+static void set_body(CURL *h, const char *method, const void *body,
+                     size_t len, struct sink *s)
+{
+    if (s->in_fd < 0) {
+        set_method(h, method, body, len);
+        return;
+    }
+    curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);
+    curl_easy_setopt(h, CURLOPT_READFUNCTION, on_read);
+    curl_easy_setopt(h, CURLOPT_READDATA, s);
+    curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)s->in_size);
+}
+
 static CURLcode perform(struct httpc *c, const char *method,
                         const char *url, const char *path, const void *body,
                         size_t body_len, struct sink *s, char *ebuf)
@@ -651,11 +738,15 @@ static CURLcode perform(struct httpc *c, const char *method,
     CURLcode rc;
 
     curl_easy_reset(h);
-    hdr = headers(c, path, body != NULL || strcmp(method, "PUT") == 0);
+    hdr = headers(c, s->in_fd >= 0
+                         ? "Content-Type: application/octet-stream"
+                         : content_type(path, body != NULL ||
+                                                  strcmp(method, "PUT") == 0));
     curl_easy_setopt(h, CURLOPT_URL, url);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, ebuf);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION,
+                     s->out_fd >= 0 ? on_body_fd : on_body);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, s);
     curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(h, CURLOPT_HEADERDATA, s);
@@ -668,7 +759,7 @@ static CURLcode perform(struct httpc *c, const char *method,
         curl_easy_setopt(h, CURLOPT_USERPWD, c->auth);
     }
     set_tls(c, h, &ct);
-    set_method(h, method, body, body_len);
+    set_body(h, method, body, body_len, s);
     rc = curl_easy_perform(h);
     /* Keep no pointer to the token list or the stack once they are gone. */
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, NULL);
@@ -679,17 +770,39 @@ static CURLcode perform(struct httpc *c, const char *method,
     return rc;
 }
 
-int httpc_do(struct httpc *c, const char *method, const char *path,
-             const char *query, const void *body, size_t body_len,
-             struct httpc_resp *resp, char *err)
+/* A failed transfer's message: the stream's own failure, else Go's. */
+static void fail_detail(struct httpc *c, const struct sink *s, CURLcode rc,
+                        const char *ebuf, char *detail, size_t n)
+{
+    char e[128];
+
+    if (s->io_errno != 0)
+        snprintf(detail, n, "%s the %s body: %s",
+                 s->out_fd >= 0 ? "writing" : "reading",
+                 s->out_fd >= 0 ? "response" : "request",
+                 go_errno(s->io_errno, e, sizeof(e)));
+    else if (s->aborted && s->in_fd >= 0 && s->moved < s->in_size)
+        snprintf(detail, n, "reading the request body: unexpected EOF");
+    else if (s->aborted)
+        snprintf(detail, n, "aborted");
+    else
+        transport_error(c, c->curl, s->oom ? CURLE_OUT_OF_MEMORY : rc, ebuf,
+                        detail, n);
+}
+
+static int request(struct httpc *c, const char *method, const char *path,
+                   const char *query, const void *body, size_t body_len,
+                   struct sink *sk, char *err)
 {
     char ebuf[CURL_ERROR_SIZE] = "", detail[2 * ERR_LEN], op[16];
     char *q = encode_query(c, method, query), *wb = wire_base(c);
     char *url = NULL, *shown = NULL;
-    struct sink s = {.r = resp};
+    struct httpc_resp *resp = sk->r;
+    struct sink s = *sk;
     CURLcode rc;
 
     memset(resp, 0, sizeof(*resp));
+    s.h = c->curl;
     if (c->token != NULL && strpbrk(c->token, "\r\n") != NULL) {
         free(q);
         free(wb);
@@ -714,8 +827,7 @@ int httpc_do(struct httpc *c, const char *method, const char *path,
     free(q);
     if (rc != CURLE_OK || s.oom) {
         go_op(method, op, sizeof(op));
-        transport_error(c, c->curl, s.oom ? CURLE_OUT_OF_MEMORY : rc, ebuf,
-                        detail, sizeof(detail));
+        fail_detail(c, &s, rc, ebuf, detail, sizeof(detail));
         err_set(err, ERR_IO, "%s \"%s\": %s", op, shown, detail);
         free(shown);
         httpc_resp_release(resp);
@@ -726,6 +838,36 @@ int httpc_do(struct httpc *c, const char *method, const char *path,
     if (resp->body == NULL && (resp->body = calloc(1, 1)) == NULL)
         return err_set(err, ERR_NOMEM, "out of memory");
     return 0;
+}
+
+int httpc_do(struct httpc *c, const char *method, const char *path,
+             const char *query, const void *body, size_t body_len,
+             struct httpc_resp *resp, char *err)
+{
+    struct sink s = {.r = resp, .out_fd = -1, .in_fd = -1};
+
+    return request(c, method, path, query, body, body_len, &s, err);
+}
+
+int httpc_get_to_fd(struct httpc *c, const char *path, const char *query,
+                    int fd, httpc_progress_fn progress, void *pctx,
+                    struct httpc_resp *resp, char *err)
+{
+    struct sink s = {.r = resp, .out_fd = fd, .in_fd = -1,
+                     .progress = progress, .pctx = pctx};
+
+    return request(c, "GET", path, query, NULL, 0, &s, err);
+}
+
+int httpc_put_from_fd(struct httpc *c, const char *path, const char *query,
+                      int fd, unsigned long long size,
+                      httpc_progress_fn progress, void *pctx,
+                      struct httpc_resp *resp, char *err)
+{
+    struct sink s = {.r = resp, .out_fd = -1, .in_fd = fd, .in_size = size,
+                     .progress = progress, .pctx = pctx};
+
+    return request(c, "PUT", path, query, NULL, 0, &s, err);
 }
 
 void httpc_resp_release(struct httpc_resp *r)

@@ -92,6 +92,30 @@ int httpc_do(struct httpc *c, const char *method, const char *path,
              struct httpc_resp *resp, char *err);
 void httpc_resp_release(struct httpc_resp *r);
 
+/* Streaming bodies (snapshots), without holding them in memory. progress
+ * (may be NULL) sees the running byte count of the streamed body;
+ * non-zero aborts the transfer (ERR_IO, "aborted"). */
+typedef int (*httpc_progress_fn)(void *ctx, unsigned long long bytes);
+
+/* GET like httpc_do, but a 200 response's body is written to fd as it
+ * arrives (resp->body stays "", resp->len 0);
+ * any other status keeps the first 64 KiB of its body in resp->body for
+ * httpc_format_status and writes nothing. A failed write ("writing the
+ * response body: <errno text>") or a transport error is ERR_IO; fd may
+ * then hold part of the body. */
+int httpc_get_to_fd(struct httpc *c, const char *path, const char *query,
+                    int fd, httpc_progress_fn progress, void *pctx,
+                    struct httpc_resp *resp, char *err);
+
+/* PUT like httpc_do with the body read from fd: size bytes from its
+ * current offset, sent as application/octet-stream with a
+ * Content-Length. A failed or short read ("reading the request body:
+ * ...") is ERR_IO. */
+int httpc_put_from_fd(struct httpc *c, const char *path, const char *query,
+                      int fd, unsigned long long size,
+                      httpc_progress_fn progress, void *pctx,
+                      struct httpc_resp *resp, char *err);
+
 /* URL-escape a key path, keeping '/' (for /v1/kv/<key>). Heap result. */
 char *httpc_escape_path(const char *s);
 /* URL-escape a query value. Heap result. */
