@@ -121,6 +121,9 @@ struct agent {
     int member_writes;          /* Raft writes in flight */
     struct agent_local *local;  /* services, checks, anti-entropy */
     struct agent_acl *acl;      /* tokens, resolution cache (agent_acl.c) */
+    /* a restore left staged by a leader that died (agent_servers.c) */
+    char stage_id[80];
+    uint64_t stage_len, stage_since_ms;
 };
 
 /* Prepare everything but start nothing. Takes ownership of *cfg on

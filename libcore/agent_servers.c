@@ -391,6 +391,46 @@ void agent_raft_state(struct agent *a, struct agent_raft_state *st)
 
 static void on_tick(uv_timer_t *t);
 
+static void abort_done(void *ctx, int rc, const struct fsm_result *res)
+{
+    (void)ctx;
+    (void)rc;
+    (void)res;
+}
+
+/* Leader: a snapshot restore that has not moved for STAGE_IDLE_MS was
+ * left by a leader that died halfway; drop it, or it would keep Raft
+ * from taking snapshots (fsm_stage.c). */
+#define STAGE_IDLE_MS 60000
+static void drop_stale_restore(struct agent *a)
+{
+    uint64_t got = 0, now = uv_now(a->loop);
+    const char *id = fsm_restore_staged(&a->fsm, &got);
+    char err[ERR_LEN];
+    void *buf;
+    size_t len;
+
+    if (id == NULL || !agent_is_leader(a)) {
+        a->stage_id[0] = '\0';
+        return;
+    }
+    if (strcmp(a->stage_id, id) != 0 || a->stage_len != got) {
+        snprintf(a->stage_id, sizeof(a->stage_id), "%s", id);
+        a->stage_len = got;
+        a->stage_since_ms = now;
+        return;
+    }
+    if (now - a->stage_since_ms < STAGE_IDLE_MS)
+        return;
+    LOG_WARN("snapshot", "dropping restore %s, idle for %d s", id,
+             STAGE_IDLE_MS / 1000);
+    a->stage_since_ms = now;
+    if (fsm_encode_restore("abort", id, 0, NULL, NULL, 0, raft_malloc, &buf,
+                           &len, err) == 0 &&
+        agent_apply(a, buf, len, abort_done, NULL, err) != 0)
+        raft_free(buf);
+}
+
 static void ready_done(void *ctx, int rc)
 {
     struct agent *a = ctx;
@@ -893,6 +933,7 @@ static void on_tick(uv_timer_t *t)
     reconcile(a);
     agent_members_reconcile(a);
     agent_acl_leader(a);
+    drop_stale_restore(a);
     save_map(a);
 }
 

@@ -187,6 +187,9 @@ int fsm_encode_restore(const char *op, const char *id, uint64_t num,
                        char *err);
 /* A restore is staged (fsm_snapshot then fails with ERR_CONFLICT). */
 bool fsm_restore_pending(const struct fsm *f);
+/* The staged restore's id (borrowed) and how many bytes arrived; NULL
+ * when none is staged. */
+const char *fsm_restore_staged(const struct fsm *f, uint64_t *received);
 
 /* Replace the whole state with a snapshot; on any error nothing changes
  * (ERR_PARSE, or ERR_NOMEM). On success last_index is the snapshot's and

@@ -57,6 +57,14 @@ bool fsm_restore_pending(const struct fsm *f)
     return f->stage != NULL;
 }
 
+const char *fsm_restore_staged(const struct fsm *f, uint64_t *received)
+{
+    if (f->stage == NULL)
+        return NULL;
+    *received = f->stage->len;
+    return f->stage->id;
+}
+
 /* ---- encoding ---- */
 
 struct stage_cmd {

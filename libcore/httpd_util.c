@@ -23,6 +23,7 @@ struct httpd_pending {
     uv_timer_t timer;
     bool timer_on;                /* initialised and not yet closed */
     bool in_raft;                 /* a Raft callback is still to come */
+    uint64_t start_index;         /* index_fn when the query blocked */
     struct agent_watch w;
 };
 
@@ -430,8 +431,12 @@ static void block_wake(struct agent_watch *w, const char *kind,
     (void)index;
     if (c == NULL)
         return;
-    /* On shutdown every blocked query answers with what it has. */
-    if (strcmp(kind, "shutdown") != 0 && c->index_fn(c) <= c->min_index)
+    /* On shutdown every blocked query answers with what it has; a
+     * snapshot restore can move an index back, which answers too (the
+     * client then starts again from the lower index, as Consul's clients
+     * do when an index goes backwards). */
+    if (strcmp(kind, "shutdown") != 0 && c->index_fn(c) <= c->min_index &&
+        c->index_fn(c) >= p->start_index)
         return;
     c = detach(p);
     c->respond_fn(c);
@@ -464,6 +469,7 @@ static void block_or_respond(struct httpd_ctx *c)
     uv_timer_init(c->a->loop, &p->timer);
     p->timer.data = p;
     p->timer_on = true;
+    p->start_index = c->index_fn(c);
     uv_timer_start(&p->timer, block_timeout, (uint64_t)c->wait_ms, 0);
     p->w.fn = block_wake;
     agent_watch_add(c->a, &p->w);
