@@ -17,11 +17,11 @@
 #include <ctype.h>
 #include <errno.h>
 #include <jansson.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "acl_cli.h"
 #include "cmd.h"
@@ -34,11 +34,6 @@
 
 /* ---- flags ---------------------------------------------------------- */
 
-void aclc_init(struct aclc_cmd *k)
-{
-    memset(k, 0, sizeof(*k));
-}
-
 void aclc_opt(struct aclc_cmd *k, const char *name, enum opt_type type,
               void *dst, const char *help)
 {
@@ -48,7 +43,30 @@ void aclc_opt(struct aclc_cmd *k, const char *name, enum opt_type type,
         .name = name, .type = type, .dst = dst, .help = help};
 }
 
-void aclc_format_opts(struct aclc_cmd *k, bool with_meta)
+void aclc_grant_opts(struct aclc_cmd *k, struct aclc_grants *g,
+                     const char *noun)
+{
+    static char desc[64], pid[128], pname[128], svc[160], node[128];
+
+    snprintf(desc, sizeof(desc), "A description of the %s.", noun);
+    snprintf(pid, sizeof(pid), "ID (or unique ID prefix) of a policy for "
+             "this %s. May be given more than once.", noun);
+    snprintf(pname, sizeof(pname), "Name of a policy for this %s. May be "
+             "given more than once.", noun);
+    snprintf(svc, sizeof(svc), "A service identity for this %s, "
+             "SERVICENAME or SERVICENAME:DC1,DC2,... May be given more "
+             "than once.", noun);
+    snprintf(node, sizeof(node), "A node identity for this %s, "
+             "NODENAME:DATACENTER. May be given more than once.", noun);
+    aclc_opt(k, "description", OPT_STR, &g->description, desc);
+    aclc_opt(k, "policy-id", OPT_STRLIST, &g->pol_ids, pid);
+    aclc_opt(k, "policy-name", OPT_STRLIST, &g->pol_names, pname);
+    aclc_opt(k, "service-identity", OPT_STRLIST, &g->svc, svc);
+    aclc_opt(k, "node-identity", OPT_STRLIST, &g->node, node);
+}
+
+/* -format (default "pretty") and, if with_meta, -meta. */
+static void format_opts(struct aclc_cmd *k, bool with_meta)
 {
     k->format = "pretty";
     aclc_opt(k, "format", OPT_STR, &k->format,
@@ -59,11 +77,15 @@ void aclc_format_opts(struct aclc_cmd *k, bool with_meta)
                  "Raft indices should be shown for each entry.");
 }
 
-int aclc_parse(struct aclc_cmd *k, const struct aclc_help *h, int argc,
-               char **argv, int *rest)
+/* Add the HTTP flags and parse. Returns -1 to go on (k->args set),
+ * else the exit code: 0 after -h (usage on stdout), 1 on a bad flag
+ * (Go's message, "Usage:" and the flag list on stderr) or an unknown
+ * -format. */
+static int parse(struct aclc_cmd *k, const struct aclc_help *h, int argc,
+                 char **argv)
 {
     char err[ERR_LEN];
-    int r;
+    int r, rest;
 
     httpc_add_flags(k->opts, &k->n, &k->hf, true);
     httpc_add_tls_flags(k->opts, &k->n, &k->hf);
@@ -71,7 +93,7 @@ int aclc_parse(struct aclc_cmd *k, const struct aclc_help *h, int argc,
         opt_usage(stdout, h->synopsis, h->text, k->opts, k->n);
         return 0;
     }
-    r = opt_parse(k->opts, k->n, argc, argv, rest, err);
+    r = opt_parse(k->opts, k->n, argc, argv, &rest, err);
     if (r != 0) {
         if (r != OPT_HELP)
             fprintf(stderr, "%s\n", err);
@@ -84,18 +106,33 @@ int aclc_parse(struct aclc_cmd *k, const struct aclc_help *h, int argc,
         fprintf(stderr, "Unknown format: %s\n", k->format);
         return 1;
     }
+    k->nargs = argc - rest;
+    k->args = argv + rest;
     return -1;
 }
 
-void aclc_usage_err(const struct aclc_cmd *k, const struct aclc_help *h)
+bool aclc_given(const char *s)
 {
+    return s != NULL && s[0] != '\0';
+}
+
+int aclc_need_name(const struct aclc_cmd *k, const char *name)
+{
+    const struct aclc_help *h = &k->flow->help;
+
+    if (aclc_given(name))
+        return 0;
+    fprintf(stderr, "Missing require '-name' flag\n");
     opt_usage(stderr, h->synopsis, h->text, k->opts, k->n);
+    return 1;
 }
 
 int aclc_connect(struct aclc_cmd *k, const char *what)
 {
     char err[ERR_LEN];
 
+    if (k->connected)
+        return 0;
     if (httpc_init(&k->c, &k->hf, err) == 0) {
         k->connected = true;
         return 0;
@@ -105,7 +142,7 @@ int aclc_connect(struct aclc_cmd *k, const char *what)
     return 1;
 }
 
-void aclc_release(struct aclc_cmd *k)
+static void release(struct aclc_cmd *k)
 {
     opt_release(k->opts, k->n);
     if (k->connected)
@@ -116,6 +153,29 @@ void aclc_release(struct aclc_cmd *k)
 bool aclc_json(const struct aclc_cmd *k)
 {
     return k->format != NULL && strcmp(k->format, "json") == 0;
+}
+
+int aclc_run_flow(const struct aclc_flow *fl, int argc, char **argv)
+{
+    void *flags = calloc(1, fl->flags_size > 0 ? fl->flags_size : 1);
+    struct aclc_cmd k;
+    int rc;
+
+    if (flags == NULL) {
+        fprintf(stderr, "out of memory\n");
+        return 1;
+    }
+    memset(&k, 0, sizeof(k));
+    k.flow = fl;
+    if (fl->setup != NULL)
+        fl->setup(&k, flags);
+    if (fl->fmt != ACLC_NO_FORMAT)
+        format_opts(&k, fl->fmt == ACLC_FORMAT_META);
+    if ((rc = parse(&k, &fl->help, argc, argv)) < 0)
+        rc = fl->run(&k, flags);
+    release(&k); /* before flags: it frees the lists in them */
+    free(flags);
+    return rc;
 }
 
 /* ---- requests ------------------------------------------------------- */
@@ -163,13 +223,122 @@ void aclc_path(char *out, size_t n, const char *prefix, const char *id,
     free(esc);
 }
 
+int aclc_send(struct aclc_cmd *k, const char *method, const char *path,
+              json_t *body, aclc_print_fn print, const char *fmt, ...)
+{
+    char err[ERR_LEN], what[ERR_LEN];
+    json_t *out = NULL;
+    va_list ap;
+    int rc;
+
+    rc = aclc_call(k, method, path, body, &out, NULL, err);
+    json_decref(body);
+    if (rc != 0) {
+        va_start(ap, fmt);
+        vsnprintf(what, sizeof(what), fmt, ap);
+        va_end(ap);
+        fprintf(stderr, "%s: %s\n", what, err);
+        return 1;
+    }
+    print(k, out);
+    json_decref(out);
+    return 0;
+}
+
+/* Consul's nouns: list path, ID key, label, title ("Policy"), and
+ * whether its API client reads a 404 as "not found". */
 static const struct kind_info {
-    const char *list, *key, *label, *one;
+    const char *list, *key, *label, *title;
+    bool soft404;
 } kinds[] = {
-    [ACLC_TOKEN] = {"/v1/acl/tokens", "AccessorID", "token", "token"},
-    [ACLC_POLICY] = {"/v1/acl/policies", "ID", "policy", "policy"},
-    [ACLC_ROLE] = {"/v1/acl/roles", "ID", "role", "role"},
+    [ACLC_TOKEN] = {"/v1/acl/tokens", "AccessorID", "token", "Token", false},
+    [ACLC_POLICY] = {"/v1/acl/policies", "ID", "policy", "Policy", false},
+    [ACLC_ROLE] = {"/v1/acl/roles", "ID", "role", "Role", true},
 };
+
+/* "/v1/acl/<kind>/<sub><escaped key>" into out (n bytes). */
+static void kind_path(char *out, size_t n, enum aclc_kind kind,
+                      const char *sub, const char *key)
+{
+    char prefix[64];
+
+    snprintf(prefix, sizeof(prefix), "/v1/acl/%s/%s", kinds[kind].label,
+             sub);
+    aclc_path(out, n, prefix, key, "");
+}
+
+int aclc_delete(struct aclc_cmd *k, enum aclc_kind kind, const char *id)
+{
+    char path[1024], err[ERR_LEN], q[ERR_LEN];
+
+    kind_path(path, sizeof(path), kind, "", id);
+    aclc_quote(id, q, sizeof(q));
+    if (aclc_call(k, "DELETE", path, NULL, NULL, NULL, err) != 0) {
+        fprintf(stderr, "Error deleting %s %s: %s\n", kinds[kind].label, q,
+                err);
+        return 1;
+    }
+    printf("%s %s deleted successfully\n", kinds[kind].title, q);
+    return 0;
+}
+
+json_t *aclc_get(struct aclc_cmd *k, enum aclc_kind kind, const char *key,
+                 bool by_name)
+{
+    const struct kind_info *ki = &kinds[kind];
+    char path[1024], err[ERR_LEN], q[ERR_LEN];
+    json_t *o = NULL;
+    long status;
+
+    aclc_quote(key, q, sizeof(q));
+    kind_path(path, sizeof(path), kind, by_name ? "name/" : "", key);
+    if (aclc_call(k, "GET", path, NULL, &o, &status, err) != 0 &&
+        (status != 404 || !ki->soft404))
+        fprintf(stderr, "Error reading %s %s: %s\n", ki->label, q, err);
+    else if (!json_is_object(o))
+        fprintf(stderr, "%s not found with %s %s\n", ki->title,
+                by_name ? "name" : "ID", q);
+    else
+        return o;
+    json_decref(o);
+    return NULL;
+}
+
+static void print_list(const struct aclc_cmd *k, const json_t *list)
+{
+    const json_t *e;
+    size_t i;
+
+    if (aclc_json(k)) {
+        aclc_print_json(list);
+        return;
+    }
+    json_array_foreach(list, i, e) {
+        if (i > 0 && k->flow->spaced)
+            putchar('\n');
+        k->flow->print(k, e);
+    }
+    if (json_array_size(list) > 0)
+        putchar('\n');
+}
+
+int aclc_list(struct aclc_cmd *k, void *flags)
+{
+    const struct kind_info *ki = &kinds[k->flow->kind];
+    char err[ERR_LEN];
+    json_t *list;
+
+    if (aclc_connect(k, NULL) != 0)
+        return 1;
+    if (aclc_call(k, "GET", ki->list, NULL, &list, NULL, err) != 0) {
+        fprintf(stderr, "Failed to retrieve the %s list: %s\n", ki->label,
+                err);
+        return 1;
+    }
+    print_list(k, list);
+    json_decref(list);
+    return 0;
+}
 
 int aclc_resolve(struct aclc_cmd *k, enum aclc_kind kind,
                  const char *partial, char *id, char *err)
@@ -207,14 +376,15 @@ int aclc_resolve(struct aclc_cmd *k, enum aclc_kind kind,
     return 0;
 }
 
-int aclc_by_name(struct aclc_cmd *k, enum aclc_kind kind, const char *name,
-                 json_t **out, char *err)
+/* GET /v1/acl/<kind>/name/<name>: 0 with *out (NULL when not found),
+ * or -1 with err. */
+static int by_name(struct aclc_cmd *k, enum aclc_kind kind, const char *name,
+                   json_t **out, char *err)
 {
-    char path[1024], prefix[64];
+    char path[1024];
     long status;
 
-    snprintf(prefix, sizeof(prefix), "/v1/acl/%s/name/", kinds[kind].one);
-    aclc_path(path, sizeof(path), prefix, name, "");
+    kind_path(path, sizeof(path), kind, "name/", name);
     if (aclc_call(k, "GET", path, NULL, out, &status, err) == 0) {
         if (json_is_object(*out))
             return 0;
@@ -225,8 +395,10 @@ int aclc_by_name(struct aclc_cmd *k, enum aclc_kind kind, const char *name,
     return status == 404 ? 0 : ERR_IO;
 }
 
-int aclc_pick_id(struct aclc_cmd *k, enum aclc_kind kind, const char *id,
-                 const char *name, char *out)
+/* The ID named by -id (a prefix) or else -name, into out; 1 after
+ * Consul's "Error determining <kind> ID: ..." message. */
+static int pick_id(struct aclc_cmd *k, enum aclc_kind kind, const char *id,
+                   const char *name, char *out)
 {
     char err[ERR_LEN];
     json_t *o = NULL;
@@ -234,7 +406,7 @@ int aclc_pick_id(struct aclc_cmd *k, enum aclc_kind kind, const char *id,
 
     if (id != NULL && id[0] != '\0') {
         rc = aclc_resolve(k, kind, id, out, err);
-    } else if ((rc = aclc_by_name(k, kind, name, &o, err)) == 0 &&
+    } else if ((rc = by_name(k, kind, name, &o, err)) == 0 &&
                o == NULL) {
         rc = err_set(err, ERR_NOTFOUND, "No such %s with name %.128s",
                      kinds[kind].label, name);
@@ -246,6 +418,18 @@ int aclc_pick_id(struct aclc_cmd *k, enum aclc_kind kind, const char *id,
         fprintf(stderr, "Error determining %s ID: %s\n", kinds[kind].label,
                 err);
     return rc != 0 ? 1 : 0;
+}
+
+int aclc_find(struct aclc_cmd *k, enum aclc_kind kind, const char *id,
+              const char *name, const char *missing, char *out)
+{
+    if (!aclc_given(id) && !aclc_given(name)) {
+        fprintf(stderr, "%s\n", missing);
+        return 1;
+    }
+    if (aclc_connect(k, NULL) != 0)
+        return 1;
+    return pick_id(k, kind, id, name, out);
 }
 
 /* ---- identities and links ------------------------------------------- */
@@ -489,67 +673,6 @@ const char *aclc_str(const json_t *o, const char *key)
     return v != NULL ? v : "";
 }
 
-/* "2006-01-02T15:04:05.999999999Z07:00" into its parts; false if not. */
-static bool parse_rfc3339(const char *s, struct tm *tm, char *frac,
-                          int *off_min, bool *utc)
-{
-    int n = 0, oh, om;
-    size_t fl = 0;
-
-    memset(tm, 0, sizeof(*tm));
-    if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm->tm_year, &tm->tm_mon,
-               &tm->tm_mday, &tm->tm_hour, &tm->tm_min, &tm->tm_sec,
-               &n) != 6 || n != 19)
-        return false;
-    s += n;
-    if (*s == '.')
-        for (s++; isdigit((unsigned char)*s) && fl < 9; s++)
-            frac[fl++] = *s;
-    while (fl > 0 && frac[fl - 1] == '0') /* Go's .999999999 */
-        fl--;
-    frac[fl] = '\0';
-    *utc = (*s == 'Z');
-    *off_min = 0;
-    if (!*utc && ((*s != '+' && *s != '-') ||
-                  sscanf(s + 1, "%2d:%2d", &oh, &om) != 2))
-        return false;
-    if (!*utc)
-        *off_min = (*s == '-' ? -1 : 1) * (oh * 60 + om);
-    tm->tm_year -= 1900;
-    tm->tm_mon -= 1;
-    return true;
-}
-
-void aclc_time(const char *s, char *out, size_t n)
-{
-    char frac[16], zone[64], offs[8];
-    struct tm tm, loc;
-    bool utc;
-    int off;
-    time_t t;
-
-    if (s == NULL || s[0] == '\0')
-        s = "0001-01-01T00:00:00Z";
-    if (!parse_rfc3339(s, &tm, frac, &off, &utc)) {
-        snprintf(out, n, "%s", s);
-        return;
-    }
-    /* Go keeps the zone name only when the offset is Local's then. */
-    snprintf(offs, sizeof(offs), "%c%02d%02d", off < 0 ? '-' : '+',
-             abs(off) / 60 % 100, abs(off) % 60);
-    t = timegm(&tm) - (time_t)off * 60;
-    if (utc)
-        snprintf(zone, sizeof(zone), "+0000 UTC");
-    else if (localtime_r(&t, &loc) != NULL && loc.tm_gmtoff == off * 60L &&
-             loc.tm_zone != NULL)
-        snprintf(zone, sizeof(zone), "%s %.32s", offs, loc.tm_zone);
-    else
-        snprintf(zone, sizeof(zone), "%s %s", offs, offs);
-    snprintf(out, n, "%04d-%02d-%02d %02d:%02d:%02d%s%s %s",
-             tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-             tm.tm_min, tm.tm_sec, frac[0] != '\0' ? "." : "", frac, zone);
-}
-
 void aclc_print_json(const json_t *v)
 {
     char *s = json_dumps(v, JSON_INDENT(4) | JSON_PRESERVE_ORDER |
@@ -662,9 +785,15 @@ static void print_group(const struct aclc_group *g, FILE *out)
 
 int aclc_run_group(const struct aclc_group *g, int argc, char **argv)
 {
-    for (int i = 0; argc > 1 && i < g->n; i++)
-        if (strcmp(argv[1], g->verbs[i].name) == 0)
-            return g->verbs[i].run(argc - 1, argv + 1);
+    const struct aclc_verb *v;
+
+    for (int i = 0; argc > 1 && i < g->n; i++) {
+        v = &g->verbs[i];
+        if (strcmp(argv[1], v->name) != 0)
+            continue;
+        return v->flow != NULL ? aclc_run_flow(v->flow, argc - 1, argv + 1)
+                               : v->group(argc - 1, argv + 1);
+    }
     if (opt_help_requested(argc, argv)) {
         print_group(g, stdout);
         return 0;
@@ -675,75 +804,64 @@ int aclc_run_group(const struct aclc_group *g, int argc, char **argv)
 
 /* ---- acl bootstrap -------------------------------------------------- */
 
-static const struct aclc_help bootstrap_help = {
-    "consul acl bootstrap [options] [FILE|-]",
-    "  Asks the servers to create the first management token and prints "
-    "it. This\n"
-    "  works once; afterwards the servers answer 403 with the reset index. "
-    "To\n"
-    "  bootstrap again, write that index to <data-dir>/acl-bootstrap-reset "
-    "on any\n"
-    "  server (Consul: only on the leader) and run this command again.\n\n"
-    "  FILE (or \"-\" for stdin) may hold the SecretID the new token "
-    "should have.\n\n"
-    "      $ consul acl bootstrap\n"
-    "      $ consul acl bootstrap -format=json secret.txt"};
-
-static int bootstrap_run(struct aclc_cmd *k, const char *secret)
+/* strings.TrimSpace: a secret from stdin ends with a newline. */
+static void trim_space(char *s)
 {
-    json_t *body = NULL, *tok = NULL;
-    char err[ERR_LEN];
-    int rc;
+    char *p = s;
+    size_t n;
 
-    if (aclc_connect(k, NULL) != 0)
-        return 1;
-    if (secret[0] != '\0')
-        body = json_pack("{s:s}", "BootstrapSecret", secret);
-    rc = aclc_call(k, "PUT", "/v1/acl/bootstrap", body, &tok, NULL, err);
-    json_decref(body);
-    if (rc != 0) {
-        fprintf(stderr, "Failed ACL bootstrapping: %s\n", err);
-        return 1;
-    }
-    aclc_print_token(k, tok);
-    json_decref(tok);
-    return 0;
+    while (isspace((unsigned char)*p))
+        p++;
+    memmove(s, p, strlen(p) + 1);
+    for (n = strlen(s); n > 0 && isspace((unsigned char)s[n - 1]); n--)
+        s[n - 1] = '\0';
 }
 
-static int acl_bootstrap(int argc, char **argv)
+static int bootstrap_run(struct aclc_cmd *k, void *flags)
 {
-    struct aclc_cmd k;
-    char *secret = NULL, err[ERR_LEN], *p;
-    int rc, rest;
+    char *secret = NULL, err[ERR_LEN];
+    json_t *body = NULL;
 
-    aclc_init(&k);
-    aclc_format_opts(&k, false);
-    if ((rc = aclc_parse(&k, &bootstrap_help, argc, argv, &rest)) >= 0)
-        goto out;
-    rc = 1;
-    if (argc - rest > 1) {
+    if (k->nargs > 1) {
         fprintf(stderr, "This command takes up to one argument\n");
-        goto out;
+        return 1;
     }
-    if (argc - rest == 1 && aclc_load_data(argv[rest], false, &secret,
-                                           err) != 0) {
+    if (k->nargs == 1 &&
+        aclc_load_data(k->args[0], false, &secret, err) != 0) {
         fprintf(stderr, "Error reading provided token: %s\n", err);
-        goto out;
+        free(secret);
+        return 1;
     }
-    /* strings.TrimSpace: a secret from stdin ends with a newline. */
-    for (p = secret; p != NULL && isspace((unsigned char)*p); p++)
-        ;
-    if (p != NULL)
-        memmove(secret, p, strlen(p) + 1);
-    for (size_t n = secret ? strlen(secret) : 0;
-         n > 0 && isspace((unsigned char)secret[n - 1]); n--)
-        secret[n - 1] = '\0';
-    rc = bootstrap_run(&k, secret != NULL ? secret : "");
-out:
+    if (secret != NULL)
+        trim_space(secret);
+    if (aclc_connect(k, NULL) != 0) {
+        free(secret);
+        return 1;
+    }
+    if (secret != NULL && secret[0] != '\0')
+        body = json_pack("{s:s}", "BootstrapSecret", secret);
     free(secret);
-    aclc_release(&k);
-    return rc;
+    return aclc_send(k, "PUT", "/v1/acl/bootstrap", body, aclc_print_token,
+                     "Failed ACL bootstrapping");
 }
+
+static const struct aclc_flow bootstrap_flow = {
+    .help = {"consul acl bootstrap [options] [FILE|-]",
+             "  Asks the servers to create the first management token and "
+             "prints it. This\n"
+             "  works once; afterwards the servers answer 403 with the "
+             "reset index. To\n"
+             "  bootstrap again, write that index to "
+             "<data-dir>/acl-bootstrap-reset on any\n"
+             "  server (Consul: only on the leader) and run this command "
+             "again.\n\n"
+             "  FILE (or \"-\" for stdin) may hold the SecretID the new "
+             "token should have.\n\n"
+             "      $ consul acl bootstrap\n"
+             "      $ consul acl bootstrap -format=json secret.txt"},
+    .run = bootstrap_run,
+    .fmt = ACLC_FORMAT,
+};
 
 /* ---- acl set-agent-token -------------------------------------------- */
 
@@ -768,30 +886,6 @@ static const struct agent_kind *agent_kind(const char *name)
             return &agent_kinds[i];
     return NULL;
 }
-
-static const struct aclc_help agent_token_help = {
-    "consul acl set-agent-token [options] TYPE TOKEN",
-    "  Sets one of the tokens the agent itself uses. TOKEN may be \"-\" "
-    "(stdin)\n"
-    "  or \"@file\". Tokens set this way are kept across restarts only "
-    "with\n"
-    "  acl.enable_token_persistence.\n\n"
-    "  Token types:\n\n"
-    "    default       used for requests that carry no token, and for the\n"
-    "                  agent's own work when no agent token is set\n"
-    "    agent         used for the agent's own work (registration, "
-    "anti-entropy)\n"
-    "    recovery      opens the agent's /v1/agent endpoints when the "
-    "servers\n"
-    "                  cannot be reached (old names: master, "
-    "agent_master)\n"
-    "    replication   used to replicate ACLs from the primary "
-    "datacenter\n"
-    "    config_file_service_registration\n"
-    "                  used to register services from config files\n"
-    "    dns           used for DNS queries\n\n"
-    "      $ consul acl set-agent-token default "
-    "c4d0f8df-3aba-4ab6-a7a0-35b760dc29a1"};
 
 /* Consul's dataFromArgs: "Error! ..." messages. */
 static int agent_token_args(int n, char **args, char **token, char *err)
@@ -833,35 +927,53 @@ static int agent_token_put(struct aclc_cmd *k, const char *type,
     return 0;
 }
 
-static int acl_set_agent_token(int argc, char **argv)
+static int agent_token_run(struct aclc_cmd *k, void *flags)
 {
-    struct aclc_cmd k;
     char err[ERR_LEN], *token = NULL;
-    int rc, rest;
+    int rc = 1;
 
-    aclc_init(&k);
-    if ((rc = aclc_parse(&k, &agent_token_help, argc, argv, &rest)) >= 0)
-        goto out;
-    rc = 1;
-    if (agent_token_args(argc - rest, argv + rest, &token, err) != 0)
+    if (agent_token_args(k->nargs, k->args, &token, err) != 0)
         fprintf(stderr, "Error! %s\n", err);
-    else if (aclc_connect(&k, "Error connecting to Consul Agent") == 0)
-        rc = agent_token_put(&k, argv[rest], token);
-out:
+    else if (aclc_connect(k, "Error connecting to Consul Agent") == 0)
+        rc = agent_token_put(k, k->args[0], token);
     free(token);
-    aclc_release(&k);
     return rc;
 }
+
+static const struct aclc_flow agent_token_flow = {
+    .run = agent_token_run,
+    .help = {"consul acl set-agent-token [options] TYPE TOKEN",
+    "  Sets one of the tokens the agent itself uses. TOKEN may be \"-\" "
+    "(stdin)\n"
+    "  or \"@file\". Tokens set this way are kept across restarts only "
+    "with\n"
+    "  acl.enable_token_persistence.\n\n"
+    "  Token types:\n\n"
+    "    default       used for requests that carry no token, and for the\n"
+    "                  agent's own work when no agent token is set\n"
+    "    agent         used for the agent's own work (registration, "
+    "anti-entropy)\n"
+    "    recovery      opens the agent's /v1/agent endpoints when the "
+    "servers\n"
+    "                  cannot be reached (old names: master, "
+    "agent_master)\n"
+    "    replication   used to replicate ACLs from the primary "
+    "datacenter\n"
+    "    config_file_service_registration\n"
+    "                  used to register services from config files\n"
+    "    dns           used for DNS queries\n\n"
+    "      $ consul acl set-agent-token default "
+    "c4d0f8df-3aba-4ab6-a7a0-35b760dc29a1"}};
 
 /* ---- acl ------------------------------------------------------------ */
 
 static const struct aclc_verb acl_verbs[] = {
-    {"bootstrap", acl_bootstrap, "Bootstrap Consul's ACL system"},
-    {"policy", aclc_policy, "Manage Consul's ACL policies"},
-    {"role", aclc_role, "Manage Consul's ACL roles"},
-    {"set-agent-token", acl_set_agent_token,
-     "Assign tokens for the Consul Agent's usage"},
-    {"token", aclc_token, "Manage Consul's ACL tokens"},
+    {"bootstrap", "Bootstrap Consul's ACL system", &bootstrap_flow, NULL},
+    {"policy", "Manage Consul's ACL policies", NULL, aclc_policy},
+    {"role", "Manage Consul's ACL roles", NULL, aclc_role},
+    {"set-agent-token", "Assign tokens for the Consul Agent's usage",
+     &agent_token_flow, NULL},
+    {"token", "Manage Consul's ACL tokens", NULL, aclc_token},
 };
 
 static const struct aclc_group acl_group = {

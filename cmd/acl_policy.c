@@ -58,28 +58,17 @@ static void print_policy(const struct aclc_cmd *k, const json_t *p)
     printf("Rules:\n%s\n", aclc_str(p, "Rules"));
 }
 
-static void print_list(const struct aclc_cmd *k, const json_t *list)
+static void print_entry(const struct aclc_cmd *k, const json_t *p)
 {
-    const json_t *p;
-    size_t i;
-
-    if (aclc_json(k)) {
-        aclc_print_json(list);
-        return;
-    }
-    json_array_foreach(list, i, p) {
-        printf("%s:\n", aclc_str(p, "Name"));
-        printf("   ID:           %s\n", aclc_str(p, "ID"));
-        if (aclc_str(p, "Namespace")[0] != '\0')
-            printf("   Namespace:    %s\n", aclc_str(p, "Namespace"));
-        printf("   Description:  %s\n", aclc_str(p, "Description"));
-        printf("   Datacenters:  ");
-        print_dcs(p);
-        if (k->meta)
-            aclc_print_meta(p, "   ", 14);
-    }
-    if (json_array_size(list) > 0)
-        putchar('\n');
+    printf("%s:\n", aclc_str(p, "Name"));
+    printf("   ID:           %s\n", aclc_str(p, "ID"));
+    if (aclc_str(p, "Namespace")[0] != '\0')
+        printf("   Namespace:    %s\n", aclc_str(p, "Namespace"));
+    printf("   Description:  %s\n", aclc_str(p, "Description"));
+    printf("   Datacenters:  ");
+    print_dcs(p);
+    if (k->meta)
+        aclc_print_meta(p, "   ", 14);
 }
 
 /* ---- flags ---------------------------------------------------------- */
@@ -119,25 +108,17 @@ static json_t *dcs_json(const struct opt_list *l)
     return a;
 }
 
+#define MISSING_ID "Must specify either the -id or -name parameters"
+
 /* ---- create --------------------------------------------------------- */
 
-static const struct aclc_help create_help = {
-    "consul acl policy create -name NAME [options]",
-    "  Creates a policy. -rules takes the rules inline, from a file "
-    "(\"@file\")\n"
-    "  or from stdin (\"-\").\n\n"
-    "      $ consul acl policy create -name \"kv-app\" \\\n"
-    "                                 -description \"app config\" \\\n"
-    "                                 -valid-datacenter dc1 \\\n"
-    "                                 -rules @kv-app.hcl"};
-
-static int create_run(struct aclc_cmd *k, const struct pol_flags *f)
+static int create_run(struct aclc_cmd *k, void *flags)
 {
+    const struct pol_flags *f = flags;
     char err[ERR_LEN], *rules = NULL;
-    json_t *body, *p = NULL;
-    int rc;
+    json_t *body;
 
-    if (aclc_connect(k, NULL) != 0)
+    if (aclc_need_name(k, f->name) != 0 || aclc_connect(k, NULL) != 0)
         return 1;
     if (aclc_load_data(f->rules ? f->rules : "", true, &rules, err) != 0) {
         fprintf(stderr, "Error loading rules: %s\n", err);
@@ -148,149 +129,81 @@ static int create_run(struct aclc_cmd *k, const struct pol_flags *f)
     free(rules);
     if (f->dcs.n > 0)
         json_object_set_new(body, "Datacenters", dcs_json(&f->dcs));
-    rc = aclc_call(k, "PUT", "/v1/acl/policy", body, &p, NULL, err);
-    json_decref(body);
-    if (rc != 0) {
-        fprintf(stderr, "Failed to create new policy: %s\n", err);
-        return 1;
-    }
-    print_policy(k, p);
-    json_decref(p);
-    return 0;
+    return aclc_send(k, "PUT", "/v1/acl/policy", body, print_policy,
+                     "Failed to create new policy");
 }
 
-static int policy_create(int argc, char **argv)
+static void create_opts(struct aclc_cmd *k, void *flags)
 {
-    struct pol_flags f = {0};
-    struct aclc_cmd k;
-    int rc, rest;
+    struct pol_flags *f = flags;
 
-    aclc_init(&k);
-    aclc_opt(&k, "name", OPT_STR, &f.name,
+    aclc_opt(k, "name", OPT_STR, &f->name,
              "The new policy's name. This flag is required.");
-    body_opts(&k, &f);
-    aclc_format_opts(&k, true);
-    rc = aclc_parse(&k, &create_help, argc, argv, &rest);
-    if (rc < 0 && (f.name == NULL || f.name[0] == '\0')) {
-        fprintf(stderr, "Missing require '-name' flag\n");
-        aclc_usage_err(&k, &create_help);
-        rc = 1;
-    }
-    if (rc < 0)
-        rc = create_run(&k, &f);
-    aclc_release(&k);
-    return rc;
+    body_opts(k, f);
 }
+
+static const struct aclc_flow create_flow = {
+    .help = {"consul acl policy create -name NAME [options]",
+             "  Creates a policy. -rules takes the rules inline, from a "
+             "file (\"@file\")\n"
+             "  or from stdin (\"-\").\n\n"
+             "      $ consul acl policy create -name \"kv-app\" \\\n"
+             "                                 -description \"app "
+             "config\" \\\n"
+             "                                 -valid-datacenter dc1 "
+             "\\\n"
+             "                                 -rules @kv-app.hcl"},
+    .setup = create_opts,
+    .run = create_run,
+    .flags_size = sizeof(struct pol_flags),
+    .fmt = ACLC_FORMAT_META,
+};
 
 /* ---- read ----------------------------------------------------------- */
 
-static const struct aclc_help read_help = {
-    "consul acl policy read [options] -id ID|-name NAME",
-    "  Prints one policy, named by ID (or a unique prefix of one) or by "
-    "name.\n\n"
-    "      $ consul acl policy read -id fdabbcb5\n"
-    "      $ consul acl policy read -name kv-app"};
-
-static bool missing_id(const struct pol_flags *f)
+static int read_run(struct aclc_cmd *k, void *flags)
 {
-    if ((f->id != NULL && f->id[0] != '\0') ||
-        (f->name != NULL && f->name[0] != '\0'))
-        return false;
-    fprintf(stderr, "Must specify either the -id or -name parameters\n");
-    return true;
-}
-
-/* GET one policy; NULL after printing the error. */
-static json_t *get_policy(struct aclc_cmd *k, const char *id)
-{
-    char path[256], err[ERR_LEN], q[ERR_LEN];
-    json_t *p = NULL;
-
-    aclc_path(path, sizeof(path), "/v1/acl/policy/", id, "");
-    aclc_quote(id, q, sizeof(q));
-    if (aclc_call(k, "GET", path, NULL, &p, NULL, err) != 0)
-        fprintf(stderr, "Error reading policy %s: %s\n", q, err);
-    else if (!json_is_object(p))
-        fprintf(stderr, "Policy not found with ID %s\n", q);
-    else
-        return p;
-    json_decref(p);
-    return NULL;
-}
-
-static int read_run(struct aclc_cmd *k, const struct pol_flags *f)
-{
+    const struct pol_flags *f = flags;
     char id[ACLC_ID_LEN];
     json_t *p;
 
-    if (missing_id(f) || aclc_connect(k, NULL) != 0 ||
-        aclc_pick_id(k, ACLC_POLICY, f->id, f->name, id) != 0 ||
-        (p = get_policy(k, id)) == NULL)
+    if (aclc_find(k, ACLC_POLICY, f->id, f->name, MISSING_ID, id) != 0 ||
+        (p = aclc_get(k, ACLC_POLICY, id, false)) == NULL)
         return 1;
     print_policy(k, p);
     json_decref(p);
     return 0;
 }
 
-static int policy_read(int argc, char **argv)
+static void read_opts(struct aclc_cmd *k, void *flags)
 {
-    struct pol_flags f = {0};
-    struct aclc_cmd k;
-    int rc, rest;
-
-    aclc_init(&k);
-    id_opts(&k, &f, "read");
-    aclc_format_opts(&k, true);
-    if ((rc = aclc_parse(&k, &read_help, argc, argv, &rest)) < 0)
-        rc = read_run(&k, &f);
-    aclc_release(&k);
-    return rc;
+    id_opts(k, flags, "read");
 }
+
+static const struct aclc_flow read_flow = {
+    .help = {"consul acl policy read [options] -id ID|-name NAME",
+             "  Prints one policy, named by ID (or a unique prefix of one) "
+             "or by name.\n\n"
+             "      $ consul acl policy read -id fdabbcb5\n"
+             "      $ consul acl policy read -name kv-app"},
+    .setup = read_opts,
+    .run = read_run,
+    .flags_size = sizeof(struct pol_flags),
+    .fmt = ACLC_FORMAT_META,
+};
 
 /* ---- list ----------------------------------------------------------- */
 
-static const struct aclc_help list_help = {
-    "consul acl policy list [options]",
-    "  Lists every policy.\n   $ consul acl policy list"};
-
-static int policy_list(int argc, char **argv)
-{
-    struct aclc_cmd k;
-    char err[ERR_LEN];
-    json_t *list = NULL;
-    int rc, rest;
-
-    aclc_init(&k);
-    aclc_format_opts(&k, true);
-    if ((rc = aclc_parse(&k, &list_help, argc, argv, &rest)) >= 0)
-        goto out;
-    rc = 1;
-    if (aclc_connect(&k, NULL) != 0)
-        goto out;
-    if (aclc_call(&k, "GET", "/v1/acl/policies", NULL, &list, NULL,
-                  err) != 0) {
-        fprintf(stderr, "Failed to retrieve the policy list: %s\n", err);
-        goto out;
-    }
-    print_list(&k, list);
-    rc = 0;
-out:
-    json_decref(list);
-    aclc_release(&k);
-    return rc;
-}
+static const struct aclc_flow list_flow = {
+    .help = {"consul acl policy list [options]",
+             "  Lists every policy.\n   $ consul acl policy list"},
+    .run = aclc_list,
+    .fmt = ACLC_FORMAT_META,
+    .kind = ACLC_POLICY,
+    .print = print_entry,
+};
 
 /* ---- update --------------------------------------------------------- */
-
-static const struct aclc_help update_help = {
-    "consul acl policy update [options] -id ID|-name NAME",
-    "  Updates a policy. Fields not given keep their current value, "
-    "unless\n"
-    "  -no-merge is given: then every field is replaced (the ID stays). "
-    "With\n"
-    "  both -id and -name, -name renames the policy.\n\n"
-    "      $ consul acl policy update -id abcd -name \"better-name\"\n"
-    "      $ consul acl policy update -name kv-app -rules @kv-app.hcl"};
 
 /* The new policy object for id; NULL after printing the error. */
 static json_t *updated(struct aclc_cmd *k, const struct pol_flags *f,
@@ -303,7 +216,7 @@ static json_t *updated(struct aclc_cmd *k, const struct pol_flags *f,
                          f->name ? f->name : "", "Description",
                          f->description ? f->description : "",
                          "Datacenters", dcs_json(&f->dcs), "Rules", rules);
-    if ((p = get_policy(k, id)) == NULL)
+    if ((p = aclc_get(k, ACLC_POLICY, id, false)) == NULL)
         return NULL;
     json_object_set_new(p, "ID", json_string(id));
     if (f->name_set)
@@ -318,102 +231,95 @@ static json_t *updated(struct aclc_cmd *k, const struct pol_flags *f,
     return p;
 }
 
-static int update_run(struct aclc_cmd *k, const struct pol_flags *f)
+static int update_run(struct aclc_cmd *k, void *flags)
 {
-    char id[ACLC_ID_LEN], path[256], err[ERR_LEN], q[ERR_LEN];
+    const struct pol_flags *f = flags;
+    char id[ACLC_ID_LEN], path[1024], err[ERR_LEN], q[ERR_LEN];
     char *rules = NULL;
-    json_t *body = NULL, *p = NULL;
+    json_t *body;
     int rc = 1;
 
-    if (missing_id(f) || aclc_connect(k, NULL) != 0 ||
-        aclc_pick_id(k, ACLC_POLICY, f->id, f->name, id) != 0)
+    if (aclc_find(k, ACLC_POLICY, f->id, f->name, MISSING_ID, id) != 0)
         return 1;
     if (aclc_load_data(f->rules ? f->rules : "", true, &rules, err) != 0)
         fprintf(stderr, "Error loading rules: %s\n", err);
     else if ((body = updated(k, f, id, rules)) != NULL) {
         aclc_path(path, sizeof(path), "/v1/acl/policy/", id, "");
         aclc_quote(id, q, sizeof(q));
-        if (aclc_call(k, "PUT", path, body, &p, NULL, err) != 0)
-            fprintf(stderr, "Error updating policy %s: %s\n", q, err);
-        else
-            rc = (print_policy(k, p), 0);
+        rc = aclc_send(k, "PUT", path, body, print_policy,
+                       "Error updating policy %s", q);
     }
     free(rules);
-    json_decref(body);
-    json_decref(p);
     return rc;
 }
 
-static int policy_update(int argc, char **argv)
+static void update_opts(struct aclc_cmd *k, void *flags)
 {
-    struct pol_flags f = {0};
-    struct aclc_cmd k;
-    int rc, rest;
+    struct pol_flags *f = flags;
 
-    aclc_init(&k);
-    id_opts(&k, &f, "update");
-    k.opts[k.n - 1].seen = &f.name_set;
-    k.opts[k.n - 1].help = "The policy's name: with -id, its new name; "
-                           "alone, the policy to update.";
-    body_opts(&k, &f);
-    aclc_opt(&k, "no-merge", OPT_BOOL, &f.no_merge, "Do not merge the "
+    id_opts(k, f, "update");
+    k->opts[k->n - 1].seen = &f->name_set;
+    k->opts[k->n - 1].help = "The policy's name: with -id, its new name; "
+                             "alone, the policy to update.";
+    body_opts(k, f);
+    aclc_opt(k, "no-merge", OPT_BOOL, &f->no_merge, "Do not merge the "
              "current policy with the flags given; replace every "
              "field but the ID.");
-    aclc_format_opts(&k, true);
-    if ((rc = aclc_parse(&k, &update_help, argc, argv, &rest)) < 0)
-        rc = update_run(&k, &f);
-    aclc_release(&k);
-    return rc;
 }
+
+static const struct aclc_flow update_flow = {
+    .help = {"consul acl policy update [options] -id ID|-name NAME",
+             "  Updates a policy. Fields not given keep their current "
+             "value, unless\n"
+             "  -no-merge is given: then every field is replaced (the ID "
+             "stays). With\n"
+             "  both -id and -name, -name renames the policy.\n\n"
+             "      $ consul acl policy update -id abcd -name "
+             "\"better-name\"\n"
+             "      $ consul acl policy update -name kv-app -rules "
+             "@kv-app.hcl"},
+    .setup = update_opts,
+    .run = update_run,
+    .flags_size = sizeof(struct pol_flags),
+    .fmt = ACLC_FORMAT_META,
+};
 
 /* ---- delete --------------------------------------------------------- */
 
-static const struct aclc_help delete_help = {
-    "consul acl policy delete [options] -id ID|-name NAME",
-    "  Deletes a policy, named by ID (or a unique prefix of one) or by "
-    "name.\n\n"
-    "      $ consul acl policy delete -id b6b85\n"
-    "      $ consul acl policy delete -name kv-app"};
-
-static int delete_run(struct aclc_cmd *k, const struct pol_flags *f)
+static int delete_run(struct aclc_cmd *k, void *flags)
 {
-    char id[ACLC_ID_LEN], path[256], err[ERR_LEN], q[ERR_LEN];
+    const struct pol_flags *f = flags;
+    char id[ACLC_ID_LEN];
 
-    if (missing_id(f) || aclc_connect(k, NULL) != 0 ||
-        aclc_pick_id(k, ACLC_POLICY, f->id, f->name, id) != 0)
+    if (aclc_find(k, ACLC_POLICY, f->id, f->name, MISSING_ID, id) != 0)
         return 1;
-    aclc_path(path, sizeof(path), "/v1/acl/policy/", id, "");
-    aclc_quote(id, q, sizeof(q));
-    if (aclc_call(k, "DELETE", path, NULL, NULL, NULL, err) != 0) {
-        fprintf(stderr, "Error deleting policy %s: %s\n", q, err);
-        return 1;
-    }
-    printf("Policy %s deleted successfully\n", q);
-    return 0;
+    return aclc_delete(k, ACLC_POLICY, id);
 }
 
-static int policy_delete(int argc, char **argv)
+static void delete_opts(struct aclc_cmd *k, void *flags)
 {
-    struct pol_flags f = {0};
-    struct aclc_cmd k;
-    int rc, rest;
-
-    aclc_init(&k);
-    id_opts(&k, &f, "delete");
-    if ((rc = aclc_parse(&k, &delete_help, argc, argv, &rest)) < 0)
-        rc = delete_run(&k, &f);
-    aclc_release(&k);
-    return rc;
+    id_opts(k, flags, "delete");
 }
+
+static const struct aclc_flow delete_flow = {
+    .help = {"consul acl policy delete [options] -id ID|-name NAME",
+             "  Deletes a policy, named by ID (or a unique prefix of one) "
+             "or by name.\n\n"
+             "      $ consul acl policy delete -id b6b85\n"
+             "      $ consul acl policy delete -name kv-app"},
+    .setup = delete_opts,
+    .run = delete_run,
+    .flags_size = sizeof(struct pol_flags),
+};
 
 /* ---- group ---------------------------------------------------------- */
 
 static const struct aclc_verb policy_verbs[] = {
-    {"create", policy_create, "Create an ACL policy"},
-    {"delete", policy_delete, "Delete an ACL policy"},
-    {"list", policy_list, "Lists ACL policies"},
-    {"read", policy_read, "Read an ACL policy"},
-    {"update", policy_update, "Update an ACL policy"},
+    {"create", "Create an ACL policy", &create_flow, NULL},
+    {"delete", "Delete an ACL policy", &delete_flow, NULL},
+    {"list", "Lists ACL policies", &list_flow, NULL},
+    {"read", "Read an ACL policy", &read_flow, NULL},
+    {"update", "Update an ACL policy", &update_flow, NULL},
 };
 
 static const struct aclc_group policy_group = {

@@ -11,12 +11,14 @@
  * plain token. Exit codes as acl.c.
  * Tests: t/t3003-acl-cli.sh
  */
+#include <ctype.h>
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "acl_cli.h"
 #include "cmd.h"
@@ -25,8 +27,9 @@
 #include "opt.h"
 
 struct tok_flags {
-    const char *accessor, *secret, *description, *id, *accessor_id;
-    struct opt_list pol_ids, pol_names, role_ids, role_names, svc, node;
+    const char *accessor, *secret, *id, *accessor_id;
+    struct aclc_grants g; /* and -role-id, -role-name: */
+    struct opt_list role_ids, role_names;
     struct opt_list add_pol_ids, add_pol_names, add_role_ids,
         add_role_names, add_svc, add_node;
     bool local, self, expanded, merge_pol, merge_role, merge_svc,
@@ -35,6 +38,68 @@ struct tok_flags {
 };
 
 /* ---- output --------------------------------------------------------- */
+
+/* "2006-01-02T15:04:05.999999999Z07:00" into its parts; false if not. */
+static bool parse_rfc3339(const char *s, struct tm *tm, char *frac,
+                          int *off_min, bool *utc)
+{
+    int n = 0, oh, om;
+    size_t fl = 0;
+
+    memset(tm, 0, sizeof(*tm));
+    if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm->tm_year, &tm->tm_mon,
+               &tm->tm_mday, &tm->tm_hour, &tm->tm_min, &tm->tm_sec,
+               &n) != 6 || n != 19)
+        return false;
+    s += n;
+    if (*s == '.')
+        for (s++; isdigit((unsigned char)*s) && fl < 9; s++)
+            frac[fl++] = *s;
+    while (fl > 0 && frac[fl - 1] == '0') /* Go's .999999999 */
+        fl--;
+    frac[fl] = '\0';
+    *utc = (*s == 'Z');
+    *off_min = 0;
+    if (!*utc && ((*s != '+' && *s != '-') ||
+                  sscanf(s + 1, "%2d:%2d", &oh, &om) != 2))
+        return false;
+    if (!*utc)
+        *off_min = (*s == '-' ? -1 : 1) * (oh * 60 + om);
+    tm->tm_year -= 1900;
+    tm->tm_mon -= 1;
+    return true;
+}
+
+/* A JSON time (RFC 3339) as Go's time.Time %v prints it. */
+static void go_time(const char *s, char *out, size_t n)
+{
+    char frac[16], zone[64], offs[8];
+    struct tm tm, loc;
+    bool utc;
+    int off;
+    time_t t;
+
+    if (s == NULL || s[0] == '\0')
+        s = "0001-01-01T00:00:00Z";
+    if (!parse_rfc3339(s, &tm, frac, &off, &utc)) {
+        snprintf(out, n, "%s", s);
+        return;
+    }
+    /* Go keeps the zone name only when the offset is Local's then. */
+    snprintf(offs, sizeof(offs), "%c%02d%02d", off < 0 ? '-' : '+',
+             abs(off) / 60 % 100, abs(off) % 60);
+    t = timegm(&tm) - (time_t)off * 60;
+    if (utc)
+        snprintf(zone, sizeof(zone), "+0000 UTC");
+    else if (localtime_r(&t, &loc) != NULL && loc.tm_gmtoff == off * 60L &&
+             loc.tm_zone != NULL)
+        snprintf(zone, sizeof(zone), "%s %.32s", offs, loc.tm_zone);
+    else
+        snprintf(zone, sizeof(zone), "%s %s", offs, offs);
+    snprintf(out, n, "%04d-%02d-%02d %02d:%02d:%02d%s%s %s",
+             tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+             tm.tm_min, tm.tm_sec, frac[0] != '\0' ? "." : "", frac, zone);
+}
 
 static void print_body(const json_t *t, bool meta, bool list_entry)
 {
@@ -55,10 +120,10 @@ static void print_body(const json_t *t, bool meta, bool list_entry)
         printf("Auth Method:      %s (Namespace: %s)\n",
                aclc_str(t, "AuthMethod"),
                aclc_str(t, "AuthMethodNamespace"));
-    aclc_time(aclc_str(t, "CreateTime"), when, sizeof(when));
+    go_time(aclc_str(t, "CreateTime"), when, sizeof(when));
     printf("Create Time:      %s\n", when);
     if (exp[0] != '\0' && strncmp(exp, "0001-01-01T00:00:00", 19) != 0) {
-        aclc_time(exp, when, sizeof(when));
+        go_time(exp, when, sizeof(when));
         printf("Expiration Time:  %s\n", when);
     }
     if (meta)
@@ -79,22 +144,9 @@ void aclc_print_token(const struct aclc_cmd *k, const json_t *t)
     putchar('\n');
 }
 
-static void print_list(const struct aclc_cmd *k, const json_t *list)
+static void print_entry(const struct aclc_cmd *k, const json_t *t)
 {
-    const json_t *t;
-    size_t i;
-
-    if (aclc_json(k)) {
-        aclc_print_json(list);
-        return;
-    }
-    json_array_foreach(list, i, t) {
-        if (i > 0)
-            putchar('\n');
-        print_body(t, k->meta, true);
-    }
-    if (json_array_size(list) > 0)
-        putchar('\n');
+    print_body(t, k->meta, true);
 }
 
 /* ---- flags ---------------------------------------------------------- */
@@ -109,25 +161,12 @@ static int ttl_flag(void *ctx, const char *name, const char *val, char *err)
 
 static void link_opts(struct aclc_cmd *k, struct tok_flags *f)
 {
-    aclc_opt(k, "description", OPT_STR, &f->description,
-             "A description of the token.");
-    aclc_opt(k, "policy-id", OPT_STRLIST, &f->pol_ids,
-             "ID (or unique ID prefix) of a policy for this token. May be "
-             "given more than once.");
-    aclc_opt(k, "policy-name", OPT_STRLIST, &f->pol_names,
-             "Name of a policy for this token. May be given more than "
-             "once.");
+    aclc_grant_opts(k, &f->g, "token");
     aclc_opt(k, "role-id", OPT_STRLIST, &f->role_ids,
              "ID (or unique ID prefix) of a role for this token. May be "
              "given more than once.");
     aclc_opt(k, "role-name", OPT_STRLIST, &f->role_names,
              "Name of a role for this token. May be given more than once.");
-    aclc_opt(k, "service-identity", OPT_STRLIST, &f->svc,
-             "A service identity for this token, SERVICENAME or "
-             "SERVICENAME:DC1,DC2,... May be given more than once.");
-    aclc_opt(k, "node-identity", OPT_STRLIST, &f->node,
-             "A node identity for this token, NODENAME:DATACENTER. May be "
-             "given more than once.");
 }
 
 static void accessor_opts(struct aclc_cmd *k, struct tok_flags *f,
@@ -157,13 +196,18 @@ static const char *accessor_of(const struct tok_flags *f,
     return f->id;
 }
 
-/* Expand an accessor prefix; 1 after Consul's message. */
-static int resolve(struct aclc_cmd *k, const char *partial, char *id,
-                   const char *what)
+/* Connect and expand the accessor (prefix) -accessor-id or -id names
+ * into id; 1 after printing missing, or an error prefixed by what. */
+static int find(struct aclc_cmd *k, const struct tok_flags *f,
+                const char *missing, const char *warn, const char *what,
+                char *id)
 {
+    const char *acc = accessor_of(f, missing, warn);
     char err[ERR_LEN];
 
-    if (aclc_resolve(k, ACLC_TOKEN, partial, id, err) == 0)
+    if (acc == NULL || aclc_connect(k, NULL) != 0)
+        return 1;
+    if (aclc_resolve(k, ACLC_TOKEN, acc, id, err) == 0)
         return 0;
     fprintf(stderr, "%s: %s\n", what, err);
     return 1;
@@ -171,21 +215,10 @@ static int resolve(struct aclc_cmd *k, const char *partial, char *id,
 
 /* ---- create --------------------------------------------------------- */
 
-static const struct aclc_help create_help = {
-    "consul acl token create [options]",
-    "  Creates a token. Link policies and roles by name or by ID (a "
-    "unique ID\n"
-    "  prefix will do), and add service or node identities; at least one "
-    "is\n"
-    "  required.\n\n"
-    "      $ consul acl token create -description \"web servers\" \\\n"
-    "                                -policy-name web -role-id c630d4ef \\\n"
-    "                                -service-identity \"web:dc1,dc2\""};
-
 static bool has_grants(const struct tok_flags *f)
 {
-    return f->pol_ids.n + f->pol_names.n + f->role_ids.n + f->role_names.n +
-               f->svc.n + f->node.n > 0;
+    return f->g.pol_ids.n + f->g.pol_names.n + f->g.svc.n + f->g.node.n +
+               f->role_ids.n + f->role_names.n > 0;
 }
 
 /* Store an identity list (takes it); -1 if it is NULL (an error). */
@@ -208,11 +241,12 @@ static void set_str(json_t *o, const char *key, const char *val)
 static json_t *create_body(struct aclc_cmd *k, const struct tok_flags *f)
 {
     json_t *b = json_object(), *pol = json_array(), *roles = json_array();
+    const struct aclc_grants *g = &f->g;
     char err[ERR_LEN], ttl[64];
     int rc = 1;
 
     json_object_set_new(b, "Description",
-                        json_string(f->description ? f->description : ""));
+                        json_string(g->description ? g->description : ""));
     json_object_set_new(b, "Local", json_boolean(f->local));
     set_str(b, "AccessorID", f->accessor);
     set_str(b, "SecretID", f->secret);
@@ -222,14 +256,13 @@ static json_t *create_body(struct aclc_cmd *k, const struct tok_flags *f)
     }
     json_object_set_new(b, "Policies", pol);
     json_object_set_new(b, "Roles", roles);
-    if (set_idents(b, "ServiceIdentities", aclc_service_idents(&f->svc,
-                                                               err)) != 0 ||
-        set_idents(b, "NodeIdentities", aclc_node_idents(&f->node,
-                                                         err)) != 0)
+    if (set_idents(b, "ServiceIdentities",
+                   aclc_service_idents(&g->svc, err)) != 0 ||
+        set_idents(b, "NodeIdentities", aclc_node_idents(&g->node, err)) != 0)
         fprintf(stderr, "%s\n", err);
     else
-        rc = aclc_add_links(k, pol, ACLC_POLICY, &f->pol_names,
-                            &f->pol_ids, false) ||
+        rc = aclc_add_links(k, pol, ACLC_POLICY, &g->pol_names, &g->pol_ids,
+                            false) ||
              aclc_add_links(k, roles, ACLC_ROLE, &f->role_names,
                             &f->role_ids, false);
     if (rc == 0)
@@ -238,11 +271,10 @@ static json_t *create_body(struct aclc_cmd *k, const struct tok_flags *f)
     return NULL;
 }
 
-static int create_run(struct aclc_cmd *k, const struct tok_flags *f)
+static int create_run(struct aclc_cmd *k, void *flags)
 {
-    json_t *body, *tok = NULL;
-    char err[ERR_LEN];
-    int rc;
+    const struct tok_flags *f = flags;
+    json_t *body;
 
     if (!has_grants(f)) {
         fprintf(stderr, "Cannot create a token without specifying "
@@ -252,57 +284,52 @@ static int create_run(struct aclc_cmd *k, const struct tok_flags *f)
     }
     if (aclc_connect(k, NULL) != 0 || (body = create_body(k, f)) == NULL)
         return 1;
-    rc = aclc_call(k, "PUT", "/v1/acl/token", body, &tok, NULL, err);
-    json_decref(body);
-    if (rc != 0) {
-        fprintf(stderr, "Failed to create new token: %s\n", err);
-        return 1;
-    }
-    aclc_print_token(k, tok);
-    json_decref(tok);
-    return 0;
+    return aclc_send(k, "PUT", "/v1/acl/token", body, aclc_print_token,
+                     "Failed to create new token");
 }
 
-static int token_create(int argc, char **argv)
+static void create_opts(struct aclc_cmd *k, void *flags)
 {
-    struct tok_flags f = {0};
-    struct aclc_cmd k;
-    int rc, rest;
+    struct tok_flags *f = flags;
 
-    aclc_init(&k);
-    aclc_opt(&k, "accessor", OPT_STR, &f.accessor, "Create the token with "
+    aclc_opt(k, "accessor", OPT_STR, &f->accessor, "Create the token with "
              "this Accessor ID (a UUID). Generated if not given.");
-    aclc_opt(&k, "secret", OPT_STR, &f.secret, "Create the token with this "
-             "Secret ID (a UUID). Generated if not given.");
-    aclc_opt(&k, "local", OPT_BOOL, &f.local, "Create this as a "
+    aclc_opt(k, "secret", OPT_STR, &f->secret, "Create the token with "
+             "this Secret ID (a UUID). Generated if not given.");
+    aclc_opt(k, "local", OPT_BOOL, &f->local, "Create this as a "
              "datacenter local token.");
-    aclc_opt(&k, "expires-ttl", OPT_FUNC, &f.ttl_ms, "Duration of time "
+    aclc_opt(k, "expires-ttl", OPT_FUNC, &f->ttl_ms, "Duration of time "
              "this token should be valid for (\"15m\", \"24h\").");
-    k.opts[k.n - 1].fn = ttl_flag;
-    k.opts[k.n - 1].arg = "<duration>";
-    link_opts(&k, &f);
-    aclc_format_opts(&k, true);
-    if ((rc = aclc_parse(&k, &create_help, argc, argv, &rest)) < 0)
-        rc = create_run(&k, &f);
-    aclc_release(&k);
-    return rc;
+    k->opts[k->n - 1].fn = ttl_flag;
+    k->opts[k->n - 1].arg = "<duration>";
+    link_opts(k, f);
 }
+
+static const struct aclc_flow create_flow = {
+    .help = {"consul acl token create [options]",
+             "  Creates a token. Link policies and roles by name or by ID "
+             "(a unique ID\n"
+             "  prefix will do), and add service or node identities; at "
+             "least one is\n"
+             "  required.\n\n"
+             "      $ consul acl token create -description \"web "
+             "servers\" \\\n"
+             "                                -policy-name web -role-id "
+             "c630d4ef \\\n"
+             "                                -service-identity "
+             "\"web:dc1,dc2\""},
+    .setup = create_opts,
+    .run = create_run,
+    .flags_size = sizeof(struct tok_flags),
+    .fmt = ACLC_FORMAT_META,
+};
 
 /* ---- read ----------------------------------------------------------- */
 
-static const struct aclc_help read_help = {
-    "consul acl token read [options] -accessor-id ACCESSOR",
-    "  Prints one token, by Accessor ID (or a unique prefix of one), or "
-    "the\n"
-    "  token the request carries (-self).\n\n"
-    "      $ consul acl token read -accessor-id 4be56c77-82\n"
-    "      $ consul acl token read -self -token-file=/etc/consul/token"};
-
-static int read_run(struct aclc_cmd *k, const struct tok_flags *f)
+static int read_run(struct aclc_cmd *k, void *flags)
 {
-    char id[ACLC_ID_LEN], path[256], err[ERR_LEN], q[ERR_LEN];
-    const char *acc;
-    json_t *tok = NULL;
+    const struct tok_flags *f = flags;
+    char id[ACLC_ID_LEN], path[1024], q[ERR_LEN];
 
     if (aclc_connect(k, NULL) != 0)
         return 1;
@@ -311,196 +338,129 @@ static int read_run(struct aclc_cmd *k, const struct tok_flags *f)
                 "-expanded and -id=<accessor id>.\n");
         return 1;
     }
-    if (f->self) {
-        if (aclc_call(k, "GET", "/v1/acl/token/self", NULL, &tok, NULL,
-                      err) != 0) {
-            fprintf(stderr, "Error reading token: %s\n", err);
-            return 1;
-        }
-    } else {
-        acc = accessor_of(f, "Must specify the -accessor-id parameter",
-                          "Use the -accessor-id parameter to specify token "
-                          "by Accessor ID");
-        if (acc == NULL || resolve(k, acc, id, "Error determining token "
-                                               "ID") != 0)
-            return 1;
-        aclc_path(path, sizeof(path), "/v1/acl/token/", id, "");
-        if (aclc_call(k, "GET", path, NULL, &tok, NULL, err) != 0) {
-            aclc_quote(id, q, sizeof(q));
-            fprintf(stderr, "Error reading token %s: %s\n", q, err);
-            return 1;
-        }
-    }
-    aclc_print_token(k, tok);
-    json_decref(tok);
-    return 0;
-}
-
-static int token_read(int argc, char **argv)
-{
-    struct tok_flags f = {0};
-    struct aclc_cmd k;
-    int rc, rest;
-
-    aclc_init(&k);
-    accessor_opts(&k, &f, "read");
-    aclc_opt(&k, "self", OPT_BOOL, &f.self, "Read the token the request "
-             "carries (-token, CONSUL_HTTP_TOKEN...) instead of one "
-             "given by -accessor-id.");
-    aclc_opt(&k, "expanded", OPT_BOOL, &f.expanded, "Accepted for "
-             "compatibility; prints the token as without it.");
-    aclc_format_opts(&k, true);
-    if ((rc = aclc_parse(&k, &read_help, argc, argv, &rest)) < 0)
-        rc = read_run(&k, &f);
-    aclc_release(&k);
-    return rc;
-}
-
-/* ---- list ----------------------------------------------------------- */
-
-static const struct aclc_help list_help = {
-    "consul acl token list [options]",
-    "  Lists every token the request's token may read.\n\n"
-    "      $ consul acl token list"};
-
-static int token_list(int argc, char **argv)
-{
-    struct aclc_cmd k;
-    char err[ERR_LEN];
-    json_t *list = NULL;
-    int rc, rest;
-
-    aclc_init(&k);
-    aclc_format_opts(&k, true);
-    if ((rc = aclc_parse(&k, &list_help, argc, argv, &rest)) >= 0)
-        goto out;
-    rc = 1;
-    if (aclc_connect(&k, NULL) != 0)
-        goto out;
-    if (aclc_call(&k, "GET", "/v1/acl/tokens", NULL, &list, NULL,
-                  err) != 0) {
-        fprintf(stderr, "Failed to retrieve the token list: %s\n", err);
-        goto out;
-    }
-    print_list(&k, list);
-    rc = 0;
-out:
-    json_decref(list);
-    aclc_release(&k);
-    return rc;
-}
-
-/* ---- delete --------------------------------------------------------- */
-
-static const struct aclc_help delete_help = {
-    "consul acl token delete [options] -accessor-id ACCESSOR",
-    "  Deletes a token by Accessor ID or a unique prefix of one.\n\n"
-    "      $ consul acl token delete -accessor-id 4be56c77-82"};
-
-static int delete_run(struct aclc_cmd *k, const struct tok_flags *f)
-{
-    char id[ACLC_ID_LEN], path[256], err[ERR_LEN], q[ERR_LEN];
-    const char *acc;
-
-    acc = accessor_of(f, "Must specify the -accessor-id parameter",
-                      "Use the -accessor-id parameter to specify token by "
-                      "Accessor ID.");
-    if (acc == NULL || aclc_connect(k, NULL) != 0 ||
-        resolve(k, acc, id, "Error determining token ID") != 0)
+    if (f->self)
+        return aclc_send(k, "GET", "/v1/acl/token/self", NULL,
+                         aclc_print_token, "Error reading token");
+    if (find(k, f, "Must specify the -accessor-id parameter",
+             "Use the -accessor-id parameter to specify token by Accessor "
+             "ID", "Error determining token ID", id) != 0)
         return 1;
     aclc_path(path, sizeof(path), "/v1/acl/token/", id, "");
     aclc_quote(id, q, sizeof(q));
-    if (aclc_call(k, "DELETE", path, NULL, NULL, NULL, err) != 0) {
-        fprintf(stderr, "Error deleting token %s: %s\n", q, err);
-        return 1;
-    }
-    printf("Token %s deleted successfully\n", q);
-    return 0;
+    return aclc_send(k, "GET", path, NULL, aclc_print_token,
+                     "Error reading token %s", q);
 }
 
-static int token_delete(int argc, char **argv)
+static void read_opts(struct aclc_cmd *k, void *flags)
 {
-    struct tok_flags f = {0};
-    struct aclc_cmd k;
-    int rc, rest;
+    struct tok_flags *f = flags;
 
-    aclc_init(&k);
-    accessor_opts(&k, &f, "delete");
-    if ((rc = aclc_parse(&k, &delete_help, argc, argv, &rest)) < 0)
-        rc = delete_run(&k, &f);
-    aclc_release(&k);
-    return rc;
+    accessor_opts(k, f, "read");
+    aclc_opt(k, "self", OPT_BOOL, &f->self, "Read the token the request "
+             "carries (-token, CONSUL_HTTP_TOKEN...) instead of one "
+             "given by -accessor-id.");
+    aclc_opt(k, "expanded", OPT_BOOL, &f->expanded, "Accepted for "
+             "compatibility; prints the token as without it.");
 }
+
+static const struct aclc_flow read_flow = {
+    .help = {"consul acl token read [options] -accessor-id ACCESSOR",
+             "  Prints one token, by Accessor ID (or a unique prefix of "
+             "one), or the\n"
+             "  token the request carries (-self).\n\n"
+             "      $ consul acl token read -accessor-id 4be56c77-82\n"
+             "      $ consul acl token read -self "
+             "-token-file=/etc/consul/token"},
+    .setup = read_opts,
+    .run = read_run,
+    .flags_size = sizeof(struct tok_flags),
+    .fmt = ACLC_FORMAT_META,
+};
+
+/* ---- list ----------------------------------------------------------- */
+
+static const struct aclc_flow list_flow = {
+    .help = {"consul acl token list [options]",
+             "  Lists every token the request's token may read.\n\n"
+             "      $ consul acl token list"},
+    .run = aclc_list,
+    .fmt = ACLC_FORMAT_META,
+    .kind = ACLC_TOKEN,
+    .print = print_entry,
+    .spaced = true,
+};
+
+/* ---- delete --------------------------------------------------------- */
+
+static int delete_run(struct aclc_cmd *k, void *flags)
+{
+    char id[ACLC_ID_LEN];
+
+    if (find(k, flags, "Must specify the -accessor-id parameter",
+             "Use the -accessor-id parameter to specify token by Accessor "
+             "ID.", "Error determining token ID", id) != 0)
+        return 1;
+    return aclc_delete(k, ACLC_TOKEN, id);
+}
+
+static void delete_opts(struct aclc_cmd *k, void *flags)
+{
+    accessor_opts(k, flags, "delete");
+}
+
+static const struct aclc_flow delete_flow = {
+    .help = {"consul acl token delete [options] -accessor-id ACCESSOR",
+             "  Deletes a token by Accessor ID or a unique prefix of "
+             "one.\n\n"
+             "      $ consul acl token delete -accessor-id 4be56c77-82"},
+    .setup = delete_opts,
+    .run = delete_run,
+    .flags_size = sizeof(struct tok_flags),
+};
 
 /* ---- clone ---------------------------------------------------------- */
 
-static const struct aclc_help clone_help = {
-    "consul acl token clone [options] -accessor-id ACCESSOR",
-    "  Copies a token's policies, roles and identities into a new token,\n"
-    "  optionally with another description.\n\n"
-    "      $ consul acl token clone -accessor-id abcd -description "
-    "\"replication\""};
-
-static int clone_run(struct aclc_cmd *k, const struct tok_flags *f)
+static int clone_run(struct aclc_cmd *k, void *flags)
 {
-    char id[ACLC_ID_LEN], path[256], err[ERR_LEN];
-    json_t *body, *tok = NULL;
-    const char *acc;
-    int rc;
+    const struct tok_flags *f = flags;
+    char id[ACLC_ID_LEN], path[1024];
 
-    acc = accessor_of(f, "Cannot update a token without specifying the "
-                      "-accessor-id parameter", "The -id parameter is "
-                      "deprecated. Use the -accessor-id parameter instead.");
-    if (acc == NULL || aclc_connect(k, NULL) != 0 ||
-        resolve(k, acc, id, "Error determining token Accessor ID") != 0)
+    if (find(k, f, "Cannot update a token without specifying the "
+             "-accessor-id parameter", "The -id parameter is deprecated. "
+             "Use the -accessor-id parameter instead.",
+             "Error determining token Accessor ID", id) != 0)
         return 1;
     aclc_path(path, sizeof(path), "/v1/acl/token/", id, "/clone");
-    body = json_pack("{s:s}", "Description",
-                     f->description != NULL ? f->description : "");
-    rc = aclc_call(k, "PUT", path, body, &tok, NULL, err);
-    json_decref(body);
-    if (rc != 0) {
-        fprintf(stderr, "Error cloning token: %s\n", err);
-        return 1;
-    }
-    aclc_print_token(k, tok);
-    json_decref(tok);
-    return 0;
+    return aclc_send(k, "PUT", path,
+                     json_pack("{s:s}", "Description",
+                               f->g.description != NULL ? f->g.description
+                                                      : ""),
+                     aclc_print_token, "Error cloning token");
 }
 
-static int token_clone(int argc, char **argv)
+static void clone_opts(struct aclc_cmd *k, void *flags)
 {
-    struct tok_flags f = {0};
-    struct aclc_cmd k;
-    int rc, rest;
+    struct tok_flags *f = flags;
 
-    aclc_init(&k);
-    accessor_opts(&k, &f, "clone");
-    aclc_opt(&k, "description", OPT_STR, &f.description,
+    accessor_opts(k, f, "clone");
+    aclc_opt(k, "description", OPT_STR, &f->g.description,
              "A description of the new cloned token.");
-    aclc_format_opts(&k, false);
-    if ((rc = aclc_parse(&k, &clone_help, argc, argv, &rest)) < 0)
-        rc = clone_run(&k, &f);
-    aclc_release(&k);
-    return rc;
 }
+
+static const struct aclc_flow clone_flow = {
+    .help = {"consul acl token clone [options] -accessor-id ACCESSOR",
+             "  Copies a token's policies, roles and identities into a new "
+             "token,\n"
+             "  optionally with another description.\n\n"
+             "      $ consul acl token clone -accessor-id abcd "
+             "-description \"replication\""},
+    .setup = clone_opts,
+    .run = clone_run,
+    .flags_size = sizeof(struct tok_flags),
+    .fmt = ACLC_FORMAT,
+};
 
 /* ---- update --------------------------------------------------------- */
-
-static const struct aclc_help update_help = {
-    "consul acl token update [options] -accessor-id ACCESSOR",
-    "  Updates a token. Its Local flag cannot change. -policy-*, -role-*, "
-    "and\n"
-    "  the identity flags replace the token's lists; the -append-* "
-    "variants\n"
-    "  (or the deprecated -merge-* switches) add to them. Service and "
-    "node\n"
-    "  identities are replaced even when no such flag is given, as "
-    "Consul does.\n\n"
-    "      $ consul acl token update -accessor-id abcd -description "
-    "\"replication\" \\\n"
-    "                                -append-policy-name "
-    "\"token-replication\""};
 
 /* The array under key in t, created (or emptied when reset). */
 static json_t *list_of(json_t *t, const char *key, bool reset)
@@ -581,7 +541,7 @@ static int update_idents(json_t *t, bool node, const struct opt_list *set,
 static int update_apply(struct aclc_cmd *k, json_t *t,
                         const struct tok_flags *f)
 {
-    const struct opt_list *const pol[4] = {&f->pol_names, &f->pol_ids,
+    const struct opt_list *const pol[4] = {&f->g.pol_names, &f->g.pol_ids,
                                            &f->add_pol_names,
                                            &f->add_pol_ids};
     const struct opt_list *const roles[4] = {&f->role_names, &f->role_ids,
@@ -589,10 +549,11 @@ static int update_apply(struct aclc_cmd *k, json_t *t,
                                              &f->add_role_ids};
 
     /* An empty -description keeps the current one, as Consul. */
-    if (f->description != NULL && f->description[0] != '\0')
-        json_object_set_new(t, "Description", json_string(f->description));
-    if (update_idents(t, false, &f->svc, &f->add_svc, f->merge_svc) != 0 ||
-        update_idents(t, true, &f->node, &f->add_node, f->merge_node) != 0)
+    if (aclc_given(f->g.description))
+        json_object_set_new(t, "Description",
+                            json_string(f->g.description));
+    if (update_idents(t, false, &f->g.svc, &f->add_svc, f->merge_svc) != 0 ||
+        update_idents(t, true, &f->g.node, &f->add_node, f->merge_node) != 0)
         return 1;
     if (update_links(k, t, ACLC_POLICY, pol, f->merge_pol) != 0 ||
         update_links(k, t, ACLC_ROLE, roles, f->merge_role) != 0)
@@ -600,39 +561,35 @@ static int update_apply(struct aclc_cmd *k, json_t *t,
     return 0;
 }
 
-static int update_run(struct aclc_cmd *k, const struct tok_flags *f)
+static int update_run(struct aclc_cmd *k, void *flags)
 {
-    char id[ACLC_ID_LEN], path[256], err[ERR_LEN];
-    json_t *tok = NULL, *out = NULL;
-    const char *acc;
-    int rc = 1;
+    const struct tok_flags *f = flags;
+    char id[ACLC_ID_LEN], path[1024], err[ERR_LEN];
+    json_t *tok = NULL;
 
-    acc = accessor_of(f, "Cannot update a token without specifying the "
-                      "-accessor-id parameter", "Use the -accessor-id "
-                      "parameter to specify token by Accessor ID");
-    if (acc == NULL || aclc_connect(k, NULL) != 0 ||
-        resolve(k, acc, id, "Error determining token ID") != 0)
+    if (find(k, f, "Cannot update a token without specifying the "
+             "-accessor-id parameter", "Use the -accessor-id parameter to "
+             "specify token by Accessor ID", "Error determining token ID",
+             id) != 0)
         return 1;
     aclc_path(path, sizeof(path), "/v1/acl/token/", id, "");
     if (aclc_call(k, "GET", path, NULL, &tok, NULL, err) != 0 ||
-        !json_is_object(tok)) {
+        !json_is_object(tok))
         fprintf(stderr, "Error when retrieving current token: %s\n",
                 tok != NULL ? "not a token object" : err);
-    } else if (update_apply(k, tok, f) == 0) {
-        if (aclc_call(k, "PUT", path, tok, &out, NULL, err) != 0) {
-            fprintf(stderr, "Failed to update token %s: %s\n", id, err);
-        } else {
-            aclc_print_token(k, out);
-            rc = 0;
-        }
-    }
+    else if (update_apply(k, tok, f) == 0)
+        return aclc_send(k, "PUT", path, tok, aclc_print_token,
+                         "Failed to update token %s", id);
     json_decref(tok);
-    json_decref(out);
-    return rc;
+    return 1;
 }
 
-static void update_opts(struct aclc_cmd *k, struct tok_flags *f)
+static void update_opts(struct aclc_cmd *k, void *flags)
 {
+    struct tok_flags *f = flags;
+
+    accessor_opts(k, f, "update");
+    link_opts(k, f);
     aclc_opt(k, "append-policy-id", OPT_STRLIST, &f->add_pol_ids,
              "ID of a policy to add to this token; it keeps its others.");
     aclc_opt(k, "append-policy-name", OPT_STRLIST, &f->add_pol_names,
@@ -656,32 +613,35 @@ static void update_opts(struct aclc_cmd *k, struct tok_flags *f)
              "DEPRECATED. Use -append-node-identity instead.");
 }
 
-static int token_update(int argc, char **argv)
-{
-    struct tok_flags f = {0};
-    struct aclc_cmd k;
-    int rc, rest;
-
-    aclc_init(&k);
-    accessor_opts(&k, &f, "update");
-    link_opts(&k, &f);
-    update_opts(&k, &f);
-    aclc_format_opts(&k, true);
-    if ((rc = aclc_parse(&k, &update_help, argc, argv, &rest)) < 0)
-        rc = update_run(&k, &f);
-    aclc_release(&k);
-    return rc;
-}
+static const struct aclc_flow update_flow = {
+    .help = {"consul acl token update [options] -accessor-id ACCESSOR",
+             "  Updates a token. Its Local flag cannot change. -policy-*, "
+             "-role-*, and\n"
+             "  the identity flags replace the token's lists; the "
+             "-append-* variants\n"
+             "  (or the deprecated -merge-* switches) add to them. Service "
+             "and node\n"
+             "  identities are replaced even when no such flag is given, "
+             "as Consul does.\n\n"
+             "      $ consul acl token update -accessor-id abcd "
+             "-description \"replication\" \\\n"
+             "                                -append-policy-name "
+             "\"token-replication\""},
+    .setup = update_opts,
+    .run = update_run,
+    .flags_size = sizeof(struct tok_flags),
+    .fmt = ACLC_FORMAT_META,
+};
 
 /* ---- group ---------------------------------------------------------- */
 
 static const struct aclc_verb token_verbs[] = {
-    {"clone", token_clone, "Clone an ACL token"},
-    {"create", token_create, "Create an ACL token"},
-    {"delete", token_delete, "Delete an ACL token"},
-    {"list", token_list, "List ACL tokens"},
-    {"read", token_read, "Read an ACL token"},
-    {"update", token_update, "Update an ACL token"},
+    {"clone", "Clone an ACL token", &clone_flow, NULL},
+    {"create", "Create an ACL token", &create_flow, NULL},
+    {"delete", "Delete an ACL token", &delete_flow, NULL},
+    {"list", "List ACL tokens", &list_flow, NULL},
+    {"read", "Read an ACL token", &read_flow, NULL},
+    {"update", "Update an ACL token", &update_flow, NULL},
 };
 
 static const struct aclc_group token_group = {
