@@ -125,11 +125,11 @@ test_expect_success CLUSTER 'restore on a live cluster: every server sees it at 
 
 test_expect_success CLUSTER 'save during a leader election succeeds or fails cleanly' '
 	old=$leader &&
-	m_on $old POST /v1/operator/raft/transfer-leader >/dev/null &
+	test_curl -o transfer.out -X POST -H "X-Consul-Token: $MASTER" \
+		"$(agent_http $old)/v1/operator/raft/transfer-leader" &
 	tl=$! &&
 	for s in s1 s2 s3
 	do
-		rm -f out &&
 		if m_on $s GET /v1/snapshot && test "$status" = 200
 		then
 			tar -tzf out >/dev/null || return 1
