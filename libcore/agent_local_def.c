@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "opt.h"
+#include "json_util.h"
 
 #define META_MAX_PAIRS 64
 #define META_KEY_MAX 128
@@ -76,7 +77,6 @@ static const char *canon_name(const char *key, const char *const *tab,
     return NULL;
 }
 
-static const char *jtype(const json_t *v);
 static int type_err(char *err, const json_t *v, const char *st,
                     const char *field, const char *gotype);
 
@@ -92,7 +92,7 @@ static json_t *canon(const json_t *obj, const char *const *tab,
 
     if (!json_is_object(obj)) {
         err_set(err, ERR_INVAL, "Request decode failed: json: cannot "
-                "unmarshal %s into Go value of type %s", jtype(obj), gotype);
+                "unmarshal %s into Go value of type %s", json_go_kind(obj), gotype);
         return NULL;
     }
     out = json_object();
@@ -220,26 +220,12 @@ json_t *local_canon_service(const json_t *obj, char *err)
 
 /* ---- decoding with Go's error text ---- */
 
-static const char *jtype(const json_t *v)
-{
-    switch (json_typeof(v)) {
-    case JSON_STRING: return "string";
-    case JSON_INTEGER:
-    case JSON_REAL: return "number";
-    case JSON_TRUE:
-    case JSON_FALSE: return "bool";
-    case JSON_OBJECT: return "object";
-    case JSON_ARRAY: return "array";
-    default: return "null";
-    }
-}
-
 static int type_err(char *err, const json_t *v, const char *st,
                     const char *field, const char *gotype)
 {
     return err_set(err, ERR_INVAL, "Request decode failed: json: cannot "
                    "unmarshal %s into Go struct field %s.%s of type %s",
-                   jtype(v), st, field, gotype);
+                   json_go_kind(v), st, field, gotype);
 }
 
 static int get_str(const json_t *o, const char *k, const char *st,
@@ -663,7 +649,7 @@ static int svc_scalars(const json_t *def, struct svc_fields *f, char *err)
     if (!json_is_object(def))
         return err_set(err, ERR_INVAL, "Request decode failed: json: "
                        "cannot unmarshal %s into Go value of type "
-                       "structs.ServiceDefinition", jtype(def));
+                       "structs.ServiceDefinition", json_go_kind(def));
     if (get_str(def, "ID", st, &f->id, err) != 0 ||
         get_str(def, "Name", st, &f->name, err) != 0 ||
         get_str(def, "Address", st, &f->addr, err) != 0 ||
@@ -736,7 +722,7 @@ int local_def_check(struct agent_local *l, const json_t *def,
     if (!json_is_object(def))
         return err_set(err, ERR_INVAL, "Request decode failed: json: "
                        "cannot unmarshal %s into Go value of type "
-                       "structs.CheckDefinition", jtype(def));
+                       "structs.CheckDefinition", json_go_kind(def));
     if (get_str(def, "CheckID", "CheckDefinition", &id, err) != 0 ||
         get_str(def, "Name", "CheckDefinition", &name, err) != 0 ||
         get_str(def, "Status", "CheckDefinition", &status, err) != 0 ||

@@ -21,6 +21,7 @@
 #include <strings.h>
 
 #include "err.h"
+#include "json_util.h"
 
 /* Consul's metadata limits (agent/structs, validateMetadata). */
 #define META_MAX_PAIRS 64
@@ -34,27 +35,13 @@ struct rd {
     char *err;
 };
 
-static const char *jtype(const json_t *v)
-{
-    switch (json_typeof(v)) {
-    case JSON_OBJECT: return "object";
-    case JSON_ARRAY: return "array";
-    case JSON_STRING: return "string";
-    case JSON_INTEGER:
-    case JSON_REAL: return "number";
-    case JSON_TRUE:
-    case JSON_FALSE: return "bool";
-    default: return "null";
-    }
-}
-
 static int bad_type(const struct rd *rd, const json_t *v, const char *name,
                     const char *gotype)
 {
     return err_set(rd->err, ERR_INVAL,
                    "Request decode failed: json: cannot unmarshal %s into "
                    "Go struct field %s.%s of type %s",
-                   jtype(v), rd->pfx, name, gotype);
+                   json_go_kind(v), rd->pfx, name, gotype);
 }
 
 /* The member called name, case-insensitively; NULL if absent or null. */
@@ -608,7 +595,7 @@ int cat_parse_register(const json_t *req, const char *dc,
         return err_set(err, ERR_INVAL, "Request decode failed: json: cannot "
                        "unmarshal %s into Go value of type "
                        "structs.RegisterRequest",
-                       req != NULL ? jtype(req) : "null");
+                       req != NULL ? json_go_kind(req) : "null");
     if ((rc = decode_node(req, &d.n, err)) != 0 ||
         (rc = decode_svc(req, &d, err)) != 0 ||
         (rc = decode_chks(req, &d, err)) != 0 ||
@@ -628,7 +615,7 @@ int cat_parse_deregister(const json_t *req, struct cat_dereg *d, char *err)
         return err_set(err, ERR_INVAL, "Request decode failed: json: cannot "
                        "unmarshal %s into Go value of type "
                        "structs.DeregisterRequest",
-                       req != NULL ? jtype(req) : "null");
+                       req != NULL ? json_go_kind(req) : "null");
     if ((rc = rd_str(&rd, req, "Node", &d->node)) != 0 ||
         (rc = rd_str(&rd, req, "ServiceID", &d->svc_id)) != 0 ||
         (rc = rd_str(&rd, req, "CheckID", &d->check_id)) != 0)

@@ -25,6 +25,7 @@
 
 #include "log.h"
 #include "opt.h"
+#include "json_util.h"
 
 /* ---- small helpers -------------------------------------------------- */
 
@@ -181,25 +182,13 @@ static const json_t *field(const json_t *def, const char *want)
     return NULL;
 }
 
-static const char *go_type(const json_t *v)
-{
-    switch (json_typeof(v)) {
-    case JSON_OBJECT: return "object";
-    case JSON_ARRAY: return "array";
-    case JSON_STRING: return "string";
-    case JSON_INTEGER:
-    case JSON_REAL: return "number";
-    default: return "bool";
-    }
-}
-
 static int type_err(char *err, const json_t *v, const char *name,
                     const char *want)
 {
     return err_set(err, ERR_INVAL,
                    "json: cannot unmarshal %s into Go struct field "
                    "CheckDefinition.%s of type %s",
-                   go_type(v), name, want);
+                   json_go_kind(v), name, want);
 }
 
 static int get_str(const json_t *def, const char *key, const char *name,

@@ -21,6 +21,7 @@
 
 #include "opt.h"
 #include "util_rand.h"
+#include "json_util.h"
 
 /* ---- body decoding ---- */
 
@@ -42,24 +43,11 @@ const struct httpd_acl_field httpd_acl_nodeid_fields[] = {
     {NULL, 0, NULL, NULL},
 };
 
-static const char *go_kind(const json_t *j)
-{
-    switch (json_typeof(j)) {
-    case JSON_ARRAY: return "array";
-    case JSON_STRING: return "string";
-    case JSON_INTEGER:
-    case JSON_REAL: return "number";
-    case JSON_TRUE:
-    case JSON_FALSE: return "bool";
-    default: return "object";
-    }
-}
-
 static int type_error(const json_t *v, const char *path,
                       const struct httpd_acl_field *f, char *err)
 {
     return err_set(err, ERR_INVAL, "json: cannot unmarshal %s into Go "
-                   "struct field %s.%s of type %s", go_kind(v), path,
+                   "struct field %s.%s of type %s", json_go_kind(v), path,
                    f->name, f->gotype);
 }
 
@@ -160,7 +148,7 @@ static json_t *load_body(struct httpd_ctx *c, const char *gostruct,
         return j;
     else if (!json_is_object(j)) {
         err_set(err, ERR_INVAL, "json: cannot unmarshal %s into Go value "
-                "of type structs.%s", go_kind(j), gostruct);
+                "of type structs.%s", json_go_kind(j), gostruct);
         json_decref(j);
         return NULL;
     }

@@ -19,6 +19,7 @@
 
 #include "cat.h"
 #include "json_filter.h"
+#include "json_util.h"
 
 /* ---- read options (shared with httpd_health.c) ---- */
 
@@ -441,19 +442,6 @@ void httpd_catalog_datacenters(struct httpd_ctx *c)
 
 /* ---- writes ---- */
 
-static const char *go_type(const json_t *j)
-{
-    switch (json_typeof(j)) {
-    case JSON_ARRAY: return "array";
-    case JSON_STRING: return "string";
-    case JSON_INTEGER:
-    case JSON_REAL: return "number";
-    case JSON_TRUE:
-    case JSON_FALSE: return "bool";
-    default: return "object";
-    }
-}
-
 /* The body as Go's json.Decoder would take it for a struct: the first
  * value (trailing bytes ignored), null as an empty request. */
 static json_t *decode_body(struct httpd_ctx *c, const char *gotype)
@@ -482,7 +470,7 @@ static json_t *decode_body(struct httpd_ctx *c, const char *gotype)
     }
     if (!json_is_object(j)) {
         snprintf(msg, sizeof(msg), "Request decode failed: json: cannot "
-                 "unmarshal %s into Go value of type %s", go_type(j),
+                 "unmarshal %s into Go value of type %s", json_go_kind(j),
                  gotype);
         json_decref(j);
         httpd_error(c, 400, "bad_request", msg);
