@@ -13,8 +13,9 @@
 # delete", asked from the agent with "kv get -keys" (2 s at most, the
 # CONSUL_HTTP_* environment and the connection flags of the line).
 
-_proconsul_cmds='acl agent force-leave help join kv leave members operator
-    services snapshot version'
+_proconsul_cmds='acl agent bootstrap force-leave help info join keygen kv
+    leave members monitor operator ping reload services snapshot validate
+    version'
 _proconsul_conn_flags='-ca-file -ca-path -client-cert -client-key
     -datacenter -http-addr -stale -tls-server-name -token -token-file'
 
@@ -22,6 +23,7 @@ _proconsul_conn_flags='-ca-file -ca-path -client-cert -client-key
 _proconsul_verbs() {
     case $1 in
     'acl') REPLY='bootstrap policy role set-agent-token token' ;;
+    'bootstrap') REPLY='check' ;;
     'kv') REPLY='delete get put' ;;
     'operator') REPLY='autopilot raft' ;;
     'services') REPLY='deregister register' ;;
@@ -48,19 +50,32 @@ _proconsul_flags() {
             -pid-file= -primary-datacenter= -rejoin -retry-interval=
             -retry-join= -retry-join-wan= -retry-max= -serf-lan-port=
             -serf-wan-port= -server -server-port= -ui' ;;
+    'bootstrap')
+        REPLY='-datacenter= -binary= -clients= -config-dir= -data-dir=
+            -force -node-prefix= -out= -servers=' ;;
     'force-leave')
         REPLY='-ca-file= -ca-path= -client-cert= -client-key= -datacenter=
             -http-addr= -tls-server-name= -token= -token-file= -prune' ;;
+    'info' | 'leave' | 'reload')
+        REPLY='-ca-file= -ca-path= -client-cert= -client-key= -datacenter=
+            -http-addr= -tls-server-name= -token= -token-file=' ;;
     'join')
         REPLY='-ca-file= -ca-path= -client-cert= -client-key= -datacenter=
             -http-addr= -tls-server-name= -token= -token-file= -wan' ;;
-    'leave')
-        REPLY='-ca-file= -ca-path= -client-cert= -client-key= -datacenter=
-            -http-addr= -tls-server-name= -token= -token-file=' ;;
     'members')
         REPLY='-ca-file= -ca-path= -client-cert= -client-key= -datacenter=
             -http-addr= -tls-server-name= -token= -token-file= -detailed
             -segment= -status= -wan' ;;
+    'monitor')
+        REPLY='-ca-file= -ca-path= -client-cert= -client-key= -datacenter=
+            -http-addr= -tls-server-name= -token= -token-file= -log-json
+            -log-level=' ;;
+    'ping')
+        REPLY='-ca-file= -ca-path= -client-cert= -client-key= -datacenter=
+            -http-addr= -tls-server-name= -token= -token-file= -I=
+            -http-port= -timeout=' ;;
+    'validate')
+        REPLY='-config-format= -quiet' ;;
     'version' | 'snapshot inspect')
         REPLY='-format=' ;;
     'acl bootstrap' | 'operator autopilot state')
@@ -129,6 +144,10 @@ _proconsul_flags() {
             -merge-node-identities -merge-policies -merge-roles
             -merge-service-identities -meta -node-identity= -policy-id=
             -policy-name= -role-id= -role-name= -service-identity=' ;;
+    'bootstrap check')
+        REPLY='-ca-file= -ca-path= -client-cert= -client-key= -datacenter=
+            -http-addr= -tls-server-name= -token= -token-file= -expect=
+            -http-port= -index-tolerance= -servers= -timeout=' ;;
     'kv delete')
         REPLY='-ca-file= -ca-path= -client-cert= -client-key= -datacenter=
             -http-addr= -stale -tls-server-name= -token= -token-file= -cas
@@ -174,8 +193,9 @@ _proconsul_args() {
     case $1 in
     'help')
         REPLY='help' ;;
-    'acl bootstrap' | 'services deregister' | 'services register' | \
-        'snapshot inspect' | 'snapshot restore' | 'snapshot save')
+    'validate' | 'acl bootstrap' | 'services deregister' | \
+        'services register' | 'snapshot inspect' | 'snapshot restore' | \
+        'snapshot save')
         REPLY='file' ;;
     'acl set-agent-token')
         REPLY='words default agent recovery replication
@@ -190,9 +210,9 @@ _proconsul_args() {
 _proconsul_value() {
     case $1 in
     -ca-file | -client-cert | -client-key | -token-file | -config-file | \
-        -pid-file | -socket)
+        -pid-file | -binary | -socket)
         REPLY='file' ;;
-    -ca-path | -config-dir | -data-dir | -dir)
+    -ca-path | -config-dir | -data-dir | -out | -dir)
         REPLY='dir' ;;
     -format)
         REPLY='words pretty json' ;;

@@ -73,6 +73,8 @@ static const struct route routes[] = {
      P(NODE, WRITE, SELF)},
     {"/v1/agent/members", GET, LOCAL, httpd_agent_members,
      P(NODE, READ, HANDLER), PUB},
+    {"/v1/agent/monitor", GET, LOCAL, httpd_agent_monitor,
+     P(AGENT, READ, SELF), PUB},
     {"/v1/agent/reload", PUT, LOCAL, httpd_agent_reload, PUB,
      P(AGENT, WRITE, SELF)},
     {"/v1/agent/self", GET, LOCAL, httpd_agent_self, P(AGENT, READ, SELF),
@@ -459,6 +461,7 @@ static void on_agent_stop(void *ctx)
     if (h->stopped)
         return;
     h->stopped = true;
+    httpd_monitor_stop_all(h);
     for (int i = 0; i < h->n_listeners; i++)
         uv_close((uv_handle_t *)&h->listeners[i], NULL);
     if (h->ctx_inited)

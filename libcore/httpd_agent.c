@@ -2,7 +2,11 @@
  * /v1/agent/reload.
  *
  * Layer: http. Thread: loop only.
- * Tests: t/t1002-kv-http-api.sh, t/t0002-agent-signals.sh
+ * Stats follow Consul's agent.Stats() sections (string values): agent,
+ * build, consul, raft (servers), runtime, serf_lan; "consul info"
+ * prints them.
+ * Tests: t/t1002-kv-http-api.sh, t/t0002-agent-signals.sh,
+ * t/t7001-ops-cli.sh
  */
 #include "httpd_int.h"
 
@@ -174,6 +178,52 @@ static json_t *last_contact(struct agent *a)
     return jstr(buf);
 }
 
+static void sset(json_t *o, const char *k, const char *v)
+{
+    json_object_set_new(o, k, jstr(v));
+}
+
+static void uset(json_t *o, const char *k, uint64_t v)
+{
+    json_object_set_new(o, k, u64s(v));
+}
+
+/* hashicorp/raft's fmt of []raft.Server:
+ * "[{Suffrage:Voter ID:<uuid> Address:<ip:port>} ...]". */
+struct conf_buf {
+    struct agent *a;
+    char s[1024];
+    size_t n;
+};
+
+static void conf_server(void *ctx, uint64_t id, const char *address,
+                        bool voter)
+{
+    struct conf_buf *b = ctx;
+    const char *uuid = NULL, *name = NULL;
+    char idbuf[32];
+    int k;
+
+    if (!agent_server_names(b->a, id, &uuid, &name) || uuid == NULL) {
+        snprintf(idbuf, sizeof(idbuf), "%" PRIu64, id);
+        uuid = idbuf;
+    }
+    k = snprintf(b->s + b->n, sizeof(b->s) - b->n,
+                 "%s{Suffrage:%s ID:%s Address:%s}", b->n > 1 ? " " : "",
+                 voter ? "Voter" : "Nonvoter", uuid, address);
+    if (k > 0 && (size_t)k < sizeof(b->s) - b->n)
+        b->n += (size_t)k;
+}
+
+static json_t *latest_configuration(struct agent *a)
+{
+    struct conf_buf b = {.a = a, .s = "[", .n = 1};
+
+    raftglue_servers(&a->rg, conf_server, &b);
+    snprintf(b.s + b.n, sizeof(b.s) - b.n, "]");
+    return jstr(b.s);
+}
+
 static json_t *raft_stats(struct agent *a)
 {
     struct raftglue_stats st;
@@ -182,55 +232,135 @@ static json_t *raft_stats(struct agent *a)
     if (!a->has_raft)
         return r;
     raftglue_stats(&a->rg, &st);
-    json_object_set_new(r, "applied_index", u64s(st.applied_index));
-    json_object_set_new(r, "commit_index", u64s(st.commit_index));
-    json_object_set_new(r, "last_log_index", u64s(st.last_log_index));
-    json_object_set_new(r, "last_snapshot_index",
-                        u64s(st.last_snapshot_index));
+    uset(r, "applied_index", st.applied_index);
+    uset(r, "commit_index", st.commit_index);
+    uset(r, "fsm_pending", st.commit_index > st.applied_index
+                               ? st.commit_index - st.applied_index : 0);
+    uset(r, "last_log_index", st.last_log_index);
+    uset(r, "last_log_term", st.last_log_term);
+    uset(r, "last_snapshot_index", st.last_snapshot_index);
+    uset(r, "last_snapshot_term", st.last_snapshot_term);
     json_object_set_new(r, "last_contact", last_contact(a));
-    json_object_set_new(r, "latest_configuration_index",
-                        u64s(raftglue_config_index(&a->rg)));
+    json_object_set_new(r, "latest_configuration", latest_configuration(a));
+    uset(r, "latest_configuration_index", raftglue_config_index(&a->rg));
     if (a->waiting_reason[0] != '\0') /* ours: why no cluster yet */
-        json_object_set_new(r, "formation", jstr(a->waiting_reason));
-    json_object_set_new(r, "num_peers", u64s(st.num_peers));
-    json_object_set_new(r, "protocol_version", jstr("3"));
-    json_object_set_new(r, "state", jstr(raftglue_state_name(&a->rg)));
-    json_object_set_new(r, "term", u64s(st.term));
+        sset(r, "formation", a->waiting_reason);
+    uset(r, "num_peers", st.num_peers);
+    sset(r, "protocol_version", "3");
+    sset(r, "protocol_version_max", "3");
+    sset(r, "protocol_version_min", "0");
+    sset(r, "snapshot_version_max", "1");
+    sset(r, "snapshot_version_min", "0");
+    sset(r, "state", raftglue_state_name(&a->rg));
+    uset(r, "term", st.term);
     return r;
 }
 
-static json_t *stats_json(struct agent *a)
+static json_t *agent_stats(struct agent *a)
 {
-    struct utsname u;
-    const char *leader = agent_leader(a);
     struct agent_local_stats ls;
-    char cpus[16], n[4][16];
+    json_t *o = json_object();
 
     memset(&ls, 0, sizeof(ls));
     if (a->local != NULL)
         agent_local_stats(a->local, &ls);
-    snprintf(n[0], sizeof(n[0]), "%d", ls.check_monitors);
-    snprintf(n[1], sizeof(n[1]), "%d", ls.check_ttls);
-    snprintf(n[2], sizeof(n[2]), "%d", ls.checks);
-    snprintf(n[3], sizeof(n[3]), "%d", ls.services);
+    uset(o, "check_monitors", (uint64_t)ls.check_monitors);
+    uset(o, "check_ttls", (uint64_t)ls.check_ttls);
+    uset(o, "checks", (uint64_t)ls.checks);
+    uset(o, "services", (uint64_t)ls.services);
+    return o;
+}
+
+static json_t *consul_stats(struct agent *a)
+{
+    const char *leader = agent_leader(a);
+    json_t *o = json_object();
+
+    sset(o, "acl", a->cfg.acl.enabled ? "enabled" : "disabled");
+    sset(o, "server", a->cfg.server ? "true" : "false");
+    if (!a->cfg.server) {
+        uset(o, "known_servers", leader != NULL ? 1 : 0);
+        return o;
+    }
+    sset(o, "bootstrap", a->cfg.bootstrap ? "true" : "false");
+    sset(o, "known_datacenters", "1");
+    sset(o, "leader", agent_is_leader(a) ? "true" : "false");
+    sset(o, "leader_addr", nz(leader));
+    return o;
+}
+
+/* Go's GOARCH names for the machines we build on. */
+static const char *go_arch(const char *machine)
+{
+    static const char *const map[][2] = {
+        {"x86_64", "amd64"}, {"aarch64", "arm64"}, {"i686", "386"},
+        {"i386", "386"}, {"armv7l", "arm"}, {"ppc64le", "ppc64le"},
+        {"s390x", "s390x"}, {"riscv64", "riscv64"},
+    };
+    for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+        if (strcmp(machine, map[i][0]) == 0)
+            return map[i][1];
+    return machine;
+}
+
+static json_t *runtime_stats(void)
+{
+    struct utsname u;
+    json_t *o = json_object();
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
     uname(&u);
-    snprintf(cpus, sizeof(cpus), "%ld", sysconf(_SC_NPROCESSORS_ONLN));
-    return json_pack(
-        "{s:{s:s,s:s,s:s,s:s}, s:{s:s,s:s,s:s}, "
-        "s:{s:s,s:s,s:s,s:s,s:s,s:s}, s:o, s:{s:s,s:s,s:s,s:s}}",
-        "agent", "check_monitors", n[0], "check_ttls", n[1], "checks", n[2],
-        "services", n[3],
-        "build", "prerelease", "", "revision", PROCONSUL_REVISION,
-        "version", VERSION_HUMAN,
-        "consul", "acl", a->cfg.acl.enabled ? "enabled" : "disabled",
-        "bootstrap", a->cfg.bootstrap ? "true" : "false",
-        "known_datacenters", "1", "leader",
-        agent_is_leader(a) ? "true" : "false", "leader_addr",
-        leader != NULL ? leader : "", "server",
-        a->cfg.server ? "true" : "false",
-        "raft", raft_stats(a),
-        "runtime", "arch", u.machine, "cpu_count", cpus, "os", "linux",
-        "version", "C11");
+    sset(o, "arch", go_arch(u.machine));
+    uset(o, "cpu_count", cpus > 0 ? (uint64_t)cpus : 1);
+    uset(o, "max_procs", 1); /* one event loop thread */
+    sset(o, "os", "linux");
+#ifdef __VERSION__
+    sset(o, "version", "C11 (cc " __VERSION__ ")");
+#else
+    sset(o, "version", "C11");
+#endif
+    return o;
+}
+
+static json_t *serf_stats(struct agent *a)
+{
+    struct gossip_stats st;
+    json_t *o = json_object();
+
+    if (a->gossip == NULL)
+        return o;
+    gossip_stats(a->gossip, &st);
+    sset(o, "encrypted", "false"); /* no gossip encryption yet */
+    uset(o, "event_queue", st.event_queue);
+    uset(o, "event_time", st.event_time);
+    uset(o, "failed", st.failed);
+    uset(o, "health_score", st.health_score);
+    uset(o, "intent_queue", st.intent_queue);
+    uset(o, "left", st.left);
+    uset(o, "member_time", st.member_time);
+    uset(o, "members", st.members);
+    uset(o, "query_queue", st.query_queue);
+    uset(o, "query_time", st.query_time);
+    return o;
+}
+
+/* Stats as Consul's agent.Stats(): map of sections, string values. */
+static json_t *stats_json(struct agent *a)
+{
+    json_t *s = json_object();
+
+    json_object_set_new(s, "agent", agent_stats(a));
+    json_object_set_new(s, "build", json_pack(
+        "{s:s, s:s, s:s, s:s}", "prerelease", "", "revision",
+        PROCONSUL_REVISION, "version", VERSION_HUMAN, "version_metadata",
+        ""));
+    json_object_set_new(s, "consul", consul_stats(a));
+    if (a->has_raft)
+        json_object_set_new(s, "raft", raft_stats(a));
+    json_object_set_new(s, "runtime", runtime_stats());
+    if (a->gossip != NULL)
+        json_object_set_new(s, "serf_lan", serf_stats(a));
+    return s;
 }
 
 void httpd_agent_self(struct httpd_ctx *c)

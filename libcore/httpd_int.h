@@ -54,6 +54,7 @@ typedef void (*httpd_apply_fn)(struct httpd_ctx *c, int rc,
                                const char *msg);
 
 struct httpd_pending;
+struct httpd_monitor;
 
 struct httpd_ctx {
     h2o_req_t *req;
@@ -108,6 +109,7 @@ struct httpd {
     int n_listeners;
     bool ctx_inited;
     bool stopped;
+    struct httpd_monitor *monitors; /* open /v1/agent/monitor streams */
 };
 
 /* A decimal uint64 with nothing around it; 0 or -1. */
@@ -248,6 +250,10 @@ void httpd_status_peers(struct httpd_ctx *c);
 void httpd_agent_self(struct httpd_ctx *c);
 void httpd_agent_version(struct httpd_ctx *c);
 void httpd_agent_reload(struct httpd_ctx *c);
+/* GET /v1/agent/monitor: stream log lines (httpd_monitor.c). */
+void httpd_agent_monitor(struct httpd_ctx *c);
+/* Agent stopping: end every monitor stream with its final chunk. */
+void httpd_monitor_stop_all(struct httpd *h);
 void httpd_agent_members(struct httpd_ctx *c);
 void httpd_agent_join(struct httpd_ctx *c);
 void httpd_agent_leave(struct httpd_ctx *c);

@@ -5,6 +5,8 @@
  */
 #include "log.h"
 
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -12,10 +14,23 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "err.h"
+
 static enum log_level cur_level = LOG_LVL_INFO;
 static int out_fd = 2;
 static log_sink_fn sink_fn;
 static void *sink_ctx;
+
+struct sub {
+    log_sink_fn fn;
+    void *ctx;
+    enum log_level lvl;
+};
+static struct sub subs[LOG_MAX_SUBSCRIBERS];
+static int n_subs;
+static enum log_level sub_min = LOG_LVL_OFF; /* lowest subscribed level */
+static pthread_t sub_thread;                 /* set by the first one */
+static bool sub_thread_set, in_subs;
 
 static const char *const names[] = {"TRACE", "DEBUG", "INFO", "WARN",
                                     "ERROR"};
@@ -28,6 +43,54 @@ void log_set_sink(log_sink_fn fn, void *ctx)
 {
     sink_fn = fn;
     sink_ctx = ctx;
+}
+
+static void sub_recompute(void)
+{
+    sub_min = LOG_LVL_OFF;
+    for (int i = 0; i < n_subs; i++)
+        if (subs[i].lvl < sub_min)
+            sub_min = subs[i].lvl;
+}
+
+int log_subscribe(log_sink_fn fn, void *ctx, enum log_level lvl)
+{
+    if (n_subs == LOG_MAX_SUBSCRIBERS)
+        return ERR_TOOBIG;
+    if (!sub_thread_set) {
+        sub_thread = pthread_self();
+        sub_thread_set = true;
+    }
+    subs[n_subs++] = (struct sub){fn, ctx, lvl};
+    sub_recompute();
+    return 0;
+}
+
+void log_unsubscribe(log_sink_fn fn, void *ctx)
+{
+    for (int i = 0; i < n_subs; i++) {
+        if (subs[i].fn == fn && subs[i].ctx == ctx) {
+            subs[i] = subs[--n_subs];
+            break;
+        }
+    }
+    sub_recompute();
+}
+
+/* Only on the subscribing thread and never from inside a subscriber. */
+static bool subs_want(enum log_level lvl)
+{
+    return lvl >= sub_min && sub_thread_set &&
+           pthread_equal(pthread_self(), sub_thread) && !in_subs;
+}
+
+static void subs_deliver(enum log_level lvl, const char *line)
+{
+    in_subs = true;
+    for (int i = 0; i < n_subs; i++)
+        if (lvl >= subs[i].lvl)
+            subs[i].fn(subs[i].ctx, lvl, line);
+    in_subs = false;
 }
 
 const char *log_level_name(enum log_level lvl)
@@ -55,8 +118,9 @@ void log_vwrite(enum log_level lvl, const char *mod, const char *fmt,
     struct tm tm;
     size_t n;
     int k;
+    bool to_subs = subs_want(lvl);
 
-    if (lvl < cur_level && sink_fn == NULL)
+    if (lvl < cur_level && sink_fn == NULL && !to_subs)
         return;
     gettimeofday(&tv, NULL);
     gmtime_r(&tv.tv_sec, &tm);
@@ -75,6 +139,8 @@ void log_vwrite(enum log_level lvl, const char *mod, const char *fmt,
     line[n] = '\0';
     if (sink_fn != NULL)
         sink_fn(sink_ctx, lvl, line);
+    if (to_subs)
+        subs_deliver(lvl, line);
     if (lvl < cur_level)
         return;
     line[n] = '\n';

@@ -26,6 +26,18 @@ const char *log_level_name(enum log_level lvl);
 void log_set_fd(int fd);
 void log_set_sink(log_sink_fn fn, void *ctx);
 
+/* Subscribers (GET /v1/agent/monitor): fn gets every line at lvl or
+ * above, whatever the log level, without the trailing newline. Only
+ * lines written on the thread that made the first subscription (the
+ * loop) are delivered, never two at once and never recursively: a
+ * line a subscriber logs itself reaches no subscriber. fn must not
+ * subscribe or unsubscribe. Returns 0, or ERR_TOOBIG when
+ * LOG_MAX_SUBSCRIBERS are in use. */
+#define LOG_MAX_SUBSCRIBERS 64
+int log_subscribe(log_sink_fn fn, void *ctx, enum log_level lvl);
+/* Remove the subscription fn/ctx (no-op when absent). */
+void log_unsubscribe(log_sink_fn fn, void *ctx);
+
 void log_write(enum log_level lvl, const char *mod, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void log_vwrite(enum log_level lvl, const char *mod, const char *fmt,

@@ -332,6 +332,14 @@ uint64_t raftglue_last_contact(struct raftglue *rg)
     return now > rg->last_contact_ms ? now - rg->last_contact_ms : 0;
 }
 
+/* Term of the newest entry in the in-memory log, else of the snapshot. */
+static uint64_t last_term(const struct raft_log *l)
+{
+    if (l->size == 0 || l->front == l->back)
+        return l->snapshot.last_term;
+    return l->entries[(l->back == 0 ? l->size : l->back) - 1].term;
+}
+
 void raftglue_stats(struct raftglue *rg, struct raftglue_stats *st)
 {
     memset(st, 0, sizeof(*st));
@@ -340,6 +348,8 @@ void raftglue_stats(struct raftglue *rg, struct raftglue_stats *st)
     st->applied_index = raft_last_applied(&rg->raft);
     st->last_log_index = raft_last_index(&rg->raft);
     st->last_snapshot_index = rg->raft.log.snapshot.last_index;
+    st->last_snapshot_term = rg->raft.log.snapshot.last_term;
+    st->last_log_term = last_term(&rg->raft.log);
     st->num_peers = rg->raft.configuration.n > 0
                         ? rg->raft.configuration.n - 1 : 0;
 }

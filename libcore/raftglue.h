@@ -110,6 +110,7 @@ uint64_t raftglue_last_contact(struct raftglue *rg);
 struct raftglue_stats {
     uint64_t term, commit_index, applied_index, last_log_index;
     uint64_t last_snapshot_index, num_peers;
+    uint64_t last_log_term, last_snapshot_term;
 };
 void raftglue_stats(struct raftglue *rg, struct raftglue_stats *st);
 

@@ -115,6 +115,9 @@ test_expect_success 'token sources: header, Bearer, ?token=' '
 #                      check (the operation itself may fail: no peer...)
 #   EXPECT filter:MARK no token and NEIGHBOUR: MARK absent from the
 #                      answer (not 403); RULE: 2xx with MARK
+#   EXPECT stream      a body that never ends (monitor): no token and
+#                      NEIGHBOUR: 403; RULE: the 200 headers arrive
+#                      (a short curl -m whose timeout is expected)
 # Every route of the table with a protected method class must have one.
 N=a1
 cat >samples <<EOF
@@ -134,6 +137,7 @@ cat >samples <<EOF
 /v1/agent/join/|PUT|/v1/agent/join/$TEST_NET.250||agent "$N" { policy = "write" }|agent "other" { policy = "write" }|deny-any
 /v1/agent/maintenance|PUT|/v1/agent/maintenance?enable=false||node "$N" { policy = "write" }|node "$N" { policy = "read" }|deny
 /v1/agent/members|GET|/v1/agent/members||node "$N" { policy = "read" }|node "other" { policy = "read" }|filter:"Name":"$N"
+/v1/agent/monitor|GET|/v1/agent/monitor?loglevel=debug||agent "$N" { policy = "read" }|agent "other" { policy = "read" }|stream
 /v1/agent/reload|PUT|/v1/agent/reload||agent "$N" { policy = "write" }|agent "$N" { policy = "read" }|deny
 /v1/agent/self|GET|/v1/agent/self||agent "$N" { policy = "read" }|agent "other" { policy = "read" }|deny
 /v1/agent/service/|GET|/v1/agent/service/web||service "web" { policy = "read" }|service "db" { policy = "read" }|deny
@@ -185,6 +189,19 @@ test_expect_success 'the route table is served and every protected route has a s
 	done <needed
 '
 
+# stream_sample PATH TOKEN: a GET whose body never ends answers 200;
+# curl's timeout (28) after the headers is the expected end.
+stream_sample () {
+	rm -f out hdr
+	test_curl -o out -D hdr -m 2 -H "X-Consul-Token: $2" \
+		"$CONSUL_HTTP_ADDR$1"
+	ss_rc_=$?
+	echo "ok: curl exit $ss_rc_, $(head -n 1 hdr 2>/dev/null)"
+	test "$ss_rc_" = 0 || test "$ss_rc_" = 28 || return 1
+	head -n 1 hdr | grep -q "^HTTP/1\.1 200 " ||
+		{ echo "expected the 200 headers"; return 1; }
+}
+
 # run_sample LINE
 run_sample () {
 	IFS="|" read -r s_route s_method s_path s_body s_rule s_nb s_expect <<-EOF
@@ -195,6 +212,11 @@ run_sample () {
 	test -n "$s_body" && set -- "$@" --data-binary "$s_body"
 	for who in none bad ok
 	do
+		case $s_expect:$who in
+		stream:ok)
+			stream_sample "$s_path" "$s_ok" || return 1
+			continue ;;
+		esac
 		case $who in
 		none) api "$s_method" "$s_path" ${s_body:+--data-binary "$s_body"} ;;
 		bad) api "$s_method" "$s_path" ${s_body:+--data-binary "$s_body"} -H "X-Consul-Token: $s_bad" ;;
@@ -202,7 +224,7 @@ run_sample () {
 		esac || return 1
 		echo "$who: $status $(head -c 300 out)"
 		case $s_expect:$who in
-		deny*:none|deny*:bad)
+		deny*:none|deny*:bad|stream:none|stream:bad)
 			test "$status" = 403 || { echo "expected 403"; return 1; }
 			test_grep "^Permission denied" out || return 1 ;;
 		deny:ok)
