@@ -132,10 +132,48 @@ static int prepare_data_dir(struct agent *a, char *err)
     return load_node_id(a, err);
 }
 
+static void fatal_closed(uv_handle_t *h)
+{
+    free(h);
+}
+
+static void fatal_stop(uv_timer_t *t)
+{
+    struct agent *a = t->data;
+
+    uv_close((uv_handle_t *)t, fatal_closed);
+    agent_stop(a);
+}
+
+/* The FSM cannot follow the log any more (fsm.h): stop, outside the Raft
+ * callback that found it, and exit non-zero. */
+static void fsm_fatal(struct agent *a)
+{
+    uv_timer_t *t;
+
+    if (a->fatal)
+        return;
+    a->fatal = true;
+    LOG_ERROR("agent", "stopping: this server's state cannot follow the "
+              "cluster's log");
+    if ((t = malloc(sizeof(*t))) == NULL) {
+        agent_stop(a);
+        return;
+    }
+    uv_timer_init(a->loop, t);
+    t->data = a;
+    uv_timer_start(t, fatal_stop, 0, 0);
+}
+
 static void on_fsm_change(void *ctx, const char *kind, uint64_t index)
 {
     struct agent *a = ctx;
     struct agent_watch *w = a->watch_head.next, *next;
+
+    if (strcmp(kind, "fatal") == 0) {
+        fsm_fatal(a);
+        return;
+    }
 
     while (w != &a->watch_head) {
         next = w->next;
@@ -202,6 +240,7 @@ int agent_init(struct agent *a, uv_loop_t *loop, struct cfg *cfg,
     }
     a->fsm.on_change = on_fsm_change;
     a->fsm.ctx = a;
+    a->fsm.tmp_dir = a->data_dir;
     a->rpcc = rpc_client_new(loop, err);
     if (a->rpcc == NULL) {
         agent_release(a);
@@ -603,7 +642,7 @@ int agent_run(struct agent *a)
 {
     uv_run(a->loop, UV_RUN_DEFAULT);
     LOG_INFO("agent", "shutdown complete");
-    return 0;
+    return a->fatal ? 1 : 0;
 }
 
 static int rm_rf(const char *path)

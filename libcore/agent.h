@@ -87,6 +87,7 @@ struct agent {
     agent_reload_fn reload_fn;
     void *reload_ctx;
     bool stopping;
+    bool fatal;        /* the FSM can no longer follow the log */
     int pending_closes;     /* raft and gossip closes still running */
     struct gossip *gossip;  /* LAN pool; NULL before start / after close */
     uv_timer_t gossip_timer; /* retry-join, then the deferred close */

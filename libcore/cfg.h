@@ -148,6 +148,8 @@ struct cfg {
     int64_t max_query_time_ms;        /* 600 s */
     int64_t kv_max_value_size;        /* limits.kv_max_value_size 512 KiB */
     int64_t txn_max_req_len;
+    int64_t snapshot_max_bytes;       /* limits.snapshot_max_bytes 1 GiB:
+                                       * largest PUT /v1/snapshot body */
     int64_t http_max_conns_per_client;
     int64_t prometheus_retention_ms;  /* telemetry.prometheus_retention_time */
     bool telemetry_disable_hostname;

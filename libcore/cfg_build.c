@@ -49,6 +49,7 @@ static const char defaults_hcl[] =
     "limits {\n"
     "  http_max_conns_per_client = 200  rpc_max_conns_per_client = 100\n"
     "  kv_max_value_size = 524288  txn_max_req_len = 524288\n"
+    "  snapshot_max_bytes = 1073741824\n"
     "}\n"
     "performance {\n"
     "  leave_drain_time = \"5s\"  raft_multiplier = 5\n"
@@ -546,6 +547,7 @@ static int fill_timing(struct cfg *c, struct bctx *b)
     c->max_query_time_ms = dur_at(b, "max_query_time");
     c->kv_max_value_size = int_at(b, "limits.kv_max_value_size");
     c->txn_max_req_len = int_at(b, "limits.txn_max_req_len");
+    c->snapshot_max_bytes = int_at(b, "limits.snapshot_max_bytes");
     c->http_max_conns_per_client =
         int_at(b, "limits.http_max_conns_per_client");
     c->prometheus_retention_ms =

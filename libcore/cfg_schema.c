@@ -102,7 +102,8 @@ static const struct cfg_key limits[] = {
     K("kv_max_value_size", UINT), K("request_limits", ANYOBJ),
     K("rpc_client_timeout", DUR), K("rpc_handshake_timeout", DUR),
     K("rpc_max_burst", INT), K("rpc_max_conns_per_client", INT),
-    K("rpc_rate", FLOAT), K("txn_max_req_len", UINT), END,
+    K("rpc_rate", FLOAT), K("snapshot_max_bytes", UINT),
+    K("txn_max_req_len", UINT), END,
 };
 
 static const struct cfg_key performance[] = {

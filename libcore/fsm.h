@@ -72,14 +72,16 @@ struct fsm_result {
                         * node") */
 };
 
-/* Something changed at index; kind is "kv", "autopilot", "catalog" or
- * "acl". */
+/* Something changed at index; kind is "kv", "autopilot", "catalog",
+ * "acl", or "fatal" (see fsm_restore). */
 typedef void (*fsm_change_fn)(void *ctx, const char *kind, uint64_t index);
 
 struct fsm_stage;
 
 struct fsm {
     struct fsm_stage *stage; /* a restore being staged (fsm_stage.c) */
+    const char *tmp_dir;  /* where restores stage and back up (NULL:
+                           * /tmp); borrowed, set by the owner */
     struct kv_store *kv;
     struct cat_store *cat;
     struct acl_store *acl;
@@ -155,7 +157,7 @@ int fsm_snapshot(const struct fsm *f, fsm_alloc_fn alloc, void **buf,
 /* Stream the whole state (the bytes fsm_snapshot would return) through
  * out, in pieces, without building it in memory: the size is counted
  * first, then written: size_fn(ctx, size) runs once before any out
- * call (non-zero aborts); out returns
+ * call (non-zero aborts; NULL: no counting pass); out returns
  * non-zero to abort (then ERR_IO). The state must not change while it
  * runs (call it within one loop turn, or in a forked child). */
 typedef int (*fsm_size_fn)(void *ctx, uint64_t size);
@@ -192,7 +194,13 @@ bool fsm_restore_pending(const struct fsm *f);
 const char *fsm_restore_staged(const struct fsm *f, uint64_t *received);
 
 /* Replace the whole state with a snapshot; on any error nothing changes
- * (ERR_PARSE, or ERR_NOMEM). On success last_index is the snapshot's and
+ * (ERR_PARSE, or ERR_NOMEM). The old state is first streamed to an
+ * unlinked file in tmp_dir and freed, so that only one state is in
+ * memory at a time (fsm_restore.c); a failure brings it back from there.
+ * If the old state cannot be brought back (memory), or a committed
+ * restore cannot be applied on this server (fsm_stage.c: its staging
+ * file failed), on_change(ctx, "fatal", index) runs: this server's state
+ * no longer follows the log and it must stop. On success last_index is the snapshot's and
  * on_change(ctx, "kv", last_index) runs, as indexes may have gone back;
  * then on_change(ctx, "autopilot", last_index) if the autopilot
  * configuration was set before or after, and on_change(ctx, "catalog",

@@ -135,4 +135,13 @@ int fsm_apply_stage(struct fsm *f, const struct fsm_cmd *c, bool *ok,
                     char *err);
 void fsm_stage_free(struct fsm *f);
 
+/* The first record of a snapshot stream (fsm_restore.c). */
+struct fsm_snap_header {
+    uint64_t version;
+    uint64_t last_index;
+    uint64_t table_index;
+};
+int fsm_check_header(const msgpack_object *o, struct fsm_snap_header *h,
+                     char *err);
+
 #endif

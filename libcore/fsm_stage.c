@@ -4,8 +4,18 @@
  * match; anything else leaves the running state as it was.
  *
  * Layer: store (uses util, msgpack, OpenSSL). Thread: loop only.
- * Owns: the staging buffer (struct fsm_stage) between begin and
- * commit/abort.
+ * Owns: the staging file (struct fsm_stage) between begin and
+ * commit/abort: an unlinked file in f->tmp_dir, its space reserved at
+ * the begin, hashed as the pieces arrive; the commit maps it read-only
+ * for fsm_restore, so the stream never sits in memory.
+ *
+ * Results must be the same on every server. A piece out of place, a
+ * wrong size or hash is (same bytes everywhere). A file that cannot be
+ * written is not: the stage stays, marked broken, and its pieces fail;
+ * on the leader that makes the restore abort for everyone, on a
+ * follower the commit can then not be applied here, which is reported
+ * as on_change(ctx, "fatal") rather than letting this server's state
+ * silently part from the others.
  * Tests: t/unit/check_fsm.c, t/t5002-snapshot-cluster.sh
  *
  * Command table "restore" (format in fsm.c): op "begin" with req
@@ -17,19 +27,26 @@
  */
 #include "fsm_int.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "err.h"
+#include "log.h"
+#include "util_fs.h"
 
 struct fsm_stage {
     char id[FSM_RESTORE_ID_MAX + 1];
     unsigned char sha[32];
-    char *buf;
+    int fd;
+    EVP_MD_CTX *md;
     uint64_t size, len;
+    char broken[ERR_LEN];  /* why this server cannot stage it ("": ok) */
 };
 
 static const char *const ops[] = {"begin", "chunk", "commit", "abort"};
@@ -47,7 +64,9 @@ void fsm_stage_free(struct fsm *f)
 {
     if (f->stage == NULL)
         return;
-    free(f->stage->buf);
+    if (f->stage->fd >= 0)
+        close(f->stage->fd);
+    EVP_MD_CTX_free(f->stage->md);
     free(f->stage);
     f->stage = NULL;
 }
@@ -162,6 +181,39 @@ static int parse_req(const struct fsm_cmd *c, json_t **req, char *id,
     return 0;
 }
 
+static int parse_sha(const char *hex, unsigned char *sha)
+{
+    for (int i = 0; i < 32; i++) {
+        int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
+
+        if (hi < 0 || lo < 0)
+            return -1;
+        sha[i] = (unsigned char)(hi * 16 + lo);
+    }
+    return 0;
+}
+
+/* The file for st->size bytes, its space reserved; else st->broken. */
+static void open_file(struct fsm *f, struct fsm_stage *st)
+{
+    char err[ERR_LEN];
+    int rc;
+
+    st->fd = util_tmpfile(f->tmp_dir, err);
+    if (st->fd < 0) {
+        snprintf(st->broken, sizeof(st->broken), "%s", err);
+        return;
+    }
+    rc = st->size > 0 ? posix_fallocate(st->fd, 0, (off_t)st->size) : 0;
+    if (rc != 0) {
+        snprintf(st->broken, sizeof(st->broken), "no room for a %llu-byte "
+                 "restore in '%s': %s", (unsigned long long)st->size,
+                 f->tmp_dir != NULL ? f->tmp_dir : "/tmp", strerror(rc));
+        close(st->fd);
+        st->fd = -1;
+    }
+}
+
 static int begin(struct fsm *f, const json_t *req, const char *id,
                  char *err)
 {
@@ -173,25 +225,41 @@ static int begin(struct fsm *f, const json_t *req, const char *id,
         (uint64_t)size > FSM_RESTORE_MAX)
         return err_set(err, ERR_INVAL, "bad restore request");
     fsm_stage_free(f);
-    if ((st = calloc(1, sizeof(*st))) == NULL ||
-        (st->buf = malloc(size > 0 ? (size_t)size : 1)) == NULL) {
+    if ((st = calloc(1, sizeof(*st))) == NULL)
+        return err_set(err, ERR_NOMEM, "staging a restore");
+    st->fd = -1;
+    if (parse_sha(hex, st->sha) != 0) {
         free(st);
-        return err_set(err, ERR_NOMEM, "staging a %lld-byte restore",
-                       (long long)size);
-    }
-    for (int i = 0; i < 32; i++) {
-        int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
-
-        if (hi < 0 || lo < 0) {
-            free(st->buf);
-            free(st);
-            return err_set(err, ERR_INVAL, "bad restore hash");
-        }
-        st->sha[i] = (unsigned char)(hi * 16 + lo);
+        return err_set(err, ERR_INVAL, "bad restore hash");
     }
     snprintf(st->id, sizeof(st->id), "%s", id);
     st->size = (uint64_t)size;
     f->stage = st;
+    if ((st->md = EVP_MD_CTX_new()) == NULL ||
+        EVP_DigestInit_ex(st->md, EVP_sha256(), NULL) != 1)
+        snprintf(st->broken, sizeof(st->broken), "out of memory");
+    else
+        open_file(f, st);
+    if (st->broken[0] != '\0') {
+        LOG_ERROR("fsm", "cannot stage restore %s: %s", id, st->broken);
+        return err_set(err, ERR_IO, "%s", st->broken);
+    }
+    return 0;
+}
+
+static int write_at(int fd, const char *p, size_t n, uint64_t off)
+{
+    while (n > 0) {
+        ssize_t k = pwrite(fd, p, n, (off_t)off);
+
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            return k < 0 ? errno : EIO;
+        p += k;
+        n -= (size_t)k;
+        off += (uint64_t)k;
+    }
     return 0;
 }
 
@@ -202,30 +270,55 @@ static int chunk(struct fsm *f, const struct fsm_cmd *c, const json_t *req,
     json_int_t off = json_integer_value(json_object_get(req, "Offset"));
     const msgpack_object *val = c->f[F_VAL];
     uint32_t n = val != NULL ? val->via.bin.size : 0;
+    int e;
 
     if (off < 0 || (uint64_t)off != st->len || n == 0 ||
         st->len + n > st->size)
         return err_set(err, ERR_INVAL, "restore piece out of place");
-    memcpy(st->buf + st->len, val->via.bin.ptr, n);
-    st->len += n;
+    st->len += n; /* counted even when broken: the check above must
+                   * answer as on the other servers */
+    if (st->broken[0] != '\0')
+        return err_set(err, ERR_IO, "%s", st->broken);
+    e = write_at(st->fd, val->via.bin.ptr, n, (uint64_t)off);
+    if (e != 0 || EVP_DigestUpdate(st->md, val->via.bin.ptr, n) != 1) {
+        snprintf(st->broken, sizeof(st->broken), "writing restore %s: %s",
+                 st->id, e != 0 ? strerror(e) : "hash failed");
+        LOG_ERROR("fsm", "%s", st->broken);
+        return err_set(err, ERR_IO, "%s", st->broken);
+    }
     return 0;
 }
 
-static int commit(struct fsm *f, char *err)
+/* The staged stream, checked and swapped in. *fatal when this server
+ * cannot follow a restore the others apply. */
+static int commit(struct fsm *f, bool *fatal, char *err)
 {
     struct fsm_stage *st = f->stage;
     unsigned char md[32];
     unsigned int mdlen = 0;
+    const void *p;
+    int rc;
 
     if (st->len != st->size)
         return err_set(err, ERR_INVAL, "restore incomplete: %llu of %llu "
                        "bytes", (unsigned long long)st->len,
                        (unsigned long long)st->size);
-    if (EVP_Digest(st->buf, st->len, md, &mdlen, EVP_sha256(), NULL) != 1 ||
-        mdlen != 32 || CRYPTO_memcmp(md, st->sha, 32) != 0)
+    if (st->broken[0] != '\0') {
+        *fatal = true;
+        return err_set(err, ERR_IO, "restore %s was committed but could "
+                       "not be staged here: %s", st->id, st->broken);
+    }
+    if (EVP_DigestFinal_ex(st->md, md, &mdlen) != 1 || mdlen != 32 ||
+        CRYPTO_memcmp(md, st->sha, 32) != 0)
         return err_set(err, ERR_INVAL, "restored state does not match its "
                        "hash");
-    return fsm_restore(f, st->buf, st->len, err);
+    if ((rc = util_map(st->fd, (size_t)st->size, &p, err)) != 0) {
+        *fatal = true;
+        return rc;
+    }
+    rc = fsm_restore(f, p, (size_t)st->size, err);
+    util_unmap(p, (size_t)st->size);
+    return rc;
 }
 
 int fsm_apply_stage(struct fsm *f, const struct fsm_cmd *c, bool *ok,
@@ -233,6 +326,7 @@ int fsm_apply_stage(struct fsm *f, const struct fsm_cmd *c, bool *ok,
 {
     int op = fsm_stage_op(c->f[F_OP]), rc;
     char id[FSM_RESTORE_ID_MAX + 1];
+    bool fatal = false;
     json_t *req;
 
     if ((rc = parse_req(c, &req, id, err)) != 0)
@@ -245,11 +339,18 @@ int fsm_apply_stage(struct fsm *f, const struct fsm_cmd *c, bool *ok,
     } else if (op == OP_CHUNK) {
         rc = chunk(f, c, req, err);
     } else {
-        rc = op == OP_COMMIT ? commit(f, err) : 0;
+        rc = op == OP_COMMIT ? commit(f, &fatal, err) : 0;
         fsm_stage_free(f);
     }
-    if (rc != 0 && op == OP_CHUNK)
+    if (rc == ERR_INVAL && op == OP_CHUNK)
         fsm_stage_free(f); /* a hole can never be filled: give up */
+    if (fatal) {
+        LOG_ERROR("fsm", "%s: this server's state no longer follows the "
+                  "log; it stops (free room in '%s' and start it again)",
+                  err, f->tmp_dir != NULL ? f->tmp_dir : "/tmp");
+        if (f->on_change != NULL)
+            f->on_change(f->ctx, "fatal", f->last_index);
+    }
     json_decref(req);
     *ok = rc == 0;
     return rc;

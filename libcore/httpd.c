@@ -11,8 +11,12 @@
 
 #include "log.h"
 
-/* Large enough for a snapshot upload; KV checks its own limit. */
-#define MAX_ENTITY (64u * 1024 * 1024)
+/* The largest body of any route but PUT /v1/snapshot (whose limit is
+ * limits.snapshot_max_bytes); KV checks its own, smaller one. H2O reads
+ * a body whole before the handler runs: past 32 MiB it spools it to an
+ * unlinked file in the data dir (h2o_socket_buffer_mmap_settings), so a
+ * large one takes disk, not memory. */
+#define MAX_ENTITY ((size_t)64 * 1024 * 1024)
 
 /* One row per route: where it may be answered and what each method
  * class needs (read: GET/HEAD, write: PUT/POST/DELETE). ACL checks are
@@ -314,6 +318,10 @@ static void dispatch(struct httpd_ctx *c, const char *raw, size_t rawlen)
         httpd_error(c, 405, "method_not_allowed", msg);
         return;
     }
+    if (c->req->entity.len > MAX_ENTITY && r->fn != httpd_snapshot) {
+        httpd_error(c, 413, "too_large", "Request body too large");
+        return;
+    }
     rl = strlen(r->path);
     c->rest = dlen >= rl ? path + rl : path + dlen;
     c->rest_len = dlen >= rl ? dlen - rl : 0;
@@ -413,6 +421,13 @@ struct httpd *httpd_new(struct agent *a, char *err)
     h2o_config_init(&h->config);
     h->config.server_name = h2o_iovec_init("", 0);
     h->config.max_request_entity_size = MAX_ENTITY;
+    if (a->cfg.snapshot_max_bytes > (int64_t)MAX_ENTITY)
+        h->config.max_request_entity_size =
+            (size_t)a->cfg.snapshot_max_bytes;
+    if (a->data_dir != NULL)
+        snprintf(h2o_socket_buffer_mmap_settings.fn_template,
+                 sizeof(h2o_socket_buffer_mmap_settings.fn_template),
+                 "%s/.body-XXXXXX", a->data_dir);
     host = h2o_config_register_host(&h->config,
                                     h2o_iovec_init(H2O_STRLIT("default")),
                                     65535);

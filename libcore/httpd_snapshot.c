@@ -16,10 +16,12 @@
  * archive: the archive's hashes come last).
  *
  * Restore verifies the whole archive first (snap_read: members, sizes,
- * hashes, versions, trailing bytes), keeping only state.bin, then
- * replicates it through Raft as begin / chunk... / commit (fsm_stage.c)
- * and waits for a barrier. Every server swaps the new state in whole at
- * the commit or not at all.
+ * hashes, versions, trailing bytes), keeping only state.bin, in an
+ * unlinked file of the data dir, then replicates it from there through
+ * Raft as begin / chunk... / commit (fsm_stage.c), one piece in memory
+ * at a time, and waits for a barrier. Every server swaps the new state
+ * in whole at the commit or not at all. (The archive itself is H2O's
+ * request body: past 32 MiB, a file mapping, see httpd.c.)
  */
 #include "httpd_int.h"
 
@@ -35,6 +37,7 @@
 
 #include "log.h"
 #include "snap.h"
+#include "util_fs.h"
 #include "util_time.h"
 
 #define SAVE_BUF (64 * 1024)
@@ -291,38 +294,48 @@ struct restore_job {
     struct httpd_pending *p;
     char id[FSM_RESTORE_ID_MAX + 1];
     char sha[65];
-    char *state;
-    size_t len, cap, off;
+    int fd;              /* state.bin, unlinked */
+    uint64_t len, off;
     bool committing;
     uint64_t index;
     EVP_MD_CTX *md;
+    char piece[FSM_RESTORE_CHUNK];
 };
 
 static int collect(void *ctx, const void *p, size_t n)
 {
     struct restore_job *j = ctx;
-
-    if (j->len + n > j->cap) {
-        size_t cap = j->cap ? j->cap * 2 : 1 << 20;
-        char *nb;
-
-        while (cap < j->len + n)
-            cap *= 2;
-        if ((nb = realloc(j->state, cap)) == NULL)
-            return -1;
-        j->state = nb;
-        j->cap = cap;
-    }
-    memcpy(j->state + j->len, p, n);
+    if (EVP_DigestUpdate(j->md, p, n) != 1)
+        return -1;
     j->len += n;
-    return EVP_DigestUpdate(j->md, p, n) == 1 ? 0 : -1;
+    return util_write_all(j->fd, p, n) == 0 ? 0 : -1;
 }
 
 static void job_free(struct restore_job *j)
 {
     EVP_MD_CTX_free(j->md);
-    free(j->state);
+    if (j->fd >= 0)
+        close(j->fd);
     free(j);
+}
+
+/* The next n bytes of state.bin into j->piece. */
+static int read_piece(struct restore_job *j, size_t n, char *err)
+{
+    size_t got = 0;
+
+    while (got < n) {
+        ssize_t k = pread(j->fd, j->piece + got, n - got,
+                          (off_t)(j->off + got));
+
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            return err_set(err, ERR_IO, "reading the staged state: %s",
+                           k < 0 ? strerror(errno) : "short file");
+        got += (size_t)k;
+    }
+    return 0;
 }
 
 /* Answer the request (if it is still there) and end the job. */
@@ -333,8 +346,8 @@ static void job_end(struct restore_job *j, int status, const char *msg)
     if (status != 200)
         LOG_ERROR("snapshot", "restore failed: %s", msg);
     else
-        LOG_INFO("snapshot", "restored a snapshot (%zu bytes of state)",
-                 j->len);
+        LOG_INFO("snapshot", "restored a snapshot (%" PRIu64 " bytes of "
+                 "state)", j->len);
     if (c != NULL) {
         if (status == 200)
             httpd_send_body(c, 200, NULL, "", 0);
@@ -400,22 +413,20 @@ static void step_done(void *ctx, int rc, const struct fsm_result *res)
 /* The next command: a chunk, or the commit after the last one. */
 static void job_step(struct restore_job *j)
 {
-    size_t n = j->len - j->off;
+    uint64_t left = j->len - j->off;
+    size_t n = left > FSM_RESTORE_CHUNK ? FSM_RESTORE_CHUNK : (size_t)left;
     char err[ERR_LEN];
     void *buf;
     size_t blen;
     int rc;
 
-    if (n > FSM_RESTORE_CHUNK)
-        n = FSM_RESTORE_CHUNK;
     if (n == 0) {
         j->committing = true;
         rc = fsm_encode_restore("commit", j->id, 0, NULL, NULL, 0,
                                 raft_malloc, &buf, &blen, err);
-    } else {
-        rc = fsm_encode_restore("chunk", j->id, j->off, NULL,
-                                j->state + j->off, n, raft_malloc, &buf,
-                                &blen, err);
+    } else if ((rc = read_piece(j, n, err)) == 0) {
+        rc = fsm_encode_restore("chunk", j->id, j->off, NULL, j->piece, n,
+                                raft_malloc, &buf, &blen, err);
         j->off += n;
     }
     if (rc == 0 && (rc = agent_apply(j->a, buf, blen, step_done, j, err))
@@ -437,12 +448,18 @@ static struct restore_job *job_new(struct httpd_ctx *c, char *err)
 
     if (j == NULL || (j->md = EVP_MD_CTX_new()) == NULL ||
         EVP_DigestInit_ex(j->md, EVP_sha256(), NULL) != 1) {
-        if (j != NULL)
+        if (j != NULL) {
+            j->fd = -1;
             job_free(j);
+        }
         err_set(err, ERR_NOMEM, "out of memory");
         return NULL;
     }
     j->a = c->a;
+    if ((j->fd = util_tmpfile(c->a->data_dir, err)) < 0) {
+        job_free(j);
+        return NULL;
+    }
     rc = snap_read_mem(c->req->entity.base, c->req->entity.len, collect, j,
                        &m, err);
     if (rc != 0) {
@@ -497,7 +514,7 @@ static void restore(struct httpd_ctx *c)
         return;
     }
     LOG_INFO("snapshot", "restoring a snapshot of index %" PRIu64
-             " (%zu bytes of state)", j->index, j->len);
+             " (%" PRIu64 " bytes of state)", j->index, j->len);
 }
 
 void httpd_snapshot(struct httpd_ctx *c)

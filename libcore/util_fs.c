@@ -6,8 +6,13 @@
 #include "util_fs.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 int util_mkdir_p(const char *path, mode_t mode, char *err)
 {
@@ -29,5 +34,68 @@ int util_mkdir_p(const char *path, mode_t mode, char *err)
     if (mkdir(tmp, mode) != 0 && errno != EEXIST)
         return err_set(err, ERR_IO, "creating '%s': %s", tmp,
                        strerror(errno));
+    return 0;
+}
+
+int util_tmpfile(const char *dir, char *err)
+{
+    char path[4200];
+    int fd;
+
+    if (dir == NULL || dir[0] == '\0')
+        dir = "/tmp";
+#ifdef O_TMPFILE
+    fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (fd >= 0)
+        return fd;
+#endif
+    snprintf(path, sizeof(path), "%s/.tmp-XXXXXX", dir);
+    fd = mkostemp(path, O_CLOEXEC);
+    if (fd < 0) {
+        err_set(err, ERR_IO, "cannot create a file in '%s': %s", dir,
+                strerror(errno));
+        return -1;
+    }
+    unlink(path);
+    return fd;
+}
+
+int util_map(int fd, size_t len, const void **p, char *err)
+{
+    void *m;
+
+    if (len == 0) {
+        *p = "";
+        return 0;
+    }
+    m = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (m == MAP_FAILED)
+        return err_set(err, ERR_IO, "cannot map %zu bytes: %s", len,
+                       strerror(errno));
+    madvise(m, len, MADV_SEQUENTIAL);
+    *p = m;
+    return 0;
+}
+
+void util_unmap(const void *p, size_t len)
+{
+    if (len > 0)
+        munmap((void *)p, len);
+}
+
+int util_write_all(int fd, const void *p, size_t n)
+{
+    const char *b = p;
+
+    while (n > 0) {
+        ssize_t k = write(fd, b, n);
+
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0)
+            return k < 0 ? errno : EIO;
+        b += k;
+        n -= (size_t)k;
+    }
     return 0;
 }

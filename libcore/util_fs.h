@@ -15,4 +15,16 @@
  * fine. Returns 0 or ERR_INVAL / ERR_IO with err filled. */
 int util_mkdir_p(const char *path, mode_t mode, char *err);
 
+/* A new unlinked file in dir (NULL or "": /tmp), open read-write and
+ * close-on-exec: its descriptor, or -1 with err filled (ERR_IO). */
+int util_tmpfile(const char *dir, char *err);
+
+/* Map fd's first len bytes read-only for one sequential pass (a shared
+ * empty string when len is 0): 0 or ERR_IO. util_unmap undoes it. */
+int util_map(int fd, size_t len, const void **p, char *err);
+void util_unmap(const void *p, size_t len);
+
+/* Write all n bytes (retrying short writes and EINTR): 0 or errno. */
+int util_write_all(int fd, const void *p, size_t n);
+
 #endif

@@ -6,7 +6,11 @@
  * chunking; its statistics; a restore staged in pieces swaps the state
  * in at commit, and every way it can go wrong (bad hash, missing piece,
  * piece out of order, commit of another id, abort) leaves the running
- * state untouched; a staged restore blocks fsm_snapshot.
+ * state untouched; a staged restore blocks fsm_snapshot; a server that
+ * cannot write its staging file fails its pieces and reports "fatal" at
+ * the commit instead of parting from the others; fsm_restore without
+ * room for its backup still swaps (beside the old state), and a bad
+ * stream restored after the backup brings the old state back.
  */
 #include <check.h>
 #include <jansson.h>
@@ -313,6 +317,97 @@ START_TEST(staged_restore_blocks_snapshots)
 }
 END_TEST
 
+static int fatals;
+
+static void count_fatal(void *ctx, const char *kind, uint64_t index)
+{
+    (void)ctx;
+    (void)index;
+    fatals += strcmp(kind, "fatal") == 0;
+}
+
+START_TEST(unwritable_stage_is_fatal_at_commit)
+{
+    size_t len;
+    char *snap, sha[65];
+
+    fill(&f, 50);
+    put(&g, "old", "x");
+    snap = state_of(&f, &len);
+    sha_hex(snap, len, sha);
+    g.tmp_dir = "/nonexistent/proconsul-test";
+    g.on_change = count_fatal;
+    fatals = 0;
+    ck_assert_int_eq(stage(&g, "begin", "r8", len, sha, NULL, 0), ERR_IO);
+    ck_assert(strstr(err, "/nonexistent/proconsul-test") != NULL);
+    ck_assert(fsm_restore_pending(&g)); /* kept, marked broken */
+    ck_assert_int_eq(stage(&g, "chunk", "r8", 0, NULL, snap, len), ERR_IO);
+    ck_assert(fsm_restore_pending(&g));
+    ck_assert_int_eq(fatals, 0);
+    ck_assert_int_ne(stage(&g, "commit", "r8", 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(fatals, 1);
+    ck_assert(!fsm_restore_pending(&g));
+    ck_assert_ptr_nonnull(kv_peek(g.kv, "old")); /* nothing half-done */
+    /* an abort of a broken stage is quiet */
+    ck_assert_int_eq(stage(&g, "begin", "r9", len, sha, NULL, 0), ERR_IO);
+    ck_assert_int_eq(stage(&g, "abort", "r9", 0, NULL, NULL, 0), 0);
+    ck_assert_int_eq(fatals, 1);
+    /* a piece out of place is still refused as everywhere else */
+    ck_assert_int_eq(stage(&g, "begin", "r10", len, sha, NULL, 0), ERR_IO);
+    ck_assert_int_eq(stage(&g, "chunk", "r10", 3, NULL, snap, 5),
+                     ERR_INVAL);
+    ck_assert(!fsm_restore_pending(&g));
+    free(snap);
+}
+END_TEST
+
+START_TEST(restore_without_room_for_a_backup)
+{
+    size_t len, blen;
+    char *snap, *bad;
+
+    fill(&f, 40);
+    put(&g, "old", "x");
+    snap = state_of(&f, &len);
+    g.tmp_dir = "/nonexistent/proconsul-test";
+    /* a bad stream changes nothing */
+    bad = malloc(len);
+    memcpy(bad, snap, len);
+    blen = len - 1;
+    ck_assert_int_eq(fsm_restore(&g, bad, blen, err), ERR_PARSE);
+    ck_assert_ptr_nonnull(kv_peek(g.kv, "old"));
+    /* a good one swaps in */
+    ck_assert_int_eq(fsm_restore(&g, snap, len, err), 0);
+    ck_assert_ptr_null(kv_peek(g.kv, "old"));
+    ck_assert_ptr_nonnull(kv_peek(g.kv, "k/00039"));
+    free(bad);
+    free(snap);
+}
+END_TEST
+
+START_TEST(failed_restore_brings_the_old_state_back)
+{
+    size_t len, glen, after_len;
+    char *snap, *before, *after;
+
+    fill(&f, 60);
+    fill(&g, 7);
+    put(&g, "old", "x");
+    before = state_of(&g, &glen);
+    snap = state_of(&f, &len);
+    /* the end record is last: cutting it fails only after every entry
+     * was decoded, i.e. after the old state was freed */
+    ck_assert_int_eq(fsm_restore(&g, snap, len - 1, err), ERR_PARSE);
+    after = state_of(&g, &after_len);
+    ck_assert_uint_eq(after_len, glen);
+    ck_assert(memcmp(before, after, glen) == 0);
+    ck_assert_uint_eq(g.last_index, next_index);
+    free(before);
+    free(after);
+    free(snap);
+}
+END_TEST
+
 START_TEST(encoder_refuses_bad_input)
 {
     void *buf;
@@ -351,6 +446,9 @@ Suite *unit_suite(void)
     tcase_add_test(r, restore_refuses_holes_and_strangers);
     tcase_add_test(r, staged_restore_blocks_snapshots);
     tcase_add_test(r, encoder_refuses_bad_input);
+    tcase_add_test(r, unwritable_stage_is_fatal_at_commit);
+    tcase_add_test(r, restore_without_room_for_a_backup);
+    tcase_add_test(r, failed_restore_brings_the_old_state_back);
     suite_add_tcase(s, r);
     return s;
 }
