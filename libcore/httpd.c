@@ -124,6 +124,8 @@ static const struct route routes[] = {
      httpd_internal_vote, PUB, PUB},
     {"/v1/internal/proconsul/raft-state", GET, INTERNAL,
      httpd_internal_raft_state, PUB, PUB},
+    {"/v1/internal/proconsul/read-index", GET, INTERNAL,
+     httpd_internal_read_index, PUB, PUB},
     {"/v1/internal/proconsul/routes", GET, LOCAL, routes_list, PUB, PUB},
     {"/v1/kv/", GET | PUT | DEL, LEADER, httpd_kv, P(KEY, READ, HANDLER),
      P(KEY, WRITE, HANDLER)},
@@ -235,6 +237,13 @@ static int parse_query(struct httpd_ctx *c, const char *q, size_t n)
         i = end + 1;
     }
     return 0;
+}
+
+bool httpd_route_reads_index(const void *route)
+{
+    const struct route *r = route;
+
+    return r->fn == httpd_snapshot;
 }
 
 static const struct route *find_route(const char *path, size_t n)

@@ -14,7 +14,9 @@
  * client agent prefixes server errors with "rpc error making call: " as
  * Consul's do. X-Proconsul-Hop counts forwards: a request is never
  * forwarded more than MAX_HOPS times. Only a GET, or a request that
- * certainly did not reach the other side, is ever sent twice.
+ * certainly did not reach the other side, is ever sent twice. A body of
+ * RPC_BORROW_MIN bytes or more (a snapshot restore) is kept in an
+ * unlinked file of the data dir, mapped, rather than copied in memory.
  */
 #include "httpd_int.h"
 
@@ -22,13 +24,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "log.h"
+#include "util_fs.h"
 
 #define RETRY_MS 100
 #define HOLD_MS 7000
 #define MAX_HOPS 3
 #define CALL_MS 30000
+#define SNAPSHOT_CALL_MS (60 * 60 * 1000)
 #define MAX_FWD_HEADERS 64
 #define HOP_HEADER "X-Proconsul-Hop"
 
@@ -43,6 +48,7 @@ struct fwd {
     bool to_any;        /* a client agent: any server will do */
     char *method, *target, *body;
     size_t body_len;
+    bool body_mapped;   /* body is a util_map of a spooled copy */
     struct rpc_header h[MAX_FWD_HEADERS + 1];
     size_t nh;
     char hop[16];
@@ -92,6 +98,8 @@ bool httpd_needs_forward(struct httpd_ctx *c, enum httpd_route_kind kind)
         return true;              /* client agent */
     if (kind == HTTPD_RT_SERVER || (read && httpd_qhas(c, "stale")))
         return false;             /* any server answers */
+    if (read && c->route != NULL && httpd_route_reads_index(c->route))
+        return false;             /* httpd_read_index instead */
     return !agent_is_leader(c->a);
 }
 
@@ -115,7 +123,10 @@ static void fwd_free(struct fwd *f)
     }
     free(f->method);
     free(f->target);
-    free(f->body);
+    if (f->body_mapped)
+        util_unmap(f->body, f->body_len);
+    else
+        free(f->body);
     free(f);
 }
 
@@ -130,6 +141,30 @@ static void fwd_done(struct fwd *f)
     uv_close((uv_handle_t *)&f->timer, timer_closed);
 }
 
+/* A copy of a large body in an unlinked file of the data dir, mapped:
+ * the page cache holds it, not the heap. f->body stays NULL on failure. */
+static void spool_body(struct fwd *f, struct httpd_ctx *c)
+{
+    char err[ERR_LEN];
+    const void *p;
+    int fd = util_tmpfile(c->a->data_dir, err), e;
+
+    if (fd < 0) {
+        LOG_ERROR("http", "forwarding a %zu-byte body: %s", f->body_len,
+                  err);
+        return;
+    }
+    e = util_write_all(fd, c->req->entity.base, f->body_len);
+    if (e == 0 && util_map(fd, f->body_len, &p, err) == 0) {
+        f->body = (char *)p;
+        f->body_mapped = true;
+    } else {
+        LOG_ERROR("http", "forwarding a %zu-byte body: %s", f->body_len,
+                  e != 0 ? strerror(e) : err);
+    }
+    close(fd);
+}
+
 static int copy_request(struct fwd *f, struct httpd_ctx *c)
 {
     h2o_req_t *req = c->req;
@@ -137,9 +172,12 @@ static int copy_request(struct fwd *f, struct httpd_ctx *c)
 
     f->method = dupn(req->method.base, req->method.len);
     f->target = dupn(req->path.base, req->path.len);
-    f->body = dupn(req->entity.base != NULL ? req->entity.base : "",
-                   req->entity.base != NULL ? req->entity.len : 0);
     f->body_len = req->entity.base != NULL ? req->entity.len : 0;
+    if (f->body_len >= RPC_BORROW_MIN)
+        spool_body(f, c);
+    else
+        f->body = dupn(f->body_len > 0 ? req->entity.base : "",
+                       f->body_len);
     if (f->method == NULL || f->target == NULL || f->body == NULL)
         return -1;
     for (size_t i = 0; i < req->headers.size && f->nh < MAX_FWD_HEADERS;
@@ -313,6 +351,9 @@ void httpd_forward(struct httpd_ctx *c, void (*local)(struct httpd_ctx *c))
 
         f->call_ms = (uint64_t)(wait + wait / 16) + CALL_MS;
     }
+    /* A snapshot moves the whole state: allow it the time that takes. */
+    if (c->route != NULL && httpd_route_reads_index(c->route))
+        f->call_ms = SNAPSHOT_CALL_MS;
     uv_timer_init(c->a->loop, &f->timer);
     f->timer.data = f;
     attempt(f);

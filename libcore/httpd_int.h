@@ -271,6 +271,14 @@ void httpd_operator_transfer(struct httpd_ctx *c);
 void httpd_operator_autopilot_config(struct httpd_ctx *c);
 void httpd_operator_autopilot_health(struct httpd_ctx *c);
 void httpd_internal_raft_state(struct httpd_ctx *c);
+/* Linearizable reads served by a follower (httpd_readidx.c): then(c)
+ * runs once this server applied everything the leader had when asked
+ * (at once on the leader); c->data is used meanwhile. */
+void httpd_read_index(struct httpd_ctx *c, void (*then)(struct httpd_ctx *c));
+void httpd_internal_read_index(struct httpd_ctx *c);
+/* Does this route (c->route) serve default reads on a follower through
+ * httpd_read_index rather than by forwarding? (GET /v1/snapshot) */
+bool httpd_route_reads_index(const void *route);
 void httpd_internal_vote(struct httpd_ctx *c);
 void httpd_internal_commit(struct httpd_ctx *c);
 void httpd_catalog_register(struct httpd_ctx *c);

@@ -529,9 +529,8 @@ void httpd_snapshot(struct httpd_ctx *c)
     }
     if (httpd_read_opts(c) != 0)
         return;
-    if (!c->stale && !agent_is_leader(c->a)) {
-        httpd_error(c, 500, "no_leader", "No cluster leader");
-        return;
-    }
-    save(c);
+    if (c->stale || agent_is_leader(c->a))
+        save(c);
+    else /* a follower streams its own state, as new as the leader's */
+        httpd_read_index(c, save);
 }

@@ -135,6 +135,9 @@ struct rpc_call;
  * could not even start; ERR_NOMEM), cb never runs. addr is numeric: no
  * name resolution. */
 #define RPC_IDLE_MS 4000
+/* A body of at least this many bytes is not copied: it must stay valid
+ * until cb has run or the call was cancelled. */
+#define RPC_BORROW_MIN (1024u * 1024)
 int rpc_http_call(struct rpc_client *c, const char *addr, const char *method,
                   const char *target, const struct rpc_header *h, size_t nh,
                   const void *body, size_t len, uint64_t timeout_ms,

@@ -27,6 +27,7 @@
 #include "rpc_int.h"
 
 #include <assert.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -90,6 +91,8 @@ struct rpc_call {
     struct sockaddr_storage sa;
     char *req;
     size_t req_len;
+    const char *body;   /* borrowed (RPC_BORROW_MIN or more), else NULL */
+    size_t blen;
     uint64_t deadline, timeout_ms; /* loop ms; 0: none */
     bool head, retried, got;       /* got: a response byte arrived */
     /* response being read: in[0, in_len), header block in[0, hdr_len) */
@@ -308,11 +311,12 @@ static void on_written(uv_write_t *w, int status);
 
 static int call_send(struct rpc_call *k)
 {
-    uv_buf_t buf = uv_buf_init(k->req, (unsigned)k->req_len);
+    uv_buf_t buf[2] = {uv_buf_init(k->req, (unsigned)k->req_len),
+                       uv_buf_init((char *)k->body, (unsigned)k->blen)};
     int rv;
 
-    rv = uv_write(&k->conn->wreq, (uv_stream_t *)&k->conn->tcp, &buf, 1,
-                  on_written);
+    rv = uv_write(&k->conn->wreq, (uv_stream_t *)&k->conn->tcp, buf,
+                  k->body != NULL ? 2 : 1, on_written);
     k->conn->writing = rv == 0;
     return rv;
 }
@@ -790,12 +794,15 @@ static int check_request(const char *method, const char *target,
     return 0;
 }
 
+/* The request's head, and its body unless body is NULL (then len is
+ * only announced in Content-Length). */
 static char *build_request(const char *addr, const char *method,
                            const char *target, const struct rpc_header *h,
                            size_t nh, const void *body, size_t len,
                            size_t *out_len)
 {
-    size_t n = strlen(method) + strlen(target) + strlen(addr) + 128 + len;
+    size_t n = strlen(method) + strlen(target) + strlen(addr) + 128 +
+               (body != NULL ? len : 0);
     size_t off;
     char *p;
 
@@ -813,6 +820,10 @@ static char *build_request(const char *addr, const char *method,
                             "Content-Length: %zu\r\n"
                             "Connection: keep-alive\r\n\r\n",
                             len);
+    if (body == NULL) {
+        *out_len = off;
+        return p;
+    }
     assert(off + len <= n);
     if (len > 0)
         memcpy(p + off, body, len);
@@ -857,8 +868,15 @@ int rpc_http_call(struct rpc_client *c, const char *addr, const char *method,
     rv = rpc_addr_parse(addr, &k->sa, err);
     if (rv == 0)
         rv = check_request(method, target, h, nh, err);
+    if (rv == 0 && len >= RPC_BORROW_MIN) {
+        if (len > UINT_MAX)
+            rv = err_set(err, ERR_TOOBIG, "request body over 4 GiB");
+        k->body = body;
+        k->blen = len;
+    }
     if (rv == 0) {
-        k->req = build_request(addr, method, target, h, nh, body, len,
+        k->req = build_request(addr, method, target, h, nh,
+                               k->body != NULL ? NULL : body, len,
                                &k->req_len);
         if (k->req == NULL)
             rv = err_set(err, ERR_NOMEM, "out of memory");
