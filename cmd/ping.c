@@ -13,7 +13,7 @@
  * Exit codes: 0 every required port answers (also "-h"); 1 a required
  * port failed, or the agent cannot be asked for its members; 2 usage
  * error (bad flag, bad -I or -timeout, unknown host).
- * Tests: t/t7002-bootstrap-ping.sh
+ * Tests: t/t7002-bootstrap-ping.sh, t/t7005-ping-netns.sh
  */
 #include <arpa/inet.h>
 #include <jansson.h>

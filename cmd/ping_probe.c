@@ -10,7 +10,7 @@
  * LZW-compressed (9: taken as an answer, its SeqNo unread). The socket
  * stays unconnected, so an ICMP "port unreachable" is not seen and a
  * closed UDP port reads as a timeout, as it would through a firewall.
- * Tests: t/t7002-bootstrap-ping.sh
+ * Tests: t/t7002-bootstrap-ping.sh, t/t7005-ping-netns.sh
  */
 #include <errno.h>
 #include <msgpack.h>

@@ -493,15 +493,18 @@ test_launch_agent_ () {
 		return 1
 	fi
 	set -- -node="$la_name_" -bind="$la_ip_" -client="$la_ip_" "$@"
-	echo "# proconsul agent $*" >>"$TRASH/$la_name_.log"
+	eval "la_wrap_=\${test_agent_wrap_$la_name_-}"
+	echo "# proconsul agent $*${la_wrap_:+ (under: $la_wrap_)}" \
+		>>"$TRASH/$la_name_.log"
 	# A shell without job control starts background jobs with SIGINT and
 	# SIGQUIT ignored; perl restores the defaults a supervisor would give,
 	# then execs (same PID).
+	# shellcheck disable=SC2086,SC2016 # $la_wrap_: a word per argument
 	if test_have_prereq PERL; then
-		perl -e '$SIG{INT} = $SIG{QUIT} = "DEFAULT"; exec @ARGV or die "exec: $!\n"' \
+		$la_wrap_ perl -e '$SIG{INT} = $SIG{QUIT} = "DEFAULT"; exec @ARGV or die "exec: $!\n"' \
 			proconsul agent "$@" </dev/null >>"$TRASH/$la_name_.log" 2>&1 &
 	else
-		proconsul agent "$@" </dev/null >>"$TRASH/$la_name_.log" 2>&1 &
+		$la_wrap_ proconsul agent "$@" </dev/null >>"$TRASH/$la_name_.log" 2>&1 &
 	fi
 	la_pid_=$!
 	echo "$la_pid_" >"$TRASH/$la_name_.pid"
@@ -517,6 +520,18 @@ test_launch_agent_ () {
 	none) return 0 ;;
 	esac
 	wait_for_agent "$la_name_" "${TEST_AGENT_WAIT:-leader}"
+}
+
+# agent_wrap NAME CMD...: from its next start on, run agent NAME as
+# "CMD proconsul agent ...", e.g. agent_wrap n2 ip netns exec NS to start
+# it in a network namespace. CMD must exec what follows (the PID that
+# stop_agent signals is the agent's) and its words need no quoting.
+# "agent_wrap NAME" alone goes back to a plain start.
+agent_wrap () {
+	test_agent_check_name_ "$1" || return 1
+	aw_name_=$1
+	shift
+	eval "test_agent_wrap_$aw_name_=\$*"
 }
 
 # wait_for_agent NAME [leader|http]: bounded wait for the agent to elect a
