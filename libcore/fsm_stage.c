@@ -39,6 +39,7 @@
 #include "err.h"
 #include "log.h"
 #include "util_fs.h"
+#include "util_time.h"
 
 struct fsm_stage {
     char id[FSM_RESTORE_ID_MAX + 1];
@@ -297,6 +298,7 @@ static int commit(struct fsm *f, bool *fatal, char *err)
     unsigned char md[32];
     unsigned int mdlen = 0;
     const void *p;
+    int64_t t0;
     int rc;
 
     if (st->len != st->size)
@@ -316,8 +318,13 @@ static int commit(struct fsm *f, bool *fatal, char *err)
         *fatal = true;
         return rc;
     }
+    t0 = util_now_ns();
     rc = fsm_restore(f, p, (size_t)st->size, err);
     util_unmap(p, (size_t)st->size);
+    if (rc == 0)
+        LOG_INFO("fsm", "restore %s: swapped in %llu bytes of state in "
+                 "%lld ms", st->id, (unsigned long long)st->size,
+                 (long long)((util_now_ns() - t0) / 1000000));
     return rc;
 }
 

@@ -89,6 +89,11 @@ int raftglue_init(struct raftglue *rg, uv_loop_t *loop, struct fsm *fsm,
         rpc_raft_transport_release(&rg->transport);
         return ERR_IO;
     }
+    /* libraft 0.15's uv I/O implements async_work (uv_queue_work) but
+     * still says version 1, and raft_init wants 2 for an FSM with
+     * snapshot_async (raftglue_fsm.c). */
+    if (rg->io.async_work != NULL && rg->io.version < 2)
+        rg->io.version = 2;
     rg->tracer.impl = rg;
     rg->tracer.enabled = log_get_level() <= LOG_LVL_TRACE;
     rg->tracer.emit = tracer_emit;
@@ -539,5 +544,6 @@ void raftglue_close(struct raftglue *rg, raftglue_close_cb cb)
     rg->closing = true;
     rg->close_cb = cb;
     rg->raft.data = rg;
+    raftglue_fsm_abort_snapshot(&rg->gfsm);
     raft_close(&rg->raft, raft_closed);
 }

@@ -8,13 +8,28 @@
  * Apply results live in gf->last_result: libraft hands the pointer to the
  * request callback synchronously, and on followers (no callback) nothing
  * needs freeing.
+ *
+ * Raft snapshots (libraft FSM version 3): snapshot() forks, on the loop,
+ * a child that streams the state as of that instant (its copy-on-write
+ * image) into an unlinked file of the data dir and exits; the loop goes
+ * on applying meanwhile. snapshot_async() waits for the child in a
+ * thread-pool thread and maps the file read-only; libraft writes that
+ * buffer out; snapshot_finalize() unmaps and closes it. So the state is
+ * never encoded into memory beside itself and the loop never stops for
+ * the size of the state (fsm_snapshot would do both).
  */
 #include "raftglue_fsm.h"
 
+#include <errno.h>
+#include <signal.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "log.h"
+#include "util_fs.h"
 
 #define FRAME_MAGIC 0x31524350u /* "PCR1" read as little endian */
 #define FRAME_HDR 8
@@ -77,35 +92,119 @@ static int fsm_apply_cb(struct raft_fsm *rf, const struct raft_buffer *buf,
     return 0;
 }
 
+static int child_out(void *ctx, const void *p, size_t n)
+{
+    return util_write_all(*(int *)ctx, p, n) == 0 ? 0 : -1;
+}
+
+/* In the forked child: the state into fd, then leave. */
+static void snapshot_child(struct fsm *f, int fd)
+{
+    char err[ERR_LEN];
+
+    signal(SIGPIPE, SIG_IGN);
+    _exit(fsm_snapshot_stream(f, NULL, child_out, &fd, err) == 0 ? 0 : 1);
+}
+
+static void snap_reset(struct raftglue_fsm *gf)
+{
+    if (gf->snap_pid > 0) {
+        kill(gf->snap_pid, SIGKILL);
+        while (waitpid(gf->snap_pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+    }
+    if (gf->snap_map != NULL)
+        util_unmap(gf->snap_map, gf->snap_len);
+    if (gf->snap_fd >= 0)
+        close(gf->snap_fd);
+    gf->snap_pid = 0;
+    gf->snap_fd = -1;
+    gf->snap_map = NULL;
+    gf->snap_len = 0;
+}
+
 static int fsm_snapshot_cb(struct raft_fsm *rf, struct raft_buffer *bufs[],
                            unsigned *n_bufs)
 {
     struct raftglue_fsm *gf = rf->data;
     char err[ERR_LEN];
-    void *data = NULL;
-    size_t len = 0;
-    int rc;
+    pid_t pid;
+    int fd;
 
-    *bufs = raft_malloc(sizeof(**bufs));
-    if (*bufs == NULL)
+    if (fsm_restore_pending(gf->fsm)) { /* staged pieces: later */
+        LOG_INFO("raft", "snapshot postponed: a restore is being staged");
+        return RAFT_BUSY;
+    }
+    if (gf->snap_pid != 0 || gf->snap_fd >= 0)
+        return RAFT_BUSY;
+    if ((*bufs = raft_calloc(1, sizeof(**bufs))) == NULL)
         return RAFT_NOMEM;
-    rc = fsm_snapshot(gf->fsm, raft_malloc, &data, &len, err);
-    if (rc != 0) {
+    if ((fd = util_tmpfile(gf->fsm->tmp_dir, err)) < 0 ||
+        (pid = fork()) < 0) {
+        LOG_ERROR("raft", "snapshot not taken: %s",
+                  fd < 0 ? err : strerror(errno));
+        if (fd >= 0)
+            close(fd);
         raft_free(*bufs);
         *bufs = NULL;
-        if (rc == ERR_CONFLICT) { /* a restore is staged: later */
-            LOG_INFO("raft", "snapshot postponed: %s", err);
-            return RAFT_BUSY;
-        }
-        LOG_ERROR("raft", "snapshot failed: %s", err);
-        return RAFT_NOMEM;
+        return RAFT_IOERR;
     }
-    (*bufs)[0].base = data;
-    (*bufs)[0].len = len;
+    if (pid == 0)
+        snapshot_child(gf->fsm, fd);
+    gf->snap_pid = pid;
+    gf->snap_fd = fd;
     *n_bufs = 1;
-    LOG_INFO("raft", "snapshot of state at index %llu: %zu bytes",
-             (unsigned long long)gf->fsm->last_index, len);
+    LOG_INFO("raft", "taking a snapshot of the state at index %llu",
+             (unsigned long long)gf->fsm->last_index);
     return 0;
+}
+
+/* In a thread-pool thread: wait for the child, map what it wrote. */
+static int fsm_snapshot_async_cb(struct raft_fsm *rf,
+                                 struct raft_buffer *bufs[],
+                                 unsigned *n_bufs)
+{
+    struct raftglue_fsm *gf = rf->data;
+    char err[ERR_LEN];
+    struct stat st;
+    int status = 0;
+    pid_t pid = gf->snap_pid;
+
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    gf->snap_pid = 0;
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 ||
+        fstat(gf->snap_fd, &st) != 0 ||
+        util_map(gf->snap_fd, (size_t)st.st_size, &gf->snap_map, err) != 0)
+        return RAFT_IOERR;
+    gf->snap_len = (size_t)st.st_size;
+    (*bufs)[0].base = (void *)gf->snap_map;
+    (*bufs)[0].len = gf->snap_len;
+    *n_bufs = 1;
+    return 0;
+}
+
+static int fsm_snapshot_finalize_cb(struct raft_fsm *rf,
+                                    struct raft_buffer *bufs[],
+                                    unsigned *n_bufs)
+{
+    struct raftglue_fsm *gf = rf->data;
+
+    if (gf->snap_len > 0)
+        LOG_INFO("raft", "snapshot taken: %zu bytes", gf->snap_len);
+    else
+        LOG_ERROR("raft", "snapshot failed: its writer did not finish");
+    snap_reset(gf);
+    raft_free(*bufs);
+    *bufs = NULL;
+    *n_bufs = 0;
+    return 0;
+}
+
+void raftglue_fsm_abort_snapshot(struct raftglue_fsm *gf)
+{
+    if (gf->snap_pid > 0)
+        kill(gf->snap_pid, SIGKILL); /* the waiting thread reaps it */
 }
 
 static int fsm_restore_cb(struct raft_fsm *rf, struct raft_buffer *buf)
@@ -129,11 +228,14 @@ void raftglue_fsm_init(struct raftglue_fsm *gf, struct fsm *fsm,
     memset(gf, 0, sizeof(*gf));
     gf->fsm = fsm;
     gf->raft = raft;
-    gf->iface.version = 1;
+    gf->snap_fd = -1;
+    gf->iface.version = 3;
     gf->iface.data = gf;
     gf->iface.apply = fsm_apply_cb;
     gf->iface.snapshot = fsm_snapshot_cb;
     gf->iface.restore = fsm_restore_cb;
+    gf->iface.snapshot_finalize = fsm_snapshot_finalize_cb;
+    gf->iface.snapshot_async = fsm_snapshot_async_cb;
 }
 
 int raftglue_frame(const void *buf, size_t len, struct raft_buffer *out,

@@ -26,7 +26,17 @@ struct raftglue_fsm {
     struct fsm *fsm;
     struct raft *raft;              /* for the index being applied */
     struct fsm_result last_result;  /* handed to apply callbacks */
+    /* The Raft snapshot being taken (raftglue_fsm.c): a forked child
+     * streams the state into an unlinked file, mapped when it is done. */
+    int snap_pid;                   /* the child, 0 when none */
+    int snap_fd;                    /* -1 when none */
+    const void *snap_map;
+    size_t snap_len;
 };
+
+/* Stop a Raft snapshot's child now (agent shutting down): the snapshot
+ * then fails and the next one is taken after a restart. */
+void raftglue_fsm_abort_snapshot(struct raftglue_fsm *gf);
 
 /* Fill gf; raft may be set later (before raft_start). */
 void raftglue_fsm_init(struct raftglue_fsm *gf, struct fsm *fsm,

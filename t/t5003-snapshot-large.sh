@@ -63,6 +63,7 @@ test_expect_success CLUSTER 'restore through a follower: forwarded without a cop
 	test_grep "Restored snapshot" restore.out &&
 	for s in s1 s2 s3
 	do
+		poll_until 60 eval "api_on $s GET \"/v1/kv/after-save?stale\" && expect_status 404" &&
 		api_on $s GET "/v1/kv/big/?keys&stale" && expect_status 200 &&
 		json_get out "join qq(\n), @\$j" >after.$s &&
 		test_cmp before.list after.$s &&

@@ -103,12 +103,28 @@ static int tap_apply(struct raft_fsm *rf, const struct raft_buffer *buf,
     return rc;
 }
 
+/* The fixture's I/O (version 1) cannot run async snapshots: the tap is
+ * a version 2 FSM that runs the glue's two halves back to back. */
 static int tap_snapshot(struct raft_fsm *rf, struct raft_buffer *bufs[],
                         unsigned *n_bufs)
 {
     struct tap *t = rf->data;
+    struct raftglue_fsm *gf = &gfs[t->i];
+    int rc = gf->iface.snapshot(&gf->iface, bufs, n_bufs);
 
-    return gfs[t->i].iface.snapshot(&gfs[t->i].iface, bufs, n_bufs);
+    if (rc == 0 && gf->iface.snapshot_async(&gf->iface, bufs, n_bufs) != 0)
+        (*bufs)[0].len = 0; /* finalize still runs and cleans up */
+    return rc;
+}
+
+static int tap_snapshot_finalize(struct raft_fsm *rf,
+                                 struct raft_buffer *bufs[],
+                                 unsigned *n_bufs)
+{
+    struct tap *t = rf->data;
+
+    return gfs[t->i].iface.snapshot_finalize(&gfs[t->i].iface, bufs,
+                                             n_bufs);
 }
 
 static int tap_restore(struct raft_fsm *rf, struct raft_buffer *buf)
@@ -141,8 +157,9 @@ static void cluster_start(unsigned n, void (*tune)(struct raft *r))
         /* raft_fixture_get(&f, i) asserts i < n until the grow. */
         raftglue_fsm_init(&gfs[i], &fsms[i], NULL);
         taps[i] = (struct tap){
-            .iface = {.version = 1, .data = &taps[i], .apply = tap_apply,
-                      .snapshot = tap_snapshot, .restore = tap_restore},
+            .iface = {.version = 2, .data = &taps[i], .apply = tap_apply,
+                      .snapshot = tap_snapshot, .restore = tap_restore,
+                      .snapshot_finalize = tap_snapshot_finalize},
             .i = i,
         };
         ck_assert_int_eq(raft_fixture_grow(&f, &taps[i].iface), 0);
@@ -502,15 +519,16 @@ START_TEST(unframe_rejects_bad_frames)
 }
 END_TEST
 
-/* The callbacks called directly, as libraft 0.15 does: the snapshot
- * buffers are raft_malloc'd and freed by libraft (a version 1 FSM); a
- * restored buffer belongs to the FSM on success only. */
+/* The callbacks called directly, as libraft 0.15 does (a version 3
+ * FSM): snapshot forks the writer, snapshot_async waits for it and maps
+ * its file, snapshot_finalize releases both; a restored buffer belongs
+ * to the FSM on success only. */
 START_TEST(snapshot_and_restore_callbacks)
 {
     static const char junk[] = "\x85not a snapshot";
     struct raftglue_fsm src_gf, dst_gf;
     struct fsm src, dst;
-    struct raft_buffer *bufs, bad;
+    struct raft_buffer *bufs, bad, copy;
     unsigned n_bufs = 0;
     int changes_dst = 0;
 
@@ -520,7 +538,7 @@ START_TEST(snapshot_and_restore_callbacks)
     dst.ctx = &changes_dst;
     raftglue_fsm_init(&src_gf, &src, NULL);
     raftglue_fsm_init(&dst_gf, &dst, NULL);
-    ck_assert_int_eq(src_gf.iface.version, 1);
+    ck_assert_int_eq(src_gf.iface.version, 3);
     ck_assert_ptr_eq(src_gf.iface.data, &src_gf);
     ck_assert_int_eq(kv_put(src.kv, "a", "1", 1, 0, 5, err), 0);
     ck_assert_int_eq(kv_put(src.kv, "b", "22", 2, 0, 6, err), 0);
@@ -529,16 +547,28 @@ START_TEST(snapshot_and_restore_callbacks)
     ck_assert_int_eq(kv_put(dst.kv, "old", "x", 1, 0, 99, err), 0);
     ck_assert_int_eq(src_gf.iface.snapshot(&src_gf.iface, &bufs, &n_bufs), 0);
     ck_assert_uint_eq(n_bufs, 1);
+    /* the state may change while the child writes: it has its own copy */
+    ck_assert_int_eq(kv_put(src.kv, "later", "x", 1, 0, 9, err), 0);
+    ck_assert_int_eq(src_gf.iface.snapshot_async(&src_gf.iface, &bufs,
+                                                 &n_bufs), 0);
+    ck_assert_uint_eq(n_bufs, 1);
+    ck_assert_uint_gt(bufs[0].len, 0);
+    copy = raw_buf(bufs[0].base, bufs[0].len); /* as libraft reads it */
+    ck_assert_int_eq(src_gf.iface.snapshot_finalize(&src_gf.iface, &bufs,
+                                                    &n_bufs), 0);
+    ck_assert_ptr_null(bufs);
+    ck_assert_int_eq(src_gf.snap_fd, -1);
+    ck_assert_int_eq(src_gf.snap_pid, 0);
     /* Failure: nothing changes and the buffer is still the caller's. */
     bad = raw_buf(junk, sizeof(junk) - 1);
     ck_assert_int_eq(dst_gf.iface.restore(&dst_gf.iface, &bad), RAFT_CORRUPT);
     raft_free(bad.base);
     ck_assert_ptr_nonnull(kv_peek(dst.kv, "old"));
     ck_assert_int_eq(changes_dst, 0);
-    /* Success: the glue frees bufs[0].base (ASan: no leak, no double). */
-    ck_assert_int_eq(dst_gf.iface.restore(&dst_gf.iface, &bufs[0]), 0);
-    raft_free(bufs);
+    /* Success: the glue frees the buffer (ASan: no leak, no double). */
+    ck_assert_int_eq(dst_gf.iface.restore(&dst_gf.iface, &copy), 0);
     ck_assert_ptr_null(kv_peek(dst.kv, "old"));
+    ck_assert_ptr_null(kv_peek(dst.kv, "later"));
     ck_assert_ptr_null(kv_peek(dst.kv, "a"));
     ck_assert_uint_eq(kv_key_index(dst.kv, "a"), 7);
     ck_assert_uint_eq(kv_peek(dst.kv, "b")->modify_index, 6);
@@ -840,6 +870,12 @@ static void tune_snapshots(struct raft *r)
     raft_set_pre_vote(r, true);
 }
 
+static bool snapshot_past(struct raft_fixture *fx, void *arg)
+{
+    (void)fx;
+    return srv(0)->log.snapshot.last_index > *(raft_index *)arg + 1;
+}
+
 START_TEST(follower_catches_up_through_snapshot)
 {
     struct fsm_result r = {0};
@@ -862,7 +898,10 @@ START_TEST(follower_catches_up_through_snapshot)
         r = commit_kv(0, i % 5 ? FSM_KV_SET : FSM_KV_DELETE, key, "second",
                       0);
     }
-    /* The leader no longer has the entries server 2 needs next. */
+    /* The leader no longer has the entries server 2 needs next (its
+     * snapshots are written in the background: let them finish). */
+    ck_assert(raft_fixture_step_until(&f, snapshot_past, &stale,
+                                      LONG_WAIT));
     ck_assert_uint_gt(srv(0)->log.snapshot.last_index, stale + 1);
     ck_assert_uint_gt(raft_last_index(srv(0)), stale);
     installs = raft_fixture_n_recv(&f, 2, RAFT_IO_INSTALL_SNAPSHOT);
