@@ -234,11 +234,11 @@ static void warn_cb(void *ctx, const char *msg)
     }
 }
 
-/* Log (when log is true) and free the held warnings. */
-static void release_warnings(struct agent_args *aa, bool log)
+/* Log (when emit is true) and free the held warnings. */
+static void release_warnings(struct agent_args *aa, bool emit)
 {
     for (int i = 0; i < aa->n_held; i++) {
-        if (log)
+        if (emit)
             LOG_WARN("agent", "%s", aa->held[i]);
         free(aa->held[i]);
     }
