@@ -4,8 +4,12 @@
  * (processed in command-line order), so flags win and lists append, as
  * in Consul. Exit codes: 0 after a graceful stop (SIGINT, SIGTERM,
  * SIGQUIT), 1 on a config or startup error, 2 on a usage error.
+ * Logging (-log-*, -syslog) is set up right after the config is built,
+ * before anything else logs; the config's warnings wait for it. SIGHUP
+ * (and /v1/agent/reload) reopens the log file and applies log_level.
  * Endpoints served: see libcore/httpd.c; DNS: libcore/dns.h.
- * Tests: t/t0002-agent-signals.sh, t/t0003-agent-config.sh, t/t1*.sh
+ * Tests: t/t0002-agent-signals.sh, t/t0003-agent-config.sh, t/t1*.sh,
+ *        t/t7004-logs.sh
  */
 #include <errno.h>
 #include <signal.h>
@@ -79,8 +83,19 @@ static const struct flagmap flagmaps[] = {
      "Deprecated alias of -retry-join. Repeatable."},
     {"join-wan", "retry_join_wan", K_LIST, "<addr>",
      "Deprecated alias of -retry-join-wan. Repeatable."},
+    {"log-file", "log_file", K_STR, "<path>",
+     "Path to the file the logs get written to (also to stderr); a\n"
+     "     directory or a path ending in / gets consul.log."},
+    {"log-json", "log_json", K_BOOL, NULL, "Output logs in JSON format."},
     {"log-level", "log_level", K_STR, "<level>",
      "Log level: trace, debug, info, warn, error."},
+    {"log-rotate-bytes", "log_rotate_bytes", K_INT, "<n>",
+     "Maximum number of bytes that should be written to a log file\n"
+     "     (0: no limit)."},
+    {"log-rotate-duration", "log_rotate_duration", K_STR, "<dur>",
+     "Time after which log rotation needs to be performed (24h)."},
+    {"log-rotate-max-files", "log_rotate_max_files", K_INT, "<n>",
+     "Maximum number of log file archives to keep (0: all, -1: none)."},
     {"max-query-time", "max_query_time", K_STR, "<dur>",
      "The maximum amount of time a blocking query can wait."},
     {"node", "node_name", K_STR, "<name>", "Name of this node."},
@@ -109,6 +124,8 @@ static const struct flagmap flagmaps[] = {
     {"server", "server", K_BOOL, NULL, "Switches agent to server mode."},
     {"server-port", "ports.server", K_INT, "<port>",
      "Server RPC (and Raft) port."},
+    {"syslog", "enable_syslog", K_BOOL, NULL,
+     "Enables logging to syslog (facility: syslog_facility, LOCAL0)."},
     {"ui", "ui_config.enabled", K_BOOL, NULL,
      "Enables the built-in static web UI server."},
 };
@@ -119,12 +136,18 @@ struct source {
     const char *val;
 };
 
+#define MAX_HELD_WARNINGS 64
+
 struct agent_args {
     json_t *flags;                 /* tree built from flags */
     struct source src[256];
     int n_src;
     int argc;
     char **argv;
+    /* Config warnings wait until the log outputs are set up. */
+    bool hold_warnings;
+    char *held[MAX_HELD_WARNINGS];
+    int n_held;
 };
 
 static int flag_cb(void *ctx, const char *name, const char *val, char *err)
@@ -198,8 +221,83 @@ static void build_opts(struct opt *opts, struct agent_args *aa)
 
 static void warn_cb(void *ctx, const char *msg)
 {
-    (void)ctx;
-    LOG_WARN("agent", "%s", msg);
+    struct agent_args *aa = ctx;
+    char *dup;
+
+    if (!aa->hold_warnings) {
+        LOG_WARN("agent", "%s", msg);
+    } else if (aa->n_held == MAX_HELD_WARNINGS ||
+               (dup = strdup(msg)) == NULL) {
+        LOG_WARN("agent", "%s", msg); /* early, as text, but not lost */
+    } else {
+        aa->held[aa->n_held++] = dup;
+    }
+}
+
+/* Log (when emit is true) and free the held warnings. */
+static void release_warnings(struct agent_args *aa, bool emit)
+{
+    for (int i = 0; i < aa->n_held; i++) {
+        if (emit)
+            LOG_WARN("agent", "%s", aa->held[i]);
+        free(aa->held[i]);
+    }
+    aa->n_held = 0;
+    aa->hold_warnings = false;
+}
+
+/* Consul's logging.Setup: level, format, then file and syslog. */
+static int setup_logging(const struct cfg *c, char *err)
+{
+    struct log_file_opts o = {
+        .path = c->log_file,
+        .rotate_bytes = c->log_rotate_bytes,
+        .rotate_ms = c->log_rotate_duration_ms,
+        .max_files = c->log_rotate_max_files,
+    };
+    int lvl = log_level_parse(c->log_level);
+
+    if (lvl >= 0)
+        log_set_level((enum log_level)lvl);
+    log_set_json(c->log_json);
+    if (c->log_file != NULL && c->log_file[0] != '\0' &&
+        log_file_open(&o, err) != 0) {
+        err_prefix(err, "Failed to setup logging");
+        return ERR_IO;
+    }
+    if (c->enable_syslog &&
+        log_syslog_open(c->syslog_facility, err) != 0) {
+        err_prefix(err, "Failed to setup logging");
+        log_file_close();
+        return ERR_INVAL;
+    }
+    return 0;
+}
+
+static void close_logging(void)
+{
+    log_file_close();
+    log_syslog_close();
+}
+
+static bool str_differs(const char *a, const char *b)
+{
+    return strcmp(a != NULL ? a : "", b != NULL ? b : "") != 0;
+}
+
+/* Only log_level is reloadable, as in Consul; say so when others moved. */
+static void warn_log_changes(const struct cfg *old, const struct cfg *nc)
+{
+    if (old->log_json != nc->log_json ||
+        str_differs(old->log_file, nc->log_file) ||
+        old->log_rotate_bytes != nc->log_rotate_bytes ||
+        old->log_rotate_duration_ms != nc->log_rotate_duration_ms ||
+        old->log_rotate_max_files != nc->log_rotate_max_files ||
+        old->enable_syslog != nc->enable_syslog ||
+        (nc->enable_syslog &&
+         str_differs(old->syslog_facility, nc->syslog_facility)))
+        LOG_WARN("agent", "log_json, log_file, log_rotate_*, enable_syslog "
+                 "and syslog_facility changes take effect at restart only");
 }
 
 /* Merge every source in order, then the flags; build the config. */
@@ -225,7 +323,7 @@ static int load_config(struct agent_args *aa, struct cfg *c, char *err)
     }
     if (rc == 0) {
         cfg_merge(tree, aa->flags);
-        rc = cfg_build(tree, c, warn_cb, NULL, err);
+        rc = cfg_build(tree, c, warn_cb, aa, err);
     }
     json_decref(tree);
     return rc;
@@ -237,10 +335,15 @@ static int reload(struct agent *a, void *ctx, char *err)
     struct cfg nc;
     int rc;
 
+    /* An external logrotate moved the file away: start a new one. */
+    if (log_file_reopen(err) != 0)
+        LOG_ERROR("agent", "%s", err);
     memset(&nc, 0, sizeof(nc));
     rc = load_config(aa, &nc, err);
-    if (rc == 0)
+    if (rc == 0) {
+        warn_log_changes(&a->cfg, &nc);
         rc = agent_reload_config(a, &nc, err);
+    }
     cfg_release(&nc);
     return rc;
 }
@@ -327,15 +430,19 @@ static int run(void)
     int rc;
 
     memset(&c, 0, sizeof(c));
-    if (load_config(&args, &c, err) != 0) {
+    args.hold_warnings = true;
+    if (load_config(&args, &c, err) != 0 || setup_logging(&c, err) != 0) {
         fprintf(stderr, "==> %s\n", err);
+        release_warnings(&args, false);
         cfg_release(&c);
         return 1;
     }
+    release_warnings(&args, true);
     uv_loop_init(&loop);
     if (agent_init(&the_agent, &loop, &c, err) != 0) {
         fprintf(stderr, "==> %s\n", err);
         cfg_release(&c);
+        close_logging();
         return 1;
     }
     agent_set_reload(&the_agent, reload, &args);
@@ -365,6 +472,7 @@ static int run(void)
     agent_release(&the_agent);
     httpd_free(h);
     dns_free(dns);
+    close_logging();
     return rc;
 }
 

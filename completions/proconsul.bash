@@ -46,10 +46,12 @@ _proconsul_flags() {
             -data-dir= -default-query-time= -dev -dns-port= -domain=
             -enable-local-script-checks -enable-script-checks -encrypt=
             -grpc-port= -hcl= -http-port= -https-port= -join= -join-wan=
-            -log-level= -max-query-time= -node= -node-id= -node-meta=
-            -pid-file= -primary-datacenter= -rejoin -retry-interval=
-            -retry-join= -retry-join-wan= -retry-max= -serf-lan-port=
-            -serf-wan-port= -server -server-port= -ui' ;;
+            -log-file= -log-json -log-level= -log-rotate-bytes=
+            -log-rotate-duration= -log-rotate-max-files= -max-query-time=
+            -node= -node-id= -node-meta= -pid-file= -primary-datacenter=
+            -rejoin -retry-interval= -retry-join= -retry-join-wan=
+            -retry-max= -serf-lan-port= -serf-wan-port= -server
+            -server-port= -syslog -ui' ;;
     'bootstrap')
         REPLY='-datacenter= -binary= -clients= -config-dir= -data-dir=
             -force -node-prefix= -out= -servers=' ;;
@@ -210,7 +212,7 @@ _proconsul_args() {
 _proconsul_value() {
     case $1 in
     -ca-file | -client-cert | -client-key | -token-file | -config-file | \
-        -pid-file | -binary | -socket)
+        -log-file | -pid-file | -binary | -socket)
         REPLY='file' ;;
     -ca-path | -config-dir | -data-dir | -out | -dir)
         REPLY='dir' ;;

@@ -131,6 +131,13 @@ struct cfg {
     bool ui;                  /* ui_config.enabled, legacy ui */
     char *ui_dir;
     char *log_level;          /* "INFO" */
+    bool log_json;
+    char *log_file;           /* NULL: none */
+    int64_t log_rotate_bytes;         /* 0: no size limit */
+    int64_t log_rotate_duration_ms;   /* 0 in the config -> 24 h */
+    int64_t log_rotate_max_files;     /* 0 keep all, < 0 keep none */
+    bool enable_syslog;
+    char *syslog_facility;    /* "LOCAL0"; checked when enable_syslog */
     char *pid_file;
     char *encrypt;
     bool leave_on_terminate;

@@ -62,6 +62,7 @@ static const char defaults_hcl[] =
     "raft_snapshot_interval = \"30s\"  raft_snapshot_threshold = 16384\n"
     "raft_trailing_logs = 10240\n"
     "retry_interval = \"30s\"  retry_interval_wan = \"30s\"  retry_max = 0\n"
+    "syslog_facility = \"LOCAL0\"\n"
     "telemetry { disable_hostname = false }\n"
     "ui_config { enabled = false }\n";
 
@@ -720,6 +721,35 @@ static int fill_log_level(struct cfg *c, struct bctx *b)
     return 0;
 }
 
+/* Consul's logging.Setup: a zero rotation duration means 24 h; a
+ * negative one (which Consul would take as "rotate on every line") and
+ * a facility go-syslog would refuse at start are errors here. */
+static int fill_logging(struct cfg *c, struct bctx *b)
+{
+    char q[ERR_QUOTE_MAX + 1];
+
+    c->log_json = bool_at(b, "log_json");
+    c->log_file = dup_at(b, "log_file", NULL);
+    c->log_rotate_bytes = int_at(b, "log_rotate_bytes");
+    c->log_rotate_duration_ms = dur_at(b, "log_rotate_duration");
+    c->log_rotate_max_files = int_at(b, "log_rotate_max_files");
+    c->enable_syslog = bool_at(b, "enable_syslog");
+    c->syslog_facility = dup_at(b, "syslog_facility", "LOCAL0");
+    if (c->log_rotate_duration_ms < 0)
+        return err_set(b->err, ERR_INVAL, "log_rotate_duration must not "
+                       "be negative");
+    if (c->log_rotate_duration_ms == 0)
+        c->log_rotate_duration_ms = 24LL * 3600 * 1000;
+    if (c->enable_syslog && c->syslog_facility != NULL &&
+        log_syslog_facility(c->syslog_facility) < 0)
+        return err_set(b->err, ERR_INVAL, "syslog_facility: invalid syslog "
+                       "facility \"%s\" (KERN, USER, MAIL, DAEMON, AUTH, "
+                       "SYSLOG, LPR, NEWS, UUCP, CRON, AUTHPRIV, FTP or "
+                       "LOCAL0 to LOCAL7)",
+                       err_quote(q, sizeof(q), c->syslog_facility));
+    return 0;
+}
+
 /* ---- validation ------------------------------------------------------- */
 
 static bool basic_name(const char *s)
@@ -832,6 +862,7 @@ static int fill(struct cfg *c, struct bctx *b)
     if (b->oom)
         return nomem(b->err);
     if ((rc = validate_names(c, b)) != 0 || (rc = fill_log_level(c, b)) ||
+        (rc = fill_logging(c, b)) != 0 ||
         (rc = fill_addrs(c, b)) != 0 || (rc = fill_ports(c, b)) != 0 ||
         (rc = fill_timing(c, b)) != 0 || (rc = fill_meta(c, b)) != 0 ||
         (rc = fill_acl(c, b)) != 0 || (rc = fill_autopilot(c, b)) != 0)
@@ -912,6 +943,8 @@ void cfg_release(struct cfg *c)
     free_strv(c->retry_join_wan, c->n_retry_join_wan);
     free(c->ui_dir);
     free(c->log_level);
+    free(c->log_file);
+    free(c->syslog_facility);
     free(c->pid_file);
     free(c->encrypt);
     free(c->domain);

@@ -216,7 +216,7 @@ static const struct cfg_key root_e_r[] = {
     K("key_file", STR), K("leave_on_terminate", BOOL),
     K("license_path", STR), O("limits", limits), K("locality", ANYOBJ),
     K("log_file", STR), K("log_json", BOOL), K("log_level", STR),
-    K("log_rotate_bytes", INT), K("log_rotate_duration", DUR),
+    K("log_rotate_bytes", UINT), K("log_rotate_duration", DUR),
     K("log_rotate_max_files", INT), K("max_query_time", DUR),
     K("node_id", STR), K("node_meta", MAP), K("node_name", STR),
     K("non_voting_server", BOOL), O("peering", peering),

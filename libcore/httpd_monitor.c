@@ -2,9 +2,10 @@
  *
  * Layer: http. Thread: loop only.
  * ?loglevel=<trace|debug|info|warn|error> (default info; anything else
- * is 400 "Unknown log level: x"), ?logjson for hclog's JSON lines. The
- * response is 200 with the headers sent at once, then one log line per
- * line, chunked, until the client goes away or the agent stops. The
+ * is 400 "Unknown log level: x"), ?logjson for hclog's JSON lines (made
+ * by log_, as with -log-json). The response is 200 with the headers
+ * sent at once, then one log line per line, chunked, until the client
+ * goes away or the agent stops. The
  * chunks are framed here: h2o's chunked filter turns an empty send into
  * a deferred proceed, which would hold the headers back until the first
  * line; without the filter an empty send writes them.
@@ -90,52 +91,6 @@ static bool pend_add(struct httpd_monitor *m, const char *s, size_t n,
     return true;
 }
 
-/* JSON string body of s (without quotes) into out; false if too long. */
-static bool json_esc(char *out, size_t cap, const char *s, size_t n)
-{
-    size_t o = 0;
-
-    for (size_t i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)s[i];
-
-        if (o + 7 > cap)
-            return false;
-        if (ch == '"' || ch == '\\') {
-            out[o++] = '\\';
-            out[o++] = (char)ch;
-        } else if (ch < 0x20) {
-            o += (size_t)snprintf(out + o, cap - o, "\\u%04x", ch);
-        } else {
-            out[o++] = (char)ch;
-        }
-    }
-    out[o] = '\0';
-    return true;
-}
-
-/* "<ts> [LEVEL] <mod>: <msg>" as hclog's JSON format (keys sorted). */
-static int json_line(char *out, size_t cap, enum log_level lvl,
-                     const char *line)
-{
-    static const char *const lv[] = {"trace", "debug", "info", "warn",
-                                     "error"};
-    const char *sp = strchr(line, ' '), *mod, *colon;
-    char m[4096], mo[256];
-
-    if (sp == NULL || (mod = strchr(sp, ']')) == NULL)
-        return -1;
-    mod += strspn(mod + 1, " ") + 1;
-    if ((colon = strstr(mod, ": ")) == NULL)
-        return -1;
-    if (!json_esc(mo, sizeof(mo), mod, (size_t)(colon - mod)) ||
-        !json_esc(m, sizeof(m), colon + 2, strlen(colon + 2)))
-        return -1;
-    return snprintf(out, cap, "{\"@level\":\"%s\",\"@message\":\"%s\","
-                    "\"@module\":\"%s\",\"@timestamp\":\"%.*s\"}\n",
-                    lvl < LOG_LVL_OFF ? lv[lvl] : "off", m, mo,
-                    (int)(sp - line), line);
-}
-
 /* Send the pending lines (and the drop marker) as one chunk. May free m
  * when h2o stops the request from inside h2o_send: nothing touches m
  * after it. */
@@ -181,18 +136,16 @@ static void on_kick(h2o_timeout_entry_t *e)
 static void on_line(void *ctx, enum log_level lvl, const char *line)
 {
     struct httpd_monitor *m = ctx;
-    char buf[8192];
-    int n;
+    size_t n = strlen(line);
 
+    (void)lvl;
     if (m->req == NULL || m->closing)
         return;
-    if (m->json)
-        n = json_line(buf, sizeof(buf), lvl, line);
-    else
-        n = snprintf(buf, sizeof(buf), "%s\n", line);
-    if (n < 0 || (size_t)n >= sizeof(buf) ||
-        !pend_add(m, buf, (size_t)n, MON_BUF_MAX - MON_MARKER))
+    /* The line and its newline, or neither. */
+    if (!pend_add(m, line, n + 1, MON_BUF_MAX - MON_MARKER))
         m->dropped++;
+    else
+        m->pend[m->plen - 1] = '\n';
     if (!m->sending && !h2o_timeout_is_linked(&m->kick))
         h2o_timeout_link(m->h->ctx.loop, &m->h->ctx.zero_timeout,
                          &m->kick);
@@ -253,7 +206,8 @@ static struct httpd_monitor *mon_new(struct httpd_ctx *c, int lvl)
     m->kick.cb = on_kick;
     m->gen.proceed = mon_proceed;
     m->gen.stop = mon_stop;
-    if (log_subscribe(on_line, m, (enum log_level)lvl) != 0) {
+    if (log_subscribe(on_line, m, (enum log_level)lvl,
+                      m->json ? LOG_SUB_JSON : 0) != 0) {
         free(m);
         return NULL;
     }

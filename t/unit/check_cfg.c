@@ -940,6 +940,36 @@ START_TEST(build_durations)
 }
 END_TEST
 
+START_TEST(build_logging)
+{
+    build_ok("data_dir = \"/d\"\n");
+    ck_assert(!C.log_json);
+    ck_assert_ptr_null(C.log_file);
+    ck_assert_int_eq(C.log_rotate_bytes, 0);
+    ck_assert_int_eq(C.log_rotate_duration_ms, 24LL * 3600 * 1000);
+    ck_assert_int_eq(C.log_rotate_max_files, 0);
+    ck_assert(!C.enable_syslog);
+    ck_assert_str_eq(C.syslog_facility, "LOCAL0");
+    cfg_release(&C);
+    build_ok("data_dir = \"/d\"\nlog_json = true\nlog_file = \"/l/\"\n"
+             "log_rotate_bytes = 1024\nlog_rotate_duration = \"90s\"\n"
+             "log_rotate_max_files = -1\nenable_syslog = true\n"
+             "syslog_facility = \"daemon\"\n");
+    ck_assert(C.log_json);
+    ck_assert_str_eq(C.log_file, "/l/");
+    ck_assert_int_eq(C.log_rotate_bytes, 1024);
+    ck_assert_int_eq(C.log_rotate_duration_ms, 90000);
+    ck_assert_int_eq(C.log_rotate_max_files, -1);
+    ck_assert(C.enable_syslog);
+    ck_assert_str_eq(C.syslog_facility, "daemon");
+    cfg_release(&C);
+    /* "0s" is Consul's default, 24 h; a facility matters only in use. */
+    build_ok("data_dir = \"/d\"\nlog_rotate_duration = \"0s\"\n"
+             "syslog_facility = \"nope\"\n");
+    ck_assert_int_eq(C.log_rotate_duration_ms, 24LL * 3600 * 1000);
+}
+END_TEST
+
 START_TEST(build_unknown_keys_warn)
 {
     build_ok("data_dir = \"/d\"\nfoo = 1\n"
@@ -1110,6 +1140,15 @@ static const char *const verrs[][2] = {
      "node_meta invalid: Key prefix 'consul-' is reserved for internal use"},
     {"data_dir = \"/d\"\nclient_addr = \"a b c d e f g h i j k l m n o p "
      "q\"\n", "client_addr: too many addresses (at most 16)"},
+    {"data_dir = \"/d\"\nlog_rotate_bytes = -1\n",
+     "'log_rotate_bytes' must not be negative"},
+    {"data_dir = \"/d\"\nlog_rotate_duration = \"-1h\"\n",
+     "log_rotate_duration must not be negative"},
+    {"data_dir = \"/d\"\nenable_syslog = true\n"
+     "syslog_facility = \"LOCAL8\"\n",
+     "syslog_facility: invalid syslog facility \"LOCAL8\" (KERN, USER, MAIL, "
+     "DAEMON, AUTH, SYSLOG, LPR, NEWS, UUCP, CRON, AUTHPRIV, FTP or LOCAL0 "
+     "to LOCAL7)"},
 };
 
 START_TEST(build_validation_errors)
@@ -1289,6 +1328,7 @@ static Suite *cfg_suite(void)
     tcase_add_test(tc, build_dev);
     tcase_add_test(tc, build_addresses);
     tcase_add_test(tc, build_durations);
+    tcase_add_test(tc, build_logging);
     tcase_add_test(tc, build_unknown_keys_warn);
     tcase_add_test(tc, build_deprecated_tokens);
     tcase_add_test(tc, build_deprecated_new_key_wins);
