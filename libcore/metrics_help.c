@@ -16,10 +16,6 @@ static const struct {
     /* sorted by name: bsearch */
     {"api.http", "Time to answer an HTTP API request, by method and route, "
                  "in ms."},
-    {"autopilot.failure_tolerance", "Voting servers that can fail before "
-                                    "the cluster loses quorum."},
-    {"autopilot.healthy", "1 when autopilot sees every server healthy, "
-                          "else 0."},
     {"fsm.acl", "Time to apply an ACL change to the state, in ms."},
     {"fsm.autopilot", "Time to apply an autopilot configuration change, in "
                       "ms."},
@@ -40,7 +36,6 @@ static const struct {
     {"members.servers", "Servers in the LAN pool (alive)."},
     {"raft.applied_index", "Index of the last entry applied to the state."},
     {"raft.apply", "Writes the leader accepted into the Raft log."},
-    {"raft.commitNumLogs", "Entries in the last batch committed."},
     {"raft.commitTime", "Time from a write on the leader until it is "
                         "committed and applied, in ms."},
     {"raft.commit_index", "Index of the last committed Raft entry."},
@@ -48,7 +43,6 @@ static const struct {
     {"raft.last_index", "Index of the last entry in the Raft log."},
     {"raft.leader.lastContact", "Time since the leader last heard from a "
                                 "follower, in ms."},
-    {"raft.peers", "Servers in the Raft configuration."},
     {"raft.state.candidate", "Times this server started an election."},
     {"raft.state.follower", "Times this server became a follower."},
     {"raft.state.leader", "Times this server became the leader."},

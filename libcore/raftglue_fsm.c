@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "metrics.h"
 
 #define FRAME_MAGIC 0x31524350u /* "PCR1" read as little endian */
 #define FRAME_HDR 8
@@ -61,6 +62,8 @@ static int fsm_apply_cb(struct raft_fsm *rf, const struct raft_buffer *buf,
     const void *data;
     size_t len;
 
+    uint64_t t0 = metrics_now_ns();
+
     memset(&gf->last_result, 0, sizeof(gf->last_result));
     rc = raftglue_unframe(buf, &data, &len) != 0
              ? err_set(err, ERR_PARSE, "bad entry frame")
@@ -74,6 +77,7 @@ static int fsm_apply_cb(struct raft_fsm *rf, const struct raft_buffer *buf,
         gf->fsm->last_index = index;
     }
     *result = &gf->last_result;
+    metrics_sample("raft.fsm.apply", metrics_since_ms(t0));
     return 0;
 }
 
