@@ -15,6 +15,10 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
+#if defined(__SANITIZE_ADDRESS__)
+/* libasan's (GCC ships no header for it; clang's allocator_interface.h) */
+size_t __sanitizer_get_current_allocated_bytes(void);
+#endif
 
 static double boot_time(void)
 {
@@ -89,14 +93,20 @@ static double count_fds(void)
 void metrics_proc_read(struct metrics_proc *p)
 {
     struct rlimit rl;
+#if defined(__SANITIZE_ADDRESS__)
+    /* ASan's allocator replaces glibc's, whose mallinfo2 then says 0 */
+    double heap = (double)__sanitizer_get_current_allocated_bytes();
+#else
     struct mallinfo2 mi = mallinfo2();
+    double heap = (double)(mi.uordblks + mi.hblkhd);
+#endif
 
     memset(p, 0, sizeof(*p));
     read_stat(p);
     p->open_fds = count_fds();
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
         p->max_fds = (double)rl.rlim_cur;
-    p->heap_bytes = (double)(mi.uordblks + mi.hblkhd);
+    p->heap_bytes = heap;
 }
 
 void metrics_proc_gauges(struct metrics *m, const struct metrics_proc *p)
