@@ -7,7 +7,8 @@ set -eu
 
 PKGS="build-essential pkg-config libuv1-dev libraft-dev libh2o-dev libjansson-dev
 libmsgpack-dev libssl-dev libcurl4-openssl-dev libarchive-dev zlib1g-dev
-libyaml-dev libldns-dev check curl perl serf dnsutils ansible-core supervisor"
+libyaml-dev libldns-dev check curl perl serf dnsutils ansible-core supervisor
+prometheus"
 if [ "${1:-}" = "--bench" ]; then
     PKGS="$PKGS wrk iproute2"
 fi
