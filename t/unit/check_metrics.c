@@ -187,7 +187,8 @@ START_TEST(hostname_only_on_gauges_and_labels)
     metrics_sample_add(m, "api.http", 1.5, l, 2);
     metrics_counter_add(m, "raft.apply", 1, NULL, 0);
     j = render_json();
-    ck_assert_ptr_nonnull(find(j, "Gauges", "consul.web-1.runtime.alloc_bytes"));
+    ck_assert_ptr_nonnull(
+        find(j, "Gauges", "consul.web-1.runtime.alloc_bytes"));
     ck_assert_ptr_nonnull(find(j, "Counters", "consul.raft.apply"));
     e = find(j, "Samples", "consul.api.http");
     ck_assert_ptr_nonnull(e);
@@ -430,7 +431,8 @@ START_TEST(process_stats)
     }
     s = render_prom();
     ck_assert_ptr_nonnull(strstr(s, "# TYPE process_open_fds gauge\n"));
-    ck_assert_ptr_nonnull(strstr(s, "# TYPE process_cpu_seconds_total counter"));
+    ck_assert_ptr_nonnull(
+        strstr(s, "# TYPE process_cpu_seconds_total counter"));
     free(s);
 }
 END_TEST
