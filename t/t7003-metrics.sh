@@ -151,7 +151,7 @@ test_expect_success 'JSON: gauges (s1 has no hostname in them)' '
 	jcheck $f Gauges consul.memberlist.health.score "\$e->{Value} >= 0" network=lan &&
 	jcheck $f Gauges consul.server.isLeader "\$e->{Value} == (q($leader) eq q(s1) ? 1 : 0)" &&
 	jcheck $f Samples consul.memberlist.probeNode "\$e->{Min} >= 0" network=lan &&
-	jcheck $f Samples consul.runtime.loop_lag "\$e->{Count} >= 5"
+	jcheck $f Samples consul.runtime.loop_lag "\$e->{Count} >= 1 && \$e->{Min} >= 0"
 '
 
 test_expect_success 'JSON: s2 (disable_hostname false, Prometheus on) puts the hostname into gauge names' '
