@@ -445,6 +445,8 @@ static int start_gossip(struct agent *a, char *err)
 
 int agent_start(struct agent *a, char *err)
 {
+    if (agent_metrics_start(a, err) != 0)
+        return ERR_NOMEM;
     for (size_t i = 0; i < sizeof(stop_signals) / sizeof(int); i++) {
         uv_signal_init(a->loop, &a->sigs[i]);
         a->sigs[i].data = a;
@@ -635,6 +637,7 @@ void agent_stop(struct agent *a)
         a->pending_closes++;
         stop_gossip(a);
     }
+    agent_metrics_stop(a);
     close_done(a);
 }
 
@@ -680,6 +683,7 @@ void agent_release(struct agent *a)
     fsm_release(&a->fsm);
     agent_acl_release(a);
     agent_servers_release(a);
+    agent_metrics_release(a);
     cfg_release(&a->cfg);
     free(a->data_dir);
     a->data_dir = NULL;

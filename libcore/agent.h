@@ -125,6 +125,11 @@ struct agent {
     /* a restore left staged by a leader that died (agent_servers.c) */
     char stage_id[80];
     uint64_t stage_len, stage_since_ms;
+    /* telemetry (agent_metrics.c) */
+    struct metrics *metrics;    /* also the process-wide registry */
+    uv_timer_t metrics_timer;   /* 1 s: gauges, loop lag */
+    bool metrics_timer_on;
+    uint64_t metrics_tick_ns;
 };
 
 /* Prepare everything but start nothing. Takes ownership of *cfg on
@@ -222,6 +227,17 @@ uint64_t agent_last_contact_ms(struct agent *a);
  * FSM next applies or restores. */
 const struct cfg_autopilot *agent_autopilot(struct agent *a,
                                             struct cfg_autopilot *buf);
+
+/* ---- telemetry (agent_metrics.c) ----
+ * The registry (telemetry.metrics_prefix, disable_hostname,
+ * prometheus_retention_time), set as the process-wide one so every layer
+ * records into it, and a 1 s timer that sets the gauges (runtime.*,
+ * raft.*, memberlist.*, members.*, state.*, server.isLeader) and samples
+ * runtime.loop_lag (how late that timer ran, in ms). */
+int agent_metrics_start(struct agent *a, char *err);
+/* From agent_stop: stops and closes the timer. */
+void agent_metrics_stop(struct agent *a);
+void agent_metrics_release(struct agent *a);
 
 /* ---- ACLs (agent_acl.c) ----
  * The agent's own tokens (acl.tokens.* in the config, replaced by those

@@ -160,6 +160,7 @@ struct cfg {
     int64_t http_max_conns_per_client;
     int64_t prometheus_retention_ms;  /* telemetry.prometheus_retention_time */
     bool telemetry_disable_hostname;
+    char *telemetry_metrics_prefix;   /* "consul" */
     char **node_meta_keys, **node_meta_vals;
     int n_node_meta;
     struct cfg_acl acl;

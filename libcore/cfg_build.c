@@ -63,7 +63,7 @@ static const char defaults_hcl[] =
     "raft_trailing_logs = 10240\n"
     "retry_interval = \"30s\"  retry_interval_wan = \"30s\"  retry_max = 0\n"
     "syslog_facility = \"LOCAL0\"\n"
-    "telemetry { disable_hostname = false }\n"
+    "telemetry { disable_hostname = false  metrics_prefix = \"consul\" }\n"
     "ui_config { enabled = false }\n";
 
 /* Consul's DevSource, plus bootstrap: a dev agent elects itself. */
@@ -554,6 +554,8 @@ static int fill_timing(struct cfg *c, struct bctx *b)
     c->prometheus_retention_ms =
         dur_at(b, "telemetry.prometheus_retention_time");
     c->telemetry_disable_hostname = bool_at(b, "telemetry.disable_hostname");
+    c->telemetry_metrics_prefix = dup_at(b, "telemetry.metrics_prefix",
+                                         "consul");
     return 0;
 }
 
@@ -948,6 +950,7 @@ void cfg_release(struct cfg *c)
     free(c->pid_file);
     free(c->encrypt);
     free(c->domain);
+    free(c->telemetry_metrics_prefix);
     free_strv(c->node_meta_keys, c->n_node_meta);
     free_strv(c->node_meta_vals, c->n_node_meta);
     release_acl(&c->acl);

@@ -522,6 +522,25 @@ const char *gossip_member_tag(const struct gossip_member *m, const char *key)
     return NULL;
 }
 
+const struct metrics_label gossip_lan_label[1] = {{"network", "lan"}};
+
+void gossip_metrics(struct gossip *g)
+{
+    static const char *const states[] = {"alive", "suspect", "dead", "left"};
+    struct metrics_label l[2] = {gossip_lan_label[0], {"node_state", ""}};
+    size_t count[4] = {0};
+
+    for (size_t i = 0; i < g->n_nodes; i++)
+        if (g->nodes[i]->state >= GN_ALIVE && g->nodes[i]->state <= GN_LEFT)
+            count[g->nodes[i]->state]++;
+    for (size_t i = 0; i < 4; i++) {
+        l[1].value = states[i];
+        metrics_gauge_l("memberlist.node.instances", (double)count[i], l, 2);
+    }
+    metrics_gauge_l("memberlist.health.score", (double)g->awareness,
+                    gossip_lan_label, 1);
+}
+
 void gossip_stats(struct gossip *g, struct gossip_stats *st)
 {
     memset(st, 0, sizeof(*st));

@@ -222,6 +222,12 @@ struct gossip_stats {
 };
 void gossip_stats(struct gossip *g, struct gossip_stats *st);
 
+/* Record the pool's gauges (memberlist.health.score and
+ * memberlist.node.instances by node_state) in the process-wide metrics
+ * registry; member events and probe timings are recorded as they
+ * happen. */
+void gossip_metrics(struct gossip *g);
+
 typedef void (*gossip_close_cb)(void *ctx);
 /* Stop everything (no leave: call gossip_leave first for that), close
  * every uv handle and free g; cb runs afterwards. Pending join/leave

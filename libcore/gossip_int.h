@@ -26,6 +26,7 @@
 #include <uv.h>
 
 #include "gossip.h"
+#include "metrics.h"
 
 /* memberlist message types (first byte of a packet or stream). */
 enum {
@@ -429,7 +430,11 @@ struct gossip_probe {
     uint64_t timeout_at, deadline;
     int expected_nacks, nacks;
     int tcp;
+    uint64_t start_ns;   /* metrics_now_ns() at the ping: probeNode */
 };
+
+/* Consul labels its memberlist and serf metrics with the pool. */
+extern const struct metrics_label gossip_lan_label[1];
 
 /* What the core needs from the outside world. */
 struct gossip_tp {

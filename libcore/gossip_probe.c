@@ -258,6 +258,8 @@ static void probe_ok(struct gossip *g)
         n->udp_warned = false;
     gossip_sm_awareness(g, -1);
     g->probe.phase = GP_IDLE;
+    metrics_sample_l("memberlist.probeNode",
+                     metrics_since_ms(g->probe.start_ns), gossip_lan_label, 1);
 }
 
 static void handle_ack(struct gossip *g, struct gossip_mpr *r)
@@ -478,6 +480,7 @@ static void probe_node(struct gossip *g, struct gossip_node *n)
     g->probe.seq = ++g->seq;
     g->probe.timeout_at = g->now + g->t.probe_timeout;
     g->probe.deadline = g->now + probe_interval(g);
+    g->probe.start_ns = metrics_now_ns();
     fill_ping(g, n, &p);
     gossip_buf_init(&b, GOSSIP_PKT_MAX);
     if (gossip_enc_ping(&b, &p) == 0) {
@@ -581,6 +584,8 @@ static void probe_finish(struct gossip *g, struct gossip_node *n)
     struct gm_suspect s;
 
     g->probe.phase = GP_IDLE;
+    metrics_sample_l("memberlist.probeNode",
+                     metrics_since_ms(g->probe.start_ns), gossip_lan_label, 1);
     if (g->probe.tcp == GT_OK) {
         udp_blocked(g, n);
         gossip_sm_awareness(g, -1);
@@ -664,6 +669,7 @@ void gossip_sm_gossip_tick(struct gossip *g)
     struct gossip_node *peers[16];
     size_t k = g->t.gossip_nodes < 16 ? g->t.gossip_nodes : 16;
     struct gossip_parts *pt;
+    uint64_t t0 = metrics_now_ns();
 
     g->t_gossip = g->now + g->t.gossip_interval;
     if (g->n_nodes == 0)
@@ -680,6 +686,8 @@ void gossip_sm_gossip_tick(struct gossip *g)
         send_parts(g, peers[i], &peers[i]->addr, pt);
     }
     free(pt);
+    metrics_sample_l("memberlist.gossip", metrics_since_ms(t0),
+                     gossip_lan_label, 1);
 }
 
 static uint64_t pushpull_scale(const struct gossip *g)

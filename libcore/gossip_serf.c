@@ -210,6 +210,9 @@ void gossip_serf_node_join(struct gossip *g, const struct gossip_node *n)
             m->status_ltime = in->ltime;
         }
     } else {
+        /* serf's flap: back within its FlapTimeout (60 s) of failing */
+        if (m->status == GOSSIP_FAILED && g->now - m->leave_time < 60000)
+            metrics_incr_l("serf.member.flap", 1, gossip_lan_label, 1);
         m->status = GOSSIP_ALIVE;
         m->leave_time = 0;
     }
@@ -220,6 +223,7 @@ void gossip_serf_node_join(struct gossip *g, const struct gossip_node *n)
     gossip_addr_str(&n->addr, where, sizeof(where));
     LOG_INFO("gossip", "member '%s' joined at %s", m->name, where);
     gossip_snap_alive(g, m->name, &m->addr);
+    metrics_incr_l("serf.member.join", 1, gossip_lan_label, 1);
     emit(g, GOSSIP_EVENT_JOIN, m);
 }
 
@@ -247,6 +251,9 @@ void gossip_serf_node_leave(struct gossip *g, const struct gossip_node *n)
     else
         LOG_INFO("gossip", "member '%s' failed", m->name);
     gossip_snap_not_alive(g, m->name);
+    metrics_incr_l(ev == GOSSIP_EVENT_LEAVE ? "serf.member.left"
+                                            : "serf.member.failed",
+                   1, gossip_lan_label, 1);
     emit(g, ev, m);
 }
 
@@ -260,6 +267,7 @@ void gossip_serf_node_update(struct gossip *g, const struct gossip_node *n)
     set_tags(m, n);
     memcpy(m->vsn, n->vsn, 6);
     LOG_INFO("gossip", "member '%s' updated", m->name);
+    metrics_incr_l("serf.member.update", 1, gossip_lan_label, 1);
     emit(g, GOSSIP_EVENT_UPDATE, m);
 }
 

@@ -564,6 +564,7 @@ void gossip_sm_suspect(struct gossip *g, const struct gm_suspect *s)
         return;
     }
     bcast_suspect(g, GM_SUSPECT, s, GB_NONE);
+    metrics_incr_l("memberlist.msg.suspect", 1, gossip_lan_label, 1);
     n->inc = s->inc;
     n->state = GN_SUSPECT;
     n->state_change = g->now;
@@ -612,6 +613,7 @@ void gossip_sm_dead(struct gossip *g, const struct gm_suspect *d, int notify)
         return;
     }
     bcast_suspect(g, GM_DEAD, d, local ? GB_LEAVE_DEAD : notify);
+    metrics_incr_l("memberlist.msg.dead", 1, gossip_lan_label, 1);
     n->inc = d->inc;
     n->state = strcmp(d->node, d->from) == 0 ? GN_LEFT : GN_DEAD;
     n->state_change = g->now;

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "metrics.h"
 
 /* The largest body of any route but PUT /v1/snapshot (whose limit is
  * limits.snapshot_max_bytes); KV checks its own, smaller one. H2O reads
@@ -77,6 +78,8 @@ static const struct route routes[] = {
      P(NODE, WRITE, SELF)},
     {"/v1/agent/members", GET, LOCAL, httpd_agent_members,
      P(NODE, READ, HANDLER), PUB},
+    {"/v1/agent/metrics", GET, LOCAL, httpd_agent_metrics,
+     P(AGENT, READ, SELF), PUB},
     {"/v1/agent/monitor", GET, LOCAL, httpd_agent_monitor,
      P(AGENT, READ, SELF), PUB},
     {"/v1/agent/reload", PUT, LOCAL, httpd_agent_reload, PUB,
@@ -335,6 +338,7 @@ static void dispatch(struct httpd_ctx *c, const char *raw, size_t rawlen)
     c->rest = dlen >= rl ? path + rl : path + dlen;
     c->rest_len = dlen >= rl ? dlen - rl : 0;
     c->route = r;
+    c->metric_route = r->path;
     if (httpd_needs_forward(c, r->kind)) {
         httpd_forward(c, run_route);
         return;
@@ -354,6 +358,7 @@ static int handle(h2o_handler_t *self, h2o_req_t *req, bool via_rpc)
     c->a = h->a;
     c->method = parse_method(req->method);
     c->via_rpc = via_rpc;
+    c->start_ns = metrics_now_ns();
     if (req->query_at != SIZE_MAX &&
         parse_query(c, req->path.base + req->query_at + 1,
                     req->path.len - req->query_at - 1) != 0) {

@@ -81,6 +81,10 @@ struct httpd_ctx {
     const struct httpd_perm *acl_perm; /* dispatch: the route's check */
     void (*acl_next)(struct httpd_ctx *c); /* ... and its handler */
     const void *route;    /* httpd.c's route table row */
+    /* metrics: when the request arrived, its route pattern (NULL: no
+     * route, nothing recorded) */
+    uint64_t start_ns;
+    const char *metric_route;
 };
 
 /* What a route needs (one per method class in the route table). */
@@ -252,6 +256,8 @@ void httpd_agent_version(struct httpd_ctx *c);
 void httpd_agent_reload(struct httpd_ctx *c);
 /* GET /v1/agent/monitor: stream log lines (httpd_monitor.c). */
 void httpd_agent_monitor(struct httpd_ctx *c);
+/* GET /v1/agent/metrics (httpd_metrics.c). */
+void httpd_agent_metrics(struct httpd_ctx *c);
 /* Agent stopping: end every monitor stream with its final chunk. */
 void httpd_monitor_stop_all(struct httpd *h);
 void httpd_agent_members(struct httpd_ctx *c);

@@ -17,6 +17,7 @@
 
 #include "kv.h"
 #include "log.h"
+#include "metrics.h"
 
 enum get_mode { GET_ONE, GET_RECURSE, GET_KEYS };
 
@@ -243,6 +244,7 @@ static void write_done(struct httpd_ctx *c, int rc,
         httpd_error_rc(c, rc, msg);
         return;
     }
+    metrics_sample("kvs.apply", metrics_since_ms(c->start_ns));
     if (res->rc != 0) {
         snprintf(buf, sizeof(buf), "%s", err_str(res->rc));
         httpd_error_rc(c, res->rc == ERR_INVAL ? ERR_INVAL : res->rc, buf);

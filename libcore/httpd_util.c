@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "opt.h"
 
 struct httpd_pending {
@@ -113,12 +114,40 @@ static void common_headers(struct httpd_ctx *c)
                  pol != NULL && pol[0] != '\0' ? pol : "allow");
 }
 
+/* Consul's consul.api.http sample: labels method and path (the route
+ * pattern without its first '/', '/' as '_': "v1_kv_"); requests that
+ * came from another agent on the server port count as rpc.request. */
+static void record_request(struct httpd_ctx *c)
+{
+    char method[16], path[96];
+    struct metrics_label l[2] = {{"method", method}, {"path", path}};
+    const char *r = c->metric_route;
+    size_t n = 0, mlen = c->req->method.len;
+
+    if (r == NULL)
+        return;
+    c->metric_route = NULL; /* once */
+    if (c->via_rpc) {
+        metrics_incr("rpc.request", 1);
+        return;
+    }
+    for (r += *r == '/'; *r != '\0' && n < sizeof(path) - 1; r++)
+        path[n++] = *r == '/' ? '_' : *r;
+    path[n] = '\0';
+    if (mlen >= sizeof(method))
+        mlen = sizeof(method) - 1;
+    memcpy(method, c->req->method.base, mlen);
+    method[mlen] = '\0';
+    metrics_sample_l("api.http", metrics_since_ms(c->start_ns), l, 2);
+}
+
 void httpd_send_body(struct httpd_ctx *c, int status, const char *ctype,
                      const void *body, size_t len)
 {
     h2o_req_t *req = c->req;
     char *copy = h2o_mem_alloc_pool(&req->pool, len + 1);
 
+    record_request(c);
     memcpy(copy, body, len);
     common_headers(c);
     req->res.status = status;

@@ -9,11 +9,13 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "util_fs.h"
 
 #define POLL_MS 50
@@ -23,6 +25,7 @@ struct apply_req {
     struct raftglue *rg;
     raftglue_apply_cb cb;
     void *ctx;
+    uint64_t start_ns;
 };
 
 struct barrier_req {
@@ -61,8 +64,52 @@ static void poll_cb(uv_timer_t *t)
     rg->last_state = st;
     LOG_INFO("raft", "entering %s state (term %llu)", state_name(st),
              (unsigned long long)rg->raft.current_term);
+    if (st == RAFT_LEADER)
+        metrics_incr("raft.state.leader", 1);
+    else if (st == RAFT_FOLLOWER)
+        metrics_incr("raft.state.follower", 1);
+    else if (st == RAFT_CANDIDATE)
+        metrics_incr("raft.state.candidate", 1);
     if (rg->on_state != NULL)
         rg->on_state(rg->state_ctx, old, st);
+}
+
+#define RG_OF(io) \
+    ((struct raftglue *)((char *)(io) - offsetof(struct raftglue, io)))
+
+static void heard_from(struct raftglue *rg, uint64_t id)
+{
+    size_t i, free_slot = RAFTGLUE_MAX_HEARD;
+
+    for (i = 0; i < RAFTGLUE_MAX_HEARD; i++) {
+        if (rg->heard[i].id == id)
+            break;
+        if (rg->heard[i].id == 0 && free_slot == RAFTGLUE_MAX_HEARD)
+            free_slot = i;
+    }
+    if (i == RAFTGLUE_MAX_HEARD)
+        i = free_slot;
+    if (i == RAFTGLUE_MAX_HEARD)
+        return;
+    rg->heard[i].id = id;
+    rg->heard[i].ms = uv_now(rg->loop);
+}
+
+static void recv_wrap(struct raft_io *io, struct raft_message *msg)
+{
+    struct raftglue *rg = RG_OF(io);
+
+    heard_from(rg, msg->server_id);
+    rg->raft_recv(io, msg);
+}
+
+static int start_wrap(struct raft_io *io, unsigned msecs,
+                      raft_io_tick_cb tick, raft_io_recv_cb recv)
+{
+    struct raftglue *rg = RG_OF(io);
+
+    rg->raft_recv = recv;
+    return rg->io_start(io, msecs, tick, recv_wrap);
 }
 
 int raftglue_init(struct raftglue *rg, uv_loop_t *loop, struct fsm *fsm,
@@ -94,6 +141,8 @@ int raftglue_init(struct raftglue *rg, uv_loop_t *loop, struct fsm *fsm,
      * snapshot_async (raftglue_fsm.c). */
     if (rg->io.async_work != NULL && rg->io.version < 2)
         rg->io.version = 2;
+    rg->io_start = rg->io.start;
+    rg->io.start = start_wrap;
     rg->tracer.impl = rg;
     rg->tracer.enabled = log_get_level() <= LOG_LVL_TRACE;
     rg->tracer.emit = tracer_emit;
@@ -232,6 +281,7 @@ static void apply_done(struct raft_apply *req, int status, void *result)
     struct fsm_result res;
 
     if (status == 0 && result != NULL) {
+        metrics_sample("raft.commitTime", metrics_since_ms(ar->start_ns));
         res = *(struct fsm_result *)result;
         ar->cb(ar->ctx, 0, &res);
     } else {
@@ -261,6 +311,7 @@ int raftglue_apply(struct raftglue *rg, void *buf, size_t len,
     ar->cb = cb;
     ar->ctx = ctx;
     ar->req.data = ar;
+    ar->start_ns = metrics_now_ns();
     rv = raft_apply(&rg->raft, &ar->req, &rb, 1, apply_done);
     if (rv != 0) {
         free(ar);
@@ -270,6 +321,7 @@ int raftglue_apply(struct raftglue *rg, void *buf, size_t len,
                                             : raft_strerror(rv));
     }
     raft_free(buf); /* the framed copy went to raft */
+    metrics_incr("raft.apply", 1);
     return 0;
 }
 
@@ -357,6 +409,30 @@ void raftglue_stats(struct raftglue *rg, struct raftglue_stats *st)
     st->last_log_term = last_term(&rg->raft.log);
     st->num_peers = rg->raft.configuration.n > 0
                         ? rg->raft.configuration.n - 1 : 0;
+}
+
+void raftglue_metrics(struct raftglue *rg)
+{
+    const struct raft_configuration *c = &rg->raft.configuration;
+    uint64_t now = uv_now(rg->loop);
+
+    if (!rg->started || rg->closing)
+        return;
+    metrics_gauge("raft.applied_index", (double)raft_last_applied(&rg->raft));
+    metrics_gauge("raft.last_index", (double)raft_last_index(&rg->raft));
+    metrics_gauge("raft.commit_index", (double)rg->raft.commit_index);
+    metrics_gauge("raft.term", (double)rg->raft.current_term);
+    if (raft_state(&rg->raft) != RAFT_LEADER)
+        return;
+    for (unsigned i = 0; i < c->n; i++) {
+        if (c->servers[i].id == rg->raft.id)
+            continue;
+        for (size_t j = 0; j < RAFTGLUE_MAX_HEARD; j++)
+            if (rg->heard[j].id == c->servers[i].id && rg->heard[j].ms > 0)
+                metrics_sample("raft.leader.lastContact",
+                               (double)(now > rg->heard[j].ms
+                                            ? now - rg->heard[j].ms : 0));
+    }
 }
 
 void raftglue_servers(struct raftglue *rg, raftglue_server_fn fn, void *ctx)

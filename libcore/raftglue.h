@@ -22,6 +22,8 @@
 
 struct raftglue;
 
+#define RAFTGLUE_MAX_HEARD 16
+
 /* Called once per raftglue_apply: rc 0 and res filled when the command
  * was committed and applied; otherwise a negative ERR_* (ERR_NOLEADER
  * when leadership was lost) and res NULL. */
@@ -57,6 +59,14 @@ struct raftglue {
     bool started;
     bool closing;
     char address[64];
+    /* metrics: libraft's io->start and recv callback, wrapped to note
+     * when each server was last heard from (raft.leader.lastContact) */
+    int (*io_start)(struct raft_io *io, unsigned msecs,
+                    raft_io_tick_cb tick, raft_io_recv_cb recv);
+    raft_io_recv_cb raft_recv;
+    struct {
+        uint64_t id, ms;
+    } heard[RAFTGLUE_MAX_HEARD];
 };
 
 /* Set up raft with its log in dir (created if missing); Raft traffic
@@ -150,6 +160,14 @@ uint64_t raftglue_leader_id(struct raftglue *rg);
 uint64_t raftglue_config_index(struct raftglue *rg);
 /* Role of id in the configuration: RAFT_VOTER/STANDBY/SPARE, -1 none. */
 int raftglue_role(struct raftglue *rg, uint64_t id);
+
+/* Record the Raft gauges (raft.applied_index, raft.last_index,
+ * raft.commit_index, raft.term) in the process-wide metrics registry
+ * and, on the leader, one raft.leader.lastContact sample per other
+ * server (ms since it was last heard from). Counters and timings
+ * (raft.apply, raft.commitTime, raft.fsm.apply, raft.state.*) are
+ * recorded as they happen. */
+void raftglue_metrics(struct raftglue *rg);
 
 void raftglue_set_state_cb(struct raftglue *rg, raftglue_state_cb cb,
                            void *ctx);

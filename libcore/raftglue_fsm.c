@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "util_fs.h"
 
 #define FRAME_MAGIC 0x31524350u /* "PCR1" read as little endian */
@@ -76,6 +77,8 @@ static int fsm_apply_cb(struct raft_fsm *rf, const struct raft_buffer *buf,
     const void *data;
     size_t len;
 
+    uint64_t t0 = metrics_now_ns();
+
     memset(&gf->last_result, 0, sizeof(gf->last_result));
     rc = raftglue_unframe(buf, &data, &len) != 0
              ? err_set(err, ERR_PARSE, "bad entry frame")
@@ -89,6 +92,7 @@ static int fsm_apply_cb(struct raft_fsm *rf, const struct raft_buffer *buf,
         gf->fsm->last_index = index;
     }
     *result = &gf->last_result;
+    metrics_sample("raft.fsm.apply", metrics_since_ms(t0));
     return 0;
 }
 

@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 
 layer() {
     case "$1" in
-    err|log|buf|mem|opt|clock|util|version) echo 0 ;;
+    err|log|buf|mem|opt|clock|util|version|metrics) echo 0 ;;
     json|cfg|hcl) echo 1 ;;
     kv|cat|sess|acl|snap|fsm) echo 2 ;;
     raftglue|gossip|rpc) echo 3 ;;

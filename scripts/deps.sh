@@ -8,7 +8,7 @@ set -eu
 PKGS="build-essential pkg-config libuv1-dev libraft-dev libh2o-dev libjansson-dev
 libmsgpack-dev libssl-dev libcurl4-openssl-dev libarchive-dev zlib1g-dev
 libyaml-dev libldns-dev check curl perl serf dnsutils ansible-core supervisor
-iproute2"
+iproute2 prometheus"
 if [ "${1:-}" = "--bench" ]; then
     PKGS="$PKGS wrk iproute2"
 fi

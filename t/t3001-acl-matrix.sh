@@ -138,6 +138,7 @@ cat >samples <<EOF
 /v1/agent/maintenance|PUT|/v1/agent/maintenance?enable=false||node "$N" { policy = "write" }|node "$N" { policy = "read" }|deny
 /v1/agent/members|GET|/v1/agent/members||node "$N" { policy = "read" }|node "other" { policy = "read" }|filter:"Name":"$N"
 /v1/agent/monitor|GET|/v1/agent/monitor?loglevel=debug||agent "$N" { policy = "read" }|agent "other" { policy = "read" }|stream
+/v1/agent/metrics|GET|/v1/agent/metrics||agent "$N" { policy = "read" }|agent "other" { policy = "read" }|deny
 /v1/agent/reload|PUT|/v1/agent/reload||agent "$N" { policy = "write" }|agent "$N" { policy = "read" }|deny
 /v1/agent/self|GET|/v1/agent/self||agent "$N" { policy = "read" }|agent "other" { policy = "read" }|deny
 /v1/agent/service/|GET|/v1/agent/service/web||service "web" { policy = "read" }|service "db" { policy = "read" }|deny
