@@ -620,6 +620,9 @@ if [ "$M_RC" != 0 ]; then
 	echo "snapshot: FAILED: snapshot restore (exit $M_RC): $RESTORE_ERR" >&2
 	FAILED=1
 fi
+SWAP_MS=$(sed -n 's/.*fsm: restore .*: swapped in [0-9]* bytes of state in \([0-9]*\) ms.*/\1/p' \
+	"$OUT/snapshot-agent.log" | tail -n 1)
+RAFT_SNAPS=$(grep -c 'raft: snapshot taken' "$OUT/snapshot-agent.log")
 KEYS_AFTER=$(count_keys) || die "cannot list the keys after the restore"
 curl -q -sS --noproxy '*' -m 10 -o "$OUT/snapshot-value.after" \
 	"$BASE/v1/kv/$PROBE_KEY?raw" || die "cannot read $PROBE_KEY"
@@ -717,6 +720,8 @@ TABLE=$RESULTS/snapshot.md.tmp
 		row "restore: wall time (CLI verify + PUT + commit)" \
 			"$RESTORE_MS ms"
 	fi
+	row "restore: state swap at the commit (agent log; loop blocked)" \
+		"${SWAP_MS:-?} ms"
 	row "restore: agent RSS before" "$(kib "$RSS_PRE")" $((RSS_PRE * 1024))
 	row "restore: agent peak RSS over before" "$(kib "$R_UP")" \
 		$((R_UP * 1024))
@@ -731,7 +736,8 @@ TABLE=$RESULTS/snapshot.md.tmp
 		"for ${S_CHILD_MS} ms; restore sampled $R_SAMPLES times," \
 		"$R_CHILDREN child(ren) seen; after the restore $KEYS_AFTER keys," \
 		"\`$PROBE_KEY\` back to its saved value: $VALUE_OK;" \
-		"whole run ${TOTAL_S} s."
+		"$RAFT_SNAPS Raft snapshot(s) taken by the agent (forked, as a" \
+		"save); whole run ${TOTAL_S} s."
 	if [ $FAILED != 0 ]; then
 		echo
 		echo "**This run failed** (see the messages on stderr and $OUT/)."

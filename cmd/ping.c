@@ -23,6 +23,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "cmd.h"
 #include "err.h"
@@ -360,12 +362,22 @@ static int problems(const struct run *r)
 
 /* ---- the command ---------------------------------------------------- */
 
+/* -I must be an address of this host: one a socket can be bound to. */
 static int parse_source(const char *src, struct sockaddr_storage *ss,
                         socklen_t *len)
 {
+    int fd, ok;
+
     if (src == NULL)
         return 0;
-    if (!sockaddr_of(src, 0, ss, len)) {
+    ok = sockaddr_of(src, 0, ss, len);
+    if (ok) {
+        fd = socket(ss->ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        ok = fd >= 0 && bind(fd, (struct sockaddr *)ss, *len) == 0;
+        if (fd >= 0)
+            close(fd);
+    }
+    if (!ok) {
         fprintf(stderr, "Error: -I '%s' is not an IP address of this "
                 "host\n", src);
         return 2;

@@ -228,6 +228,12 @@ test_expect_success CLUSTER 'ping -I: the probes go out from another local addre
 	row_ok n3 server ping.out
 '
 
+test_expect_success CLUSTER 'ping -I with an address that is not this host'"'"'s: usage error, nothing sent' '
+	test_expect_code 2 proconsul ping -I 192.0.2.1 -token "$TOKEN" >ping.out 2>ping.err &&
+	test_grep "is not an IP address of this host" ping.err &&
+	! test -s ping.out
+'
+
 test_expect_success CLUSTER 'ping HOST: probes the hosts given, no agent needed' '
 	proconsul ping -http-addr "$TEST_NET.8:8500" "$n2_ADDR" >ping.out &&
 	test_grep "^$n2_ADDR  *$n2_ADDR  *host  *ok " ping.out
