@@ -365,7 +365,7 @@ SNAP=$DATA/bench.snap
 T_START=$(now_ms)
 
 "$PROCONSUL" agent -server -bootstrap -data-dir="$DATA/b1" -bind="$IP" \
-	-client="$IP" -node=b1 -log-level=warn \
+	-client="$IP" -node=b1 -log-level=info \
 	</dev/null >"$OUT/snapshot-agent.log" 2>&1 &
 AGENT_PID=$!
 wait_up

@@ -1046,11 +1046,7 @@ static int kv_delete(int argc, char **argv)
 
 /* ---- kv ------------------------------------------------------------- */
 
-static const struct verb {
-    const char *name;
-    int (*run)(int argc, char **argv);
-    const char *synopsis;
-} verbs[] = {
+static const struct opt_verb verbs[] = {
     {"delete", kv_delete, "Removes data from the KV store"},
     {"get", kv_get, "Retrieves or lists data from the KV store"},
     {"put", kv_put, "Sets or updates data in the KV store"},
@@ -1071,30 +1067,10 @@ static const struct help kv_help = {
     "  Delete it:\n\n"
     "      $ consul kv delete redis/config/connections"};
 
-/* Help plus the subcommand list, as mitchellh/cli prints it. */
-static void print_kv_help(FILE *out)
-{
-    int w = 0;
-
-    opt_usage(out, kv_help.synopsis, kv_help.text, NULL, 0);
-    for (int i = 0; i < N_VERBS; i++)
-        if ((int)strlen(verbs[i].name) > w)
-            w = (int)strlen(verbs[i].name);
-    fprintf(out, "\nSubcommands:\n");
-    for (int i = 0; i < N_VERBS; i++)
-        fprintf(out, "    %-*s    %s\n", w, verbs[i].name,
-                verbs[i].synopsis);
-}
-
 int cmd_kv(int argc, char **argv)
 {
-    for (int i = 0; argc > 1 && i < N_VERBS; i++)
-        if (strcmp(argv[1], verbs[i].name) == 0)
-            return verbs[i].run(argc - 1, argv + 1);
-    if (opt_help_requested(argc, argv)) {
-        print_kv_help(stdout);
-        return 0;
-    }
-    print_kv_help(stderr);
-    return 1;
+    struct opt_group g = {kv_help.synopsis, kv_help.text, verbs, N_VERBS, 1,
+                          false};
+
+    return opt_group_run(&g, argc, argv);
 }

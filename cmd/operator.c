@@ -1088,21 +1088,8 @@ static int autopilot_state(int argc, char **argv)
 
 /* ---- verb tables ---------------------------------------------------- */
 
-struct verb {
-    const char *name;
-    int (*run)(int argc, char **argv);
-    const char *synopsis;
-};
 
-struct group {
-    const char *usage, *text;
-    const struct verb *verbs;
-    int n;
-};
-
-static int run_group(const struct group *g, int argc, char **argv);
-
-static const struct verb raft_verbs[] = {
+static const struct opt_verb raft_verbs[] = {
     {"list-peers", raft_list_peers,
      "Display the current Raft peer configuration"},
     {"recover", raft_recover,
@@ -1113,7 +1100,7 @@ static const struct verb raft_verbs[] = {
      "Transfer raft leadership to another node"},
 };
 
-static const struct verb autopilot_verbs[] = {
+static const struct opt_verb autopilot_verbs[] = {
     {"get-config", autopilot_get,
      "Display the current Autopilot configuration"},
     {"set-config", autopilot_set,
@@ -1121,41 +1108,41 @@ static const struct verb autopilot_verbs[] = {
     {"state", autopilot_state, "Display the current Autopilot state"},
 };
 
-static const struct group raft_group = {
+static const struct opt_group raft_group = {
     "consul operator raft <subcommand> [options]",
     "  The Raft operator command is used to interact with Consul's Raft "
     "subsystem. The\n"
     "  command can be used to verify Raft peers or in rare cases to recover "
     "quorum by\n"
     "  removing invalid peers.",
-    raft_verbs, (int)(sizeof(raft_verbs) / sizeof(raft_verbs[0]))};
+    raft_verbs, (int)(sizeof(raft_verbs) / sizeof(raft_verbs[0])), 2, true};
 
-static const struct group autopilot_group = {
+static const struct opt_group autopilot_group = {
     "consul operator autopilot <subcommand> [options]",
     "  The Autopilot operator command is used to interact with Consul's "
     "Autopilot\n"
     "  subsystem. The command can be used to view or modify the current "
     "configuration.",
     autopilot_verbs,
-    (int)(sizeof(autopilot_verbs) / sizeof(autopilot_verbs[0]))};
+    (int)(sizeof(autopilot_verbs) / sizeof(autopilot_verbs[0])), 2, true};
 
 static int run_raft(int argc, char **argv)
 {
-    return run_group(&raft_group, argc, argv);
+    return opt_group_run(&raft_group, argc, argv);
 }
 
 static int run_autopilot(int argc, char **argv)
 {
-    return run_group(&autopilot_group, argc, argv);
+    return opt_group_run(&autopilot_group, argc, argv);
 }
 
-static const struct verb operator_verbs[] = {
+static const struct opt_verb operator_verbs[] = {
     {"autopilot", run_autopilot,
      "Provides tools for modifying Autopilot configuration"},
     {"raft", run_raft, "Provides cluster-level tools for Consul operators"},
 };
 
-static const struct group operator_group = {
+static const struct opt_group operator_group = {
     "consul operator <subcommand> [options]",
     "  Provides cluster-level tools for Consul operators, such as "
     "interacting with\n"
@@ -1170,41 +1157,9 @@ static const struct group operator_group = {
     "  Run consul operator <subcommand> with no arguments for help on that\n"
     "  subcommand.",
     operator_verbs,
-    (int)(sizeof(operator_verbs) / sizeof(operator_verbs[0]))};
-
-/* Help plus the subcommand list, as mitchellh/cli prints it. */
-static void print_group(const struct group *g, FILE *out)
-{
-    int w = 0;
-
-    opt_usage(out, g->usage, g->text, NULL, 0);
-    for (int i = 0; i < g->n; i++)
-        if ((int)strlen(g->verbs[i].name) > w)
-            w = (int)strlen(g->verbs[i].name);
-    fprintf(out, "\nSubcommands:\n");
-    for (int i = 0; i < g->n; i++)
-        fprintf(out, "    %-*s    %s\n", w, g->verbs[i].name,
-                g->verbs[i].synopsis);
-}
-
-/* argv[1] names a verb, or it is help (stdout, 0) or a usage error
- * (help on stderr, 2). */
-static int run_group(const struct group *g, int argc, char **argv)
-{
-    for (int i = 0; argc > 1 && i < g->n; i++)
-        if (strcmp(argv[1], g->verbs[i].name) == 0)
-            return g->verbs[i].run(argc - 1, argv + 1);
-    if (opt_help_requested(argc, argv)) {
-        print_group(g, stdout);
-        return 0;
-    }
-    if (argc > 1)
-        fprintf(stderr, "Unknown subcommand: '%s'\n\n", argv[1]);
-    print_group(g, stderr);
-    return 2;
-}
+    (int)(sizeof(operator_verbs) / sizeof(operator_verbs[0])), 2, true};
 
 int cmd_operator(int argc, char **argv)
 {
-    return run_group(&operator_group, argc, argv);
+    return opt_group_run(&operator_group, argc, argv);
 }

@@ -446,43 +446,26 @@ static int services_deregister(int argc, char **argv)
 
 /* ---- services ---- */
 
-static const struct verb {
-    const char *name;
-    int (*run)(int argc, char **argv);
-    const char *synopsis;
-} verbs[] = {
+static const struct opt_verb verbs[] = {
     {"deregister", services_deregister,
      "Deregister services with the local agent"},
     {"register", services_register, "Register services with the local agent"},
 };
 #define N_VERBS ((int)(sizeof(verbs) / sizeof(verbs[0])))
 
-static void print_help(FILE *out)
-{
-    opt_usage(out, "consul services <subcommand> [options] [args]",
-              "  This command has subcommands for interacting with services. "
-              "The subcommands\n  default to working with services registered "
-              "with the local agent. Please see\n  the \"consul catalog\" "
-              "command for interacting with the entire catalog.\n\n  For "
-              "more examples, ask for subcommand help or view the "
-              "documentation.\n\n  Register a service:\n\n      $ consul "
-              "services register web.hcl\n\n  Deregister a service:\n\n      "
-              "$ consul services deregister web.hcl",
-              NULL, 0);
-    fprintf(out, "\nSubcommands:\n");
-    for (int i = 0; i < N_VERBS; i++)
-        fprintf(out, "    %-10s    %s\n", verbs[i].name, verbs[i].synopsis);
-}
+static const struct opt_group services_group = {
+    "consul services <subcommand> [options] [args]",
+    "  This command has subcommands for interacting with services. "
+    "The subcommands\n  default to working with services registered "
+    "with the local agent. Please see\n  the \"consul catalog\" "
+    "command for interacting with the entire catalog.\n\n  For "
+    "more examples, ask for subcommand help or view the "
+    "documentation.\n\n  Register a service:\n\n      $ consul "
+    "services register web.hcl\n\n  Deregister a service:\n\n      "
+    "$ consul services deregister web.hcl",
+    verbs, N_VERBS, 2, false};
 
 int cmd_services(int argc, char **argv)
 {
-    for (int i = 0; argc > 1 && i < N_VERBS; i++)
-        if (strcmp(argv[1], verbs[i].name) == 0)
-            return verbs[i].run(argc - 1, argv + 1);
-    if (opt_help_requested(argc, argv)) {
-        print_help(stdout);
-        return 0;
-    }
-    print_help(stderr);
-    return 2;
+    return opt_group_run(&services_group, argc, argv);
 }

@@ -538,11 +538,7 @@ static int snapshot_inspect(int argc, char **argv)
 
 /* ---- snapshot ------------------------------------------------------- */
 
-static const struct verb {
-    const char *name;
-    int (*run)(int argc, char **argv);
-    const char *synopsis;
-} verbs[] = {
+static const struct opt_verb verbs[] = {
     {"inspect", snapshot_inspect,
      "Displays information about a Consul snapshot file"},
     {"restore", snapshot_restore, "Restores snapshot of Consul server state"},
@@ -571,32 +567,10 @@ static const struct snapc_help snapshot_help = {
     "      $ consul snapshot inspect backup.snap\n\n"
     "  For more examples, ask for subcommand help."};
 
-/* Help plus the subcommand list, as mitchellh/cli prints it. */
-static void print_help(FILE *out)
-{
-    int w = 0;
-
-    opt_usage(out, snapshot_help.synopsis, snapshot_help.text, NULL, 0);
-    for (int i = 0; i < N_VERBS; i++)
-        if ((int)strlen(verbs[i].name) > w)
-            w = (int)strlen(verbs[i].name);
-    fprintf(out, "\nSubcommands:\n");
-    for (int i = 0; i < N_VERBS; i++)
-        fprintf(out, "    %-*s    %s\n", w, verbs[i].name,
-                verbs[i].synopsis);
-}
-
 int cmd_snapshot(int argc, char **argv)
 {
-    for (int i = 0; argc > 1 && i < N_VERBS; i++)
-        if (strcmp(argv[1], verbs[i].name) == 0)
-            return verbs[i].run(argc - 1, argv + 1);
-    if (opt_help_requested(argc, argv)) {
-        print_help(stdout);
-        return 0;
-    }
-    if (argc > 1)
-        fprintf(stderr, "Unknown subcommand: '%.128s'\n\n", argv[1]);
-    print_help(stderr);
-    return 2;
+    struct opt_group g = {snapshot_help.synopsis, snapshot_help.text, verbs,
+                          N_VERBS, 2, true};
+
+    return opt_group_run(&g, argc, argv);
 }

@@ -248,22 +248,6 @@ static int begin(struct fsm *f, const json_t *req, const char *id,
     return 0;
 }
 
-static int write_at(int fd, const char *p, size_t n, uint64_t off)
-{
-    while (n > 0) {
-        ssize_t k = pwrite(fd, p, n, (off_t)off);
-
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0)
-            return k < 0 ? errno : EIO;
-        p += k;
-        n -= (size_t)k;
-        off += (uint64_t)k;
-    }
-    return 0;
-}
-
 static int chunk(struct fsm *f, const struct fsm_cmd *c, const json_t *req,
                  char *err)
 {
@@ -280,7 +264,7 @@ static int chunk(struct fsm *f, const struct fsm_cmd *c, const json_t *req,
                    * answer as on the other servers */
     if (st->broken[0] != '\0')
         return err_set(err, ERR_IO, "%s", st->broken);
-    e = write_at(st->fd, val->via.bin.ptr, n, (uint64_t)off);
+    e = util_pwrite_all(st->fd, val->via.bin.ptr, n, (uint64_t)off);
     if (e != 0 || EVP_DigestUpdate(st->md, val->via.bin.ptr, n) != 1) {
         snprintf(st->broken, sizeof(st->broken), "writing restore %s: %s",
                  st->id, e != 0 ? strerror(e) : "hash failed");

@@ -82,6 +82,19 @@ double metrics_window_quantile(const struct metrics_window *w, int64_t now,
 
 /* Go's strconv.FormatFloat(v, 'g', -1, 64) (metrics_render.c). */
 void metrics_fmt_go_g(double v, char *buf, size_t len);
+
+/* A growing NUL-terminated text buffer for the renderers; on memory
+ * failure it stops growing and metrics_sb_done frees it and returns
+ * NULL. Zero-initialise before use. */
+struct metrics_sb {
+    char *p;
+    size_t len, cap;
+    bool oom;
+};
+void metrics_sb_put(struct metrics_sb *b, const char *s, size_t n);
+void metrics_sb_puts(struct metrics_sb *b, const char *s);
+/* The text (the caller frees it) and its length, or NULL. */
+char *metrics_sb_done(struct metrics_sb *b, size_t *len);
 /* HELP text of a family by recorded name (metrics_help.c); NULL: none
  * known, the name itself is used. */
 const char *metrics_help_text(const char *name);

@@ -25,46 +25,12 @@ struct pline {
     double value;
 };
 
-struct out {
-    char *p;
-    size_t len, cap;
-    bool oom;
-};
-
-static void put(struct out *o, const char *s, size_t n)
-{
-    char *p;
-    size_t cap;
-
-    if (o->oom)
-        return;
-    if (o->len + n + 1 > o->cap) {
-        cap = o->cap ? o->cap : 8192;
-        while (cap < o->len + n + 1)
-            cap *= 2;
-        if ((p = realloc(o->p, cap)) == NULL) {
-            o->oom = true;
-            return;
-        }
-        o->p = p;
-        o->cap = cap;
-    }
-    memcpy(o->p + o->len, s, n);
-    o->len += n;
-    o->p[o->len] = '\0';
-}
-
-static void puts_(struct out *o, const char *s)
-{
-    put(o, s, strlen(s));
-}
-
-static void put_num(struct out *o, double v)
+static void put_num(struct metrics_sb *o, double v)
 {
     char buf[48];
 
     metrics_fmt_go_g(v, buf, sizeof(buf));
-    puts_(o, buf);
+    metrics_sb_puts(o, buf);
 }
 
 /* A metric or label name Prometheus accepts: [a-zA-Z_:][a-zA-Z0-9_:]*
@@ -90,23 +56,23 @@ static char *sanitise(const char *s, bool label)
     return d;
 }
 
-static void put_escaped(struct out *o, const char *s, bool quote)
+static void put_escaped(struct metrics_sb *o, const char *s, bool quote)
 {
     for (; *s != '\0'; s++) {
         if (*s == '\\')
-            puts_(o, "\\\\");
+            metrics_sb_puts(o, "\\\\");
         else if (*s == '\n')
-            puts_(o, "\\n");
+            metrics_sb_puts(o, "\\n");
         else if (quote && *s == '"')
-            puts_(o, "\\\"");
+            metrics_sb_puts(o, "\\\"");
         else
-            put(o, s, 1);
+            metrics_sb_put(o, s, 1);
     }
 }
 
 static char *label_text(const struct metrics_entry *e)
 {
-    struct out o = {0};
+    struct metrics_sb o = {0};
     size_t idx[METRICS_MAX_LABELS], n = e->nl;
     char *names[METRICS_MAX_LABELS];
 
@@ -127,20 +93,15 @@ static char *label_text(const struct metrics_entry *e)
         if (i > 0 && strcmp(names[idx[i]], names[idx[i - 1]]) == 0)
             continue; /* a duplicate label name: keep the first */
         if (o.len > 0)
-            puts_(&o, ",");
-        puts_(&o, names[idx[i]]);
-        puts_(&o, "=\"");
+            metrics_sb_puts(&o, ",");
+        metrics_sb_puts(&o, names[idx[i]]);
+        metrics_sb_puts(&o, "=\"");
         put_escaped(&o, e->lval[idx[i]], true);
-        puts_(&o, "\"");
+        metrics_sb_puts(&o, "\"");
     }
     for (size_t i = 0; i < n; i++)
         free(names[i]);
-    put(&o, "", 0);
-    if (o.oom) {
-        free(o.p);
-        return NULL;
-    }
-    return o.p;
+    return metrics_sb_done(&o, NULL);
 }
 
 static int cmp_line(const void *a, const void *b)
@@ -158,27 +119,28 @@ static const char *type_name(enum metrics_kind k)
 }
 
 /* name{labels[,extra]} value */
-static void put_line(struct out *o, const char *name, const char *suffix,
-                     const char *labels, const char *extra, double v)
+static void put_line(struct metrics_sb *o, const char *name,
+                     const char *suffix, const char *labels,
+                     const char *extra, double v)
 {
-    puts_(o, name);
-    puts_(o, suffix);
+    metrics_sb_puts(o, name);
+    metrics_sb_puts(o, suffix);
     if (labels[0] != '\0' || extra != NULL) {
-        puts_(o, "{");
-        puts_(o, labels);
+        metrics_sb_puts(o, "{");
+        metrics_sb_puts(o, labels);
         if (extra != NULL) {
             if (labels[0] != '\0')
-                puts_(o, ",");
-            puts_(o, extra);
+                metrics_sb_puts(o, ",");
+            metrics_sb_puts(o, extra);
         }
-        puts_(o, "}");
+        metrics_sb_puts(o, "}");
     }
-    puts_(o, " ");
+    metrics_sb_puts(o, " ");
     put_num(o, v);
-    puts_(o, "\n");
+    metrics_sb_puts(o, "\n");
 }
 
-static void put_metric(struct out *o, const struct pline *l, int64_t now)
+static void put_metric(struct metrics_sb *o, const struct pline *l, int64_t now)
 {
     static const double qs[] = {0.5, 0.9, 0.99};
     static const char *const qn[] = {"quantile=\"0.5\"", "quantile=\"0.9\"",
@@ -265,7 +227,7 @@ static size_t collect(struct metrics *m, struct pline *v)
     return n;
 }
 
-static void emit(struct out *o, struct pline *v, size_t n, int64_t now)
+static void emit(struct metrics_sb *o, struct pline *v, size_t n, int64_t now)
 {
     const char *fam = NULL;
     enum metrics_kind fkind = MK_COUNTER;
@@ -276,15 +238,15 @@ static void emit(struct out *o, struct pline *v, size_t n, int64_t now)
         if (fam == NULL || strcmp(fam, l->name) != 0) {
             fam = l->name;
             fkind = l->kind;
-            puts_(o, "# HELP ");
-            puts_(o, l->name);
-            puts_(o, " ");
+            metrics_sb_puts(o, "# HELP ");
+            metrics_sb_puts(o, l->name);
+            metrics_sb_puts(o, " ");
             put_escaped(o, l->help != NULL ? l->help : l->name, false);
-            puts_(o, "\n# TYPE ");
-            puts_(o, l->name);
-            puts_(o, " ");
-            puts_(o, type_name(l->kind));
-            puts_(o, "\n");
+            metrics_sb_puts(o, "\n# TYPE ");
+            metrics_sb_puts(o, l->name);
+            metrics_sb_puts(o, " ");
+            metrics_sb_puts(o, type_name(l->kind));
+            metrics_sb_puts(o, "\n");
         } else if (l->kind != fkind ||
                    strcmp(l->labels, v[i - 1].labels) == 0) {
             continue; /* the same name as another kind, or a duplicate */
@@ -296,7 +258,7 @@ static void emit(struct out *o, struct pline *v, size_t n, int64_t now)
 char *metrics_render_prometheus(struct metrics *m, size_t *len)
 {
     struct pline *v = calloc(m->n + 8, sizeof(*v));
-    struct out o = {0};
+    struct metrics_sb o = {0};
     int64_t now = metrics_now(m);
     size_t n;
 
@@ -310,18 +272,11 @@ char *metrics_render_prometheus(struct metrics *m, size_t *len)
     if (!o.oom) {
         qsort(v, n, sizeof(*v), cmp_line);
         emit(&o, v, n, now);
-        put(&o, "", 0);
     }
     for (size_t i = 0; i < n; i++) {
         free(v[i].name);
         free(v[i].labels);
     }
     free(v);
-    if (o.oom) {
-        free(o.p);
-        return NULL;
-    }
-    if (len != NULL)
-        *len = o.len;
-    return o.p;
+    return metrics_sb_done(&o, len);
 }

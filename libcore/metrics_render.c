@@ -16,15 +16,9 @@
 #include <string.h>
 #include <time.h>
 
-/* ---- a growing text buffer ---- */
+/* ---- a growing text buffer (metrics_int.h) ---- */
 
-struct sbuf {
-    char *p;
-    size_t len, cap;
-    bool oom;
-};
-
-static void sb_put(struct sbuf *b, const char *s, size_t n)
+void metrics_sb_put(struct metrics_sb *b, const char *s, size_t n)
 {
     if (b->oom)
         return;
@@ -46,15 +40,15 @@ static void sb_put(struct sbuf *b, const char *s, size_t n)
     b->p[b->len] = '\0';
 }
 
-static void sb_puts(struct sbuf *b, const char *s)
+void metrics_sb_puts(struct metrics_sb *b, const char *s)
 {
-    sb_put(b, s, strlen(s));
+    metrics_sb_put(b, s, strlen(s));
 }
 
-static char *sb_done(struct sbuf *b, size_t *len)
+char *metrics_sb_done(struct metrics_sb *b, size_t *len)
 {
     if (!b->oom && b->p == NULL)
-        sb_put(b, "", 0);
+        metrics_sb_put(b, "", 0);
     if (b->oom) {
         free(b->p);
         return NULL;
@@ -93,57 +87,57 @@ static int shortest(double v, bool f32, char d[24])
     return exp;
 }
 
-static void put_fixed(struct sbuf *b, const char *d, int exp)
+static void put_fixed(struct metrics_sb *b, const char *d, int exp)
 {
     int nd = (int)strlen(d);
 
     if (exp < 0) {
-        sb_puts(b, "0.");
+        metrics_sb_puts(b, "0.");
         for (int i = 0; i < -exp - 1; i++)
-            sb_puts(b, "0");
-        sb_puts(b, d);
+            metrics_sb_puts(b, "0");
+        metrics_sb_puts(b, d);
     } else if (exp >= nd - 1) {
-        sb_puts(b, d);
+        metrics_sb_puts(b, d);
         for (int i = 0; i < exp - (nd - 1); i++)
-            sb_puts(b, "0");
+            metrics_sb_puts(b, "0");
     } else {
-        sb_put(b, d, (size_t)exp + 1);
-        sb_puts(b, ".");
-        sb_puts(b, d + exp + 1);
+        metrics_sb_put(b, d, (size_t)exp + 1);
+        metrics_sb_puts(b, ".");
+        metrics_sb_puts(b, d + exp + 1);
     }
 }
 
 /* d[.ddd]e+XX; Go's JSON then writes e-7 rather than e-07. */
-static void put_exp(struct sbuf *b, const char *d, int exp, bool json)
+static void put_exp(struct metrics_sb *b, const char *d, int exp, bool json)
 {
     char tail[16];
 
-    sb_put(b, d, 1);
+    metrics_sb_put(b, d, 1);
     if (d[1] != '\0') {
-        sb_puts(b, ".");
-        sb_puts(b, d + 1);
+        metrics_sb_puts(b, ".");
+        metrics_sb_puts(b, d + 1);
     }
     if (json && exp < 0 && exp > -10)
         snprintf(tail, sizeof(tail), "e-%d", -exp);
     else
         snprintf(tail, sizeof(tail), "e%c%02d", exp < 0 ? '-' : '+',
                  exp < 0 ? -exp : exp);
-    sb_puts(b, tail);
+    metrics_sb_puts(b, tail);
 }
 
 /* encoding/json's float64 (or float32) form. */
-static void put_json_num(struct sbuf *b, double v, bool f32)
+static void put_json_num(struct metrics_sb *b, double v, bool f32)
 {
     char d[24];
     double a = fabs(v);
     int exp;
 
     if (!isfinite(v) || v == 0) {
-        sb_puts(b, "0");
+        metrics_sb_puts(b, "0");
         return;
     }
     if (v < 0)
-        sb_puts(b, "-");
+        metrics_sb_puts(b, "-");
     exp = shortest(a, f32, d);
     if (a < 1e-6 || a >= 1e21)
         put_exp(b, d, exp, true);
@@ -153,25 +147,25 @@ static void put_json_num(struct sbuf *b, double v, bool f32)
 
 /* strconv.FormatFloat(v, 'g', -1, 64), as the Prometheus text encoder
  * writes sample values. */
-static void put_prom_num(struct sbuf *b, double v)
+static void put_prom_num(struct metrics_sb *b, double v)
 {
     char d[24];
     int exp;
 
     if (isnan(v)) {
-        sb_puts(b, "NaN");
+        metrics_sb_puts(b, "NaN");
         return;
     }
     if (isinf(v)) {
-        sb_puts(b, v > 0 ? "+Inf" : "-Inf");
+        metrics_sb_puts(b, v > 0 ? "+Inf" : "-Inf");
         return;
     }
     if (v == 0) {
-        sb_puts(b, "0");
+        metrics_sb_puts(b, "0");
         return;
     }
     if (v < 0)
-        sb_puts(b, "-");
+        metrics_sb_puts(b, "-");
     exp = shortest(fabs(v), false, d);
     if (exp < -4 || exp >= 6)
         put_exp(b, d, exp, false);
@@ -181,7 +175,7 @@ static void put_prom_num(struct sbuf *b, double v)
 
 void metrics_fmt_go_g(double v, char *buf, size_t len)
 {
-    struct sbuf b = {0};
+    struct metrics_sb b = {0};
 
     put_prom_num(&b, v);
     snprintf(buf, len, "%s", b.oom || b.p == NULL ? "NaN" : b.p);
@@ -190,29 +184,29 @@ void metrics_fmt_go_g(double v, char *buf, size_t len)
 
 /* ---- JSON ---- */
 
-static void put_json_str(struct sbuf *b, const char *s)
+static void put_json_str(struct metrics_sb *b, const char *s)
 {
     char esc[8];
 
-    sb_puts(b, "\"");
+    metrics_sb_puts(b, "\"");
     for (; *s != '\0'; s++) {
         unsigned char c = (unsigned char)*s;
 
         if (c == '"' || c == '\\') {
             esc[0] = '\\';
             esc[1] = (char)c;
-            sb_put(b, esc, 2);
+            metrics_sb_put(b, esc, 2);
         } else if (c < 0x20 || c == '<' || c == '>' || c == '&') {
             snprintf(esc, sizeof(esc), "\\u%04x", c);
-            sb_puts(b, esc);
+            metrics_sb_puts(b, esc);
         } else {
-            sb_put(b, s, 1);
+            metrics_sb_put(b, s, 1);
         }
     }
-    sb_puts(b, "\"");
+    metrics_sb_puts(b, "\"");
 }
 
-static void put_json_labels(struct sbuf *b, const struct metrics_entry *e)
+static void put_json_labels(struct metrics_sb *b, const struct metrics_entry *e)
 {
     const char *names[METRICS_MAX_LABELS];
     size_t idx[METRICS_MAX_LABELS], n = 0;
@@ -239,15 +233,15 @@ static void put_json_labels(struct sbuf *b, const struct metrics_entry *e)
             names[j - 1] = t;
             idx[j - 1] = ti;
         }
-    sb_puts(b, "{");
+    metrics_sb_puts(b, "{");
     for (size_t i = 0; i < n; i++) {
         if (i > 0)
-            sb_puts(b, ",");
+            metrics_sb_puts(b, ",");
         put_json_str(b, names[i]);
-        sb_puts(b, ":");
+        metrics_sb_puts(b, ":");
         put_json_str(b, e->lval[idx[i]]);
     }
-    sb_puts(b, "}");
+    metrics_sb_puts(b, "}");
 }
 
 static int cmp_key(const void *a, const void *b)
@@ -258,7 +252,7 @@ static int cmp_key(const void *a, const void *b)
     return strcmp(x->key, y->key);
 }
 
-static void put_agg(struct sbuf *b, const struct metrics_entry *e,
+static void put_agg(struct metrics_sb *b, const struct metrics_entry *e,
                     const struct metrics_agg *a, double rate_denom)
 {
     double n = (double)a->count, mean = a->sum / n;
@@ -266,30 +260,30 @@ static void put_agg(struct sbuf *b, const struct metrics_entry *e,
     double sd = div > 0 && num > 0 ? sqrt(num / div) : 0;
     char cnt[32];
 
-    sb_puts(b, "{\"Name\":");
+    metrics_sb_puts(b, "{\"Name\":");
     put_json_str(b, e->name);
     snprintf(cnt, sizeof(cnt), ",\"Count\":%llu,\"Rate\":",
              (unsigned long long)a->count);
-    sb_puts(b, cnt);
+    metrics_sb_puts(b, cnt);
     put_json_num(b, a->sum / rate_denom, false);
-    sb_puts(b, ",\"Sum\":");
+    metrics_sb_puts(b, ",\"Sum\":");
     put_json_num(b, a->sum, false);
-    sb_puts(b, ",\"Min\":");
+    metrics_sb_puts(b, ",\"Min\":");
     put_json_num(b, a->min, false);
-    sb_puts(b, ",\"Max\":");
+    metrics_sb_puts(b, ",\"Max\":");
     put_json_num(b, a->max, false);
-    sb_puts(b, ",\"Mean\":");
+    metrics_sb_puts(b, ",\"Mean\":");
     put_json_num(b, mean, false);
-    sb_puts(b, ",\"Stddev\":");
+    metrics_sb_puts(b, ",\"Stddev\":");
     put_json_num(b, sd, false);
-    sb_puts(b, ",\"Labels\":");
+    metrics_sb_puts(b, ",\"Labels\":");
     put_json_labels(b, e);
-    sb_puts(b, "}");
+    metrics_sb_puts(b, "}");
 }
 
 /* One of the three arrays: the entries of kind k with data in the
  * shown interval, by sort key. */
-static void put_json_kind(struct sbuf *b, struct metrics *m,
+static void put_json_kind(struct metrics_sb *b, struct metrics *m,
                           const struct metrics_entry **v,
                           enum metrics_kind k, bool prev)
 {
@@ -305,31 +299,31 @@ static void put_json_kind(struct sbuf *b, struct metrics *m,
             v[n++] = e;
     }
     qsort(v, n, sizeof(*v), cmp_key);
-    sb_puts(b, "[");
+    metrics_sb_puts(b, "[");
     for (size_t i = 0; i < n; i++) {
         const struct metrics_entry *e = v[i];
 
         if (i > 0)
-            sb_puts(b, ",");
+            metrics_sb_puts(b, ",");
         if (k != MK_GAUGE) {
             put_agg(b, e, prev ? &e->prev : &e->cur,
                     (double)m->interval_ms / 1000.0);
             continue;
         }
-        sb_puts(b, "{\"Name\":");
+        metrics_sb_puts(b, "{\"Name\":");
         put_json_str(b, e->name);
-        sb_puts(b, ",\"Value\":");
+        metrics_sb_puts(b, ",\"Value\":");
         put_json_num(b, prev ? e->gprev : e->gcur, true);
-        sb_puts(b, ",\"Labels\":");
+        metrics_sb_puts(b, ",\"Labels\":");
         put_json_labels(b, e);
-        sb_puts(b, "}");
+        metrics_sb_puts(b, "}");
     }
-    sb_puts(b, "]");
+    metrics_sb_puts(b, "]");
 }
 
 char *metrics_render_json(struct metrics *m, size_t *len)
 {
-    struct sbuf b = {0};
+    struct metrics_sb b = {0};
     const struct metrics_entry **v = malloc((m->n + 1) * sizeof(*v));
     bool prev;
     time_t t;
@@ -343,15 +337,15 @@ char *metrics_render_json(struct metrics *m, size_t *len)
     t = (time_t)((prev ? m->prev_start : m->cur_start) / 1000);
     gmtime_r(&t, &tm);
     strftime(ts, sizeof(ts), "%Y-%m-%d %H:%M:%S +0000 UTC", &tm);
-    sb_puts(&b, "{\"Timestamp\":");
+    metrics_sb_puts(&b, "{\"Timestamp\":");
     put_json_str(&b, ts);
-    sb_puts(&b, ",\"Gauges\":");
+    metrics_sb_puts(&b, ",\"Gauges\":");
     put_json_kind(&b, m, v, MK_GAUGE, prev);
-    sb_puts(&b, ",\"Points\":[],\"Counters\":");
+    metrics_sb_puts(&b, ",\"Points\":[],\"Counters\":");
     put_json_kind(&b, m, v, MK_COUNTER, prev);
-    sb_puts(&b, ",\"Samples\":");
+    metrics_sb_puts(&b, ",\"Samples\":");
     put_json_kind(&b, m, v, MK_SAMPLE, prev);
-    sb_puts(&b, "}");
+    metrics_sb_puts(&b, "}");
     free(v);
-    return sb_done(&b, len);
+    return metrics_sb_done(&b, len);
 }

@@ -318,6 +318,35 @@ bool opt_help_requested(int argc, char **argv)
     return false;
 }
 
+void opt_group_help(const struct opt_group *g, FILE *out)
+{
+    int w = 0;
+
+    opt_usage(out, g->synopsis, g->text, NULL, 0);
+    for (int i = 0; i < g->n; i++)
+        if ((int)strlen(g->verbs[i].name) > w)
+            w = (int)strlen(g->verbs[i].name);
+    fprintf(out, "\nSubcommands:\n");
+    for (int i = 0; i < g->n; i++)
+        fprintf(out, "    %-*s    %s\n", w, g->verbs[i].name,
+                g->verbs[i].synopsis);
+}
+
+int opt_group_run(const struct opt_group *g, int argc, char **argv)
+{
+    for (int i = 0; argc > 1 && i < g->n; i++)
+        if (strcmp(argv[1], g->verbs[i].name) == 0)
+            return g->verbs[i].run(argc - 1, argv + 1);
+    if (opt_help_requested(argc, argv)) {
+        opt_group_help(g, stdout);
+        return 0;
+    }
+    if (argc > 1 && g->name_unknown)
+        fprintf(stderr, "Unknown subcommand: '%.128s'\n\n", argv[1]);
+    opt_group_help(g, stderr);
+    return g->usage_rc;
+}
+
 void opt_release(const struct opt *opts, int n_opts)
 {
     for (int i = 0; i < n_opts; i++) {

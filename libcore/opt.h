@@ -68,6 +68,26 @@ void opt_usage(FILE *out, const char *synopsis, const char *description,
 int opt_parse_cli(const struct opt *opts, int n_opts, int argc, char **argv,
                   const char *synopsis, const char *description, int *rest);
 
+/* A command made of subcommands ("consul kv get"), as mitchellh/cli
+ * runs them: argv[1] names a verb; -h/-help alone prints the usage,
+ * the text and the "Subcommands:" list to stdout (status 0); anything
+ * else prints them to stderr, after "Unknown subcommand: 'x'" when
+ * name_unknown, and returns usage_rc. */
+struct opt_verb {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *synopsis;
+};
+struct opt_group {
+    const char *synopsis, *text;
+    const struct opt_verb *verbs;
+    int n;
+    int usage_rc;
+    bool name_unknown;
+};
+void opt_group_help(const struct opt_group *g, FILE *out);
+int opt_group_run(const struct opt_group *g, int argc, char **argv);
+
 /* Free the arrays of every OPT_STRLIST in opts. */
 void opt_release(const struct opt *opts, int n_opts);
 

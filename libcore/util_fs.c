@@ -83,12 +83,11 @@ void util_unmap(const void *p, size_t len)
         munmap((void *)p, len);
 }
 
-int util_write_all(int fd, const void *p, size_t n)
+/* off < 0: write(2) at the file offset, else pwrite(2) at off. */
+static int write_loop(int fd, const char *b, size_t n, int64_t off)
 {
-    const char *b = p;
-
     while (n > 0) {
-        ssize_t k = write(fd, b, n);
+        ssize_t k = off < 0 ? write(fd, b, n) : pwrite(fd, b, n, (off_t)off);
 
         if (k < 0 && errno == EINTR)
             continue;
@@ -96,6 +95,18 @@ int util_write_all(int fd, const void *p, size_t n)
             return k < 0 ? errno : EIO;
         b += k;
         n -= (size_t)k;
+        if (off >= 0)
+            off += k;
     }
     return 0;
+}
+
+int util_write_all(int fd, const void *p, size_t n)
+{
+    return write_loop(fd, p, n, -1);
+}
+
+int util_pwrite_all(int fd, const void *p, size_t n, uint64_t off)
+{
+    return write_loop(fd, p, n, (int64_t)off);
 }

@@ -6,6 +6,7 @@
 #ifndef PROCONSUL_UTIL_FS_H
 #define PROCONSUL_UTIL_FS_H
 
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "err.h"
@@ -24,7 +25,9 @@ int util_tmpfile(const char *dir, char *err);
 int util_map(int fd, size_t len, const void **p, char *err);
 void util_unmap(const void *p, size_t len);
 
-/* Write all n bytes (retrying short writes and EINTR): 0 or errno. */
+/* Write all n bytes (retrying short writes and EINTR): 0 or errno.
+ * util_pwrite_all writes them at off without moving the file offset. */
 int util_write_all(int fd, const void *p, size_t n);
+int util_pwrite_all(int fd, const void *p, size_t n, uint64_t off);
 
 #endif
