@@ -656,30 +656,51 @@ static bool removable(const struct key_ctx *k, const int *cur, int n, int a,
     return true;
 }
 
-static int shrink(const struct key_ctx *k, int *cur, int n, long limit,
-                  long *steps)
+/* ddmin over cur[0..lim) (the rest stays): drop ever smaller chunks
+ * while the history keeps failing; the new length of cur. */
+static int shrink_pass(const struct key_ctx *k, int *cur, int n, int lim,
+                       int *cand, long limit, long *spent, long budget)
 {
-    int *cand = xrealloc(NULL, sizeof(int) * (size_t)(n + 1));
-    long budget = 50 * limit;
-    long spent = 0;
-
-    for (int chunk = n / 2; chunk >= 1; chunk /= 2) {
-        for (int a = 0; a < n && spent < budget;) {
-            int b = a + chunk < n ? a + chunk : n;
+    for (int chunk = lim / 2 > 0 ? lim / 2 : 1; chunk >= 1; chunk /= 2) {
+        for (int a = 0; a < lim && *spent < budget;) {
+            int b = a + chunk < lim ? a + chunk : lim;
             if (removable(k, cur, n, a, b)) {
                 int m = 0;
                 for (int x = 0; x < n; x++)
                     if (x < a || x >= b)
                         cand[m++] = cur[x];
-                if (wgl(k, cand, m, limit, &spent) == LC_NOT_LINEARIZABLE) {
+                if (wgl(k, cand, m, limit, spent) == LC_NOT_LINEARIZABLE) {
                     memcpy(cur, cand, sizeof(int) * (size_t)m);
                     n = m;
+                    lim -= b - a;
                     continue;
                 }
             }
             a = b;
         }
     }
+    return n;
+}
+
+/* First the reads and the CAS answered false (dropping them is always
+ * sound, and they pin the writes), then everything. The order of cur
+ * does not matter: the report sorts by time. */
+static int shrink(const struct key_ctx *k, int *cur, int n, long limit,
+                  long *steps)
+{
+    int *cand = xrealloc(NULL, sizeof(int) * (size_t)(n + 1));
+    long budget = 50 * limit, spent = 0;
+    int nc = 0;
+
+    for (int x = 0; x < n; x++)
+        if (!writes(k->ops[cur[x]]))
+            cand[nc++] = cur[x];
+    for (int x = 0, m = nc; x < n; x++)
+        if (writes(k->ops[cur[x]]))
+            cand[m++] = cur[x];
+    memcpy(cur, cand, sizeof(int) * (size_t)n);
+    n = shrink_pass(k, cur, n, nc, cand, limit, &spent, budget);
+    n = shrink_pass(k, cur, n, n, cand, limit, &spent, budget);
     *steps += spent;
     free(cand);
     return n;
