@@ -2,13 +2,15 @@
 test_description='fault suite: five servers in network namespaces under a KV workload while nemeses strike; the history must be linearizable'
 
 # Six namespaces on 10.200.44.0/24 (TEST_NET with TEST_NET_PREFIX=10.200):
-# pc7006a holds this shell (it re-executes itself in there), the bridge
-# and the workload; pc7006b..pc7006f hold s1..s5, one server each, on a
-# veth to the bridge. Nothing is connected to the host's network.
+# pc7006a holds this shell (it re-executes itself in there), the bridge,
+# a client agent c1 and the workload; pc7006b..pc7006f hold s1..s5, one
+# server each, on a veth to the bridge. Nothing is connected to the
+# host's network.
 #
 # The workload (t/faults-driver.pl) runs 5 clients doing writes, CAS
 # (?cas=N, N from their last read of the key) and ?consistent reads on
-# 3 keys through random servers, each request bounded by a timeout
+# 3 keys through random agents (c1 forwards to the servers), each
+# request bounded by a timeout
 # (then indeterminate), into a history with CLOCK_MONOTONIC times.
 # Meanwhile the nemeses, one after the other, each bounded in time:
 #   kill -9 of the leader, restarted 5 s later on its data dir;
@@ -148,7 +150,7 @@ test_have_prereq PERL || { skip_all='needs perl (lib.sh agents, the workload)'; 
 SERVERS="s1 s2 s3 s4 s5"
 TEST_SERVERS=$SERVERS
 # shellcheck disable=SC2086 # a list of names
-reserve_agents $SERVERS
+reserve_agents $SERVERS c1
 SRC=$TEST_NET.9
 for s in $SERVERS; do
 	agent_wrap $s ip netns exec "$(ns_of $s)"
@@ -235,7 +237,7 @@ answers () {
 
 all_answer () {
 	wait_leader 2 $SERVERS || return 1
-	for aa_ in $SERVERS; do
+	for aa_ in $SERVERS c1; do
 		answers "$aa_" || return 1
 	done
 }
@@ -277,6 +279,7 @@ test_expect_success 'setup: a bridge in pc7006a, a veth to each server namespace
 	ip -n "$NS_HUB" link set lo up &&
 	ip -n "$NS_HUB" link add pc7006br type bridge &&
 	ip -n "$NS_HUB" addr add "$SRC/24" dev pc7006br &&
+	ip -n "$NS_HUB" addr add "$c1_ADDR/24" dev pc7006br &&
 	ip -n "$NS_HUB" link set pc7006br up &&
 	for s in $SERVERS; do
 		ns=$(ns_of $s) &&
@@ -309,7 +312,9 @@ test_expect_success 'setup: the checker is built' '
 test_expect_success 'five servers, one per namespace, elect a leader' '
 	start_servers -bootstrap-expect=5 &&
 	wait_leader 60 $SERVERS &&
-	for s in $SERVERS; do
+	TEST_AGENT_WAIT=http start_agent c1 -datacenter=dc1 \
+		-retry-interval=1s $(retry_join_flags $SERVERS) &&
+	for s in $SERVERS c1; do
 		poll_until 30 answers $s || return 1
 	done &&
 	test_set_prereq CLUSTER
@@ -317,7 +322,7 @@ test_expect_success 'five servers, one per namespace, elect a leader' '
 
 test_expect_success CLUSTER 'the workload starts: 5 clients, 3 keys' '
 	nodes= &&
-	for s in $SERVERS; do
+	for s in $SERVERS c1; do
 		nodes="$nodes $s=$(agent_addr $s):8500"
 	done &&
 	rm -f stop.flag &&
@@ -407,7 +412,7 @@ test_expect_success WORKLOAD,NETEM 'nemesis: 40 ms +- 30 ms delay and 5% loss on
 	fault_done netem
 '
 
-test_expect_success CLUSTER 'after the faults: one leader and every server answers within 15 s' '
+test_expect_success CLUSTER 'after the faults: one leader and every agent answers within 15 s' '
 	t0=$(now_ms) &&
 	poll_until 15 all_answer &&
 	recovery_ms=$(( $(now_ms) - t0 )) &&
@@ -481,8 +486,8 @@ test_expect_success HISTORY 'the minority acknowledged nothing during the split'
 	test_cmp /dev/null acks
 '
 
-test_expect_success 'the servers exit 0 on TERM' '
-	stop_agents TERM $(running_agents $SERVERS)
+test_expect_success 'the agents exit 0 on TERM' '
+	stop_agents TERM $(running_agents c1 $SERVERS)
 '
 
 anomalies=0
