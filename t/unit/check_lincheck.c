@@ -163,6 +163,12 @@ START_TEST(indeterminate_write)
     /* it cannot take effect before its invocation */
     BAD("1 b invoke read k\n2 b ok read k v1 7\n"
         "3 a invoke write k v1\n4 a info write k\n");
+    /* a timeout nobody read explains a CAS answered false (the checker
+     * first tries without such writes, then with them) */
+    OK("1 a invoke write k v1\n2 a ok write k\n"
+       "3 a invoke read k\n4 a ok read k v1 5\n"
+       "5 b invoke write k v2\n6 b info write k\n"
+       "7 a invoke cas k v3 5\n8 a ok cas k false\n");
     /* a failed write did not happen */
     BAD("1 a invoke write k v1\n2 a fail write k\n"
         "3 b invoke read k\n4 b ok read k v1 7\n");
