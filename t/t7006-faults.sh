@@ -28,7 +28,10 @@ test_description='fault suite: five servers in network namespaces under a KV wor
 # isolated leader, was acknowledged while they were cut off. The last
 # line sums up: operations, faults, anomalies.
 # A failing history is kept in the trash directory (history, with
-# nemesis.log); T7006_KEEP=DIR copies them to DIR in any case.
+# nemesis.log); T7006_KEEP=DIR copies them to DIR in any case. The
+# checker is $LINCHECK_BIN, else the one built beside the proconsul
+# under test (build/<variant>/t/lincheck/lincheck), else build/normal's
+# or build/asan's (make lincheck).
 #
 # Root only (network namespaces); skipped otherwise, but with CI=true
 # as root a namespace that cannot be made fails the script. Whatever
