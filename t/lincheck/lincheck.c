@@ -560,67 +560,91 @@ struct frame {
     int64_t maxidx;
 };
 
+/* The search state: the entries left, the linearized set (bits, its
+ * Zobrist hash), the model state (writer w, maxidx), the stack. */
+struct search {
+    const struct key_ctx *k;
+    const int *sel;
+    struct ent *e;
+    uint64_t *bits, hash;
+    struct frame *stack;
+    int sp, w;
+    int64_t maxidx;
+    struct memo m;
+};
+
+/* try_call: linearize the call entry c now if the model allows it and
+ * the resulting (set, state) is new; the next entry to look at. */
+static int try_call(struct search *s, int c)
+{
+    const struct key_ctx *k = s->k;
+    int j = s->e[c].j, o = s->sel[j];
+
+    if (!legal(k, o, s->w, s->maxidx))
+        return s->e[c].next;
+    int nw = writes(k->ops[o]) ? o : s->w;
+    s->bits[j / 64] |= 1ULL << (j % 64);
+    if (!memo_put(&s->m, s->bits, s->hash ^ k->zob[o], nw, true)) {
+        s->bits[j / 64] &= ~(1ULL << (j % 64));
+        return s->e[c].next;
+    }
+    s->stack[s->sp++] = (struct frame){c, s->w, s->maxidx};
+    s->w = nw;
+    if (k->known[o] > s->maxidx)
+        s->maxidx = k->known[o];
+    s->hash ^= k->zob[o];
+    lift(s->e, c);
+    return s->e[0].next;
+}
+
+/* backtrack: undo the last linearization; the entry after it. */
+static int backtrack(struct search *s)
+{
+    struct frame f = s->stack[--s->sp];
+    int j = s->e[f.ent].j;
+
+    s->w = f.w;
+    s->maxidx = f.maxidx;
+    s->bits[j / 64] &= ~(1ULL << (j % 64));
+    s->hash ^= s->k->zob[s->sel[j]];
+    unlift(s->e, f.ent);
+    return s->e[f.ent].next;
+}
+
 static enum lc_verdict wgl(const struct key_ctx *k, const int *sel, int n,
                            long limit, long *steps)
 {
-    struct ent *e = build_list(k, sel, n);
-    int words = n / 64 + 1, w = -1, sp = 0;
-    uint64_t *bits = xrealloc(NULL, sizeof(uint64_t) * (size_t)words);
-    struct frame *stack = xrealloc(NULL, sizeof(*stack) * (size_t)(n + 1));
-    uint64_t hash = 0;
-    int64_t maxidx = 0;
+    int words = n / 64 + 1;
+    struct search s = {.k = k, .sel = sel, .w = -1};
     long used = 0;
     enum lc_verdict v = LC_LINEARIZABLE;
-    struct memo m;
 
-    memset(bits, 0, sizeof(uint64_t) * (size_t)words);
-    memo_init(&m, words);
-    for (int c = e[0].next; c >= 0;) {
+    s.e = build_list(k, sel, n);
+    s.bits = xrealloc(NULL, sizeof(uint64_t) * (size_t)words);
+    memset(s.bits, 0, sizeof(uint64_t) * (size_t)words);
+    s.stack = xrealloc(NULL, sizeof(struct frame) * (size_t)(n + 1));
+    memo_init(&s.m, words);
+    for (int c = s.e[0].next; c >= 0;) {
         if (++used > limit) {
             v = LC_UNKNOWN;
             break;
         }
-        int j = e[c].j, o = sel[j];
-        if (!e[c].ret) {
-            if (legal(k, o, w, maxidx)) {
-                int nw = writes(k->ops[o]) ? o : w;
-                bits[j / 64] |= 1ULL << (j % 64);
-                if (memo_put(&m, bits, hash ^ k->zob[o], nw, true)) {
-                    stack[sp++] = (struct frame){c, w, maxidx};
-                    w = nw;
-                    if (k->known[o] > maxidx)
-                        maxidx = k->known[o];
-                    hash ^= k->zob[o];
-                    lift(e, c);
-                    c = e[0].next;
-                    continue;
-                }
-                bits[j / 64] &= ~(1ULL << (j % 64));
-            }
-            c = e[c].next;
-            continue;
-        }
-        if (k->ops[o]->res == R_INFO)
+        if (!s.e[c].ret) {
+            c = try_call(&s, c);
+        } else if (k->ops[sel[s.e[c].j]]->res == R_INFO) {
             break; /* only indeterminate operations left: never happened */
-        if (sp == 0) {
+        } else if (s.sp == 0) {
             v = LC_NOT_LINEARIZABLE;
             break;
+        } else {
+            c = backtrack(&s);
         }
-        struct frame f = stack[--sp];
-        c = f.ent;
-        w = f.w;
-        maxidx = f.maxidx;
-        j = e[c].j;
-        bits[j / 64] &= ~(1ULL << (j % 64));
-        hash ^= k->zob[sel[j]];
-        unlift(e, c);
-        c = e[c].next;
     }
     *steps += used;
-    memo_release(&m);
-    free(stack);
-    free(bits);
-    free(e);
+    memo_release(&s.m);
+    free(s.stack);
+    free(s.bits);
+    free(s.e);
     return v;
 }
 
