@@ -15,12 +15,10 @@
 #include "cmd.h"
 #include "err.h"
 #include "opt.h"
+#include "version.h"
 
 #ifndef PROCONSUL_VERSION
 #define PROCONSUL_VERSION "0.0.0"
-#endif
-#ifndef PROCONSUL_REVISION
-#define PROCONSUL_REVISION ""
 #endif
 #define CONSUL_VERSION "1.17.0"
 
@@ -48,8 +46,8 @@ static void build_date(char *buf, size_t n)
 static void print_pretty(const char *date)
 {
     printf("Consul v%s-proconsul.%s\n", CONSUL_VERSION, PROCONSUL_VERSION);
-    if (PROCONSUL_REVISION[0] != '\0')
-        printf("Revision %s\n", PROCONSUL_REVISION);
+    if (version_revision()[0] != '\0')
+        printf("Revision %s\n", version_revision());
     printf("Build Date %s\n", date);
     printf("Protocol %d spoken by default, understands %d to %d", RPC_DEFAULT,
            RPC_MIN, RPC_MAX);
@@ -73,7 +71,7 @@ static void print_json(const char *date)
            "      \"Max\": %d\n"
            "   }\n"
            "}\n",
-           CONSUL_VERSION, PROCONSUL_REVISION, PROCONSUL_VERSION, date,
+           CONSUL_VERSION, version_revision(), PROCONSUL_VERSION, date,
            RPC_DEFAULT, RPC_MIN, RPC_MAX);
 }
 

@@ -337,7 +337,7 @@ static int new_gossip(struct agent *a, char *err)
     ci.server = a->cfg.server;
     ci.dc = a->cfg.datacenter;
     ci.node_id = a->node_id;
-    ci.build = VERSION_HUMAN ":" PROCONSUL_REVISION;
+    ci.build = version_build();
     ci.server_port = (uint16_t)a->cfg.ports.server;
     ci.expect = a->cfg.bootstrap_expect;
     ci.bootstrap = a->cfg.bootstrap;

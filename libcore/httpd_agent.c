@@ -76,7 +76,7 @@ static json_t *member_tags(struct agent *a)
 
     json_object_set_new(t, "acls", jstr(a->cfg.acl.enabled ? "1" : "0"));
     json_object_set_new(t, "build",
-                        jstr(VERSION_HUMAN ":" PROCONSUL_REVISION));
+                        jstr(version_build()));
     json_object_set_new(t, "dc", jstr(a->cfg.datacenter));
     if (a->cfg.server) {
         if (a->cfg.bootstrap)
@@ -352,7 +352,7 @@ static json_t *stats_json(struct agent *a)
     json_object_set_new(s, "agent", agent_stats(a));
     json_object_set_new(s, "build", json_pack(
         "{s:s, s:s, s:s, s:s}", "prerelease", "", "revision",
-        PROCONSUL_REVISION, "version", VERSION_HUMAN, "version_metadata",
+        version_revision(), "version", VERSION_HUMAN, "version_metadata",
         ""));
     json_object_set_new(s, "consul", consul_stats(a));
     if (a->has_raft)
@@ -374,7 +374,7 @@ void httpd_agent_self(struct httpd_ctx *c)
         a->cfg.primary_datacenter != NULL && a->cfg.primary_datacenter[0]
             ? a->cfg.primary_datacenter : nz(a->cfg.datacenter),
         "NodeName", nz(a->cfg.node_name), "NodeID", a->node_id,
-        "Revision", PROCONSUL_REVISION, "Server", a->cfg.server,
+        "Revision", version_revision(), "Server", a->cfg.server,
         "Version", VERSION_HUMAN, "BuildDate", "1970-01-01T00:00:01Z"));
     json_object_set_new(self, "DebugConfig", debug_config(a));
     json_object_set_new(self, "Coord", json_pack(
@@ -391,7 +391,7 @@ void httpd_agent_self(struct httpd_ctx *c)
 void httpd_agent_version(struct httpd_ctx *c)
 {
     httpd_send_json(c, 200, json_pack(
-        "{s:s, s:s, s:s, s:s}", "SHA", PROCONSUL_REVISION, "BuildDate",
+        "{s:s, s:s, s:s, s:s}", "SHA", version_revision(), "BuildDate",
         "1970-01-01T00:00:01Z", "HumanVersion", VERSION_HUMAN, "FIPS", ""));
 }
 

@@ -10,11 +10,14 @@
 #ifndef PROCONSUL_VERSION
 #define PROCONSUL_VERSION "0.0.0"
 #endif
-#ifndef PROCONSUL_REVISION
-#define PROCONSUL_REVISION "unknown"
-#endif
-
 #define VERSION_CONSUL "1.17.0"
 #define VERSION_HUMAN VERSION_CONSUL "-proconsul." PROCONSUL_VERSION
+
+/* The git revision built ("unknown" outside a checkout), and
+ * VERSION_HUMAN ":" that revision (the gossip "build" tag). Only
+ * libcore/version.c is compiled with the revision, so a commit does not
+ * rebuild everything. */
+const char *version_revision(void);
+const char *version_build(void);
 
 #endif
