@@ -220,16 +220,8 @@ static void req_answer(struct dns_req *r, const json_t *data)
     }
     if (data == NULL)
         rc = (dns_answer_rcode(&ans, LDNS_RCODE_SERVFAIL), 0);
-    else if (r->q.kind == DNS_K_SERVICE)
-        rc = dns_answer_service(c, &r->q, owner, data, &r->d->rng, &ans);
-    else if (r->q.kind == DNS_K_NODE)
-        rc = dns_answer_node(c, &r->q, owner, data, &ans);
-    else if (r->q.kind == DNS_K_PTR)
-        rc = dns_answer_ptr(c, &r->q, owner, data, &ans);
-    else if (r->q.kind == DNS_K_SOA || r->q.kind == DNS_K_NS)
-        rc = dns_answer_soa_ns(c, &r->q, owner, data, &r->d->rng, &ans);
     else
-        rc = dns_answer_static(c, &r->q, owner, &ans);
+        rc = dns_answer(c, &r->q, owner, data, &r->d->rng, &ans);
     if (rc != 0) {
         dns_answer_release(&ans);
         if (dns_answer_init(&ans) != 0) {

@@ -138,6 +138,11 @@ int dns_answer_ptr(const struct dns_cfg *c, const struct dns_query *q,
 /* Lookups that need no data: REFUSED, NXDOMAIN, EMPTY, NOTIMP, ADDR. */
 int dns_answer_static(const struct dns_cfg *c, const struct dns_query *q,
                       const ldns_rdf *owner, struct dns_answer *a);
+/* The one of the above that q's kind calls for (data: the lookup
+ * result, ignored by dns_answer_static). */
+int dns_answer(const struct dns_cfg *c, const struct dns_query *q,
+               const ldns_rdf *owner, const json_t *data, uint64_t *rng,
+               struct dns_answer *a);
 /* rcode only (SERVFAIL when the lookup failed). */
 void dns_answer_rcode(struct dns_answer *a, int rcode);
 

@@ -824,3 +824,22 @@ int dns_answer_static(const struct dns_cfg *c, const struct dns_query *q,
         return with_soa(c, q, a, LDNS_RCODE_NXDOMAIN);
     }
 }
+
+int dns_answer(const struct dns_cfg *c, const struct dns_query *q,
+               const ldns_rdf *owner, const json_t *data, uint64_t *rng,
+               struct dns_answer *a)
+{
+    switch (q->kind) {
+    case DNS_K_SERVICE:
+        return dns_answer_service(c, q, owner, data, rng, a);
+    case DNS_K_NODE:
+        return dns_answer_node(c, q, owner, data, a);
+    case DNS_K_PTR:
+        return dns_answer_ptr(c, q, owner, data, a);
+    case DNS_K_SOA:
+    case DNS_K_NS:
+        return dns_answer_soa_ns(c, q, owner, data, rng, a);
+    default:
+        return dns_answer_static(c, q, owner, a);
+    }
+}

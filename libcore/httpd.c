@@ -213,13 +213,13 @@ static void allow_header(struct httpd_ctx *c, unsigned methods)
     httpd_header(c, "Allow", buf);
 }
 
-static int parse_query(struct httpd_ctx *c, const char *q, size_t n)
+int httpd_parse_query(h2o_mem_pool_t *pool, struct httpd_query *out,
+                      const char *q, size_t n)
 {
-    h2o_mem_pool_t *pool = &c->req->pool;
     size_t i = 0;
 
-    c->q.raw = h2o_strdup(pool, q, n).base;
-    while (i < n && c->q.n < HTTPD_MAX_QUERY) {
+    out->raw = h2o_strdup(pool, q, n).base;
+    while (i < n && out->n < HTTPD_MAX_QUERY) {
         size_t end = i, eq;
         size_t vlen;
 
@@ -234,8 +234,8 @@ static int parse_query(struct httpd_ctx *c, const char *q, size_t n)
                                  : h2o_strdup(pool, "", 0).base;
             if (name == NULL || val == NULL)
                 return -1;
-            c->q.name[c->q.n] = name;
-            c->q.val[c->q.n++] = val;
+            out->name[out->n] = name;
+            out->val[out->n++] = val;
         }
         i = end + 1;
     }
@@ -264,6 +264,18 @@ static const struct route *find_route(const char *path, size_t n)
         }
     }
     return NULL;
+}
+
+const char *httpd_route_find(const char *path, size_t n,
+                             unsigned *methods)
+{
+    const struct route *r = find_route(path, n);
+
+    if (r == NULL)
+        return NULL;
+    if (methods != NULL)
+        *methods = r->methods;
+    return r->path;
 }
 
 static void root_page(struct httpd_ctx *c)
@@ -360,8 +372,9 @@ static int handle(h2o_handler_t *self, h2o_req_t *req, bool via_rpc)
     c->via_rpc = via_rpc;
     c->start_ns = metrics_now_ns();
     if (req->query_at != SIZE_MAX &&
-        parse_query(c, req->path.base + req->query_at + 1,
-                    req->path.len - req->query_at - 1) != 0) {
+        httpd_parse_query(&req->pool, &c->q,
+                          req->path.base + req->query_at + 1,
+                          req->path.len - req->query_at - 1) != 0) {
         httpd_error(c, 400, "bad_request", "Invalid URL query escape");
         return 0;
     }

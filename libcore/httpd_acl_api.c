@@ -53,7 +53,7 @@
 #define MAX_TTL_NS (INT64_C(24) * 3600 * 1000000000)
 #define NS_PER_MS 1000000
 
-static const struct httpd_acl_field token_fields[] = {
+const struct httpd_acl_field httpd_acl_token_fields[] = {
     {"AccessorID", HTTPD_ACL_F_STR, NULL, "string"},
     {"SecretID", HTTPD_ACL_F_STR, NULL, "string"},
     {"Description", HTTPD_ACL_F_STR, NULL, "string"},
@@ -358,7 +358,8 @@ static void token_write(struct httpd_ctx *c, json_t *b, const char *url_id)
 /* PUT /v1/acl/token (url_id NULL) or /v1/acl/token/<AccessorID>. */
 static void token_put(struct httpd_ctx *c, const char *url_id)
 {
-    json_t *b = httpd_acl_decode(c, "Token", token_fields, "ACLToken");
+    json_t *b = httpd_acl_decode(c, "Token", httpd_acl_token_fields,
+                                 "ACLToken");
     const char *bid;
     char err[ERR_LEN], msg[ERR_LEN + 32];
 
@@ -383,7 +384,8 @@ static void token_put(struct httpd_ctx *c, const char *url_id)
 /* PUT /v1/acl/token/<AccessorID>/clone: body {"Description"}. */
 static void token_clone(struct httpd_ctx *c, const char *id)
 {
-    json_t *b = httpd_acl_decode(c, "Token", token_fields, "ACLToken"), *n;
+    json_t *b = httpd_acl_decode(c, "Token", httpd_acl_token_fields,
+                                 "ACLToken"), *n;
     const json_t *old = acl_store_token(store(c), id);
     static const char *const copied[] = {
         "Description", "Policies", "Roles", "ServiceIdentities",

@@ -34,6 +34,10 @@ struct httpd_acl_field {
 extern const struct httpd_acl_field httpd_acl_link_fields[];
 extern const struct httpd_acl_field httpd_acl_svcid_fields[];
 extern const struct httpd_acl_field httpd_acl_nodeid_fields[];
+/* The bodies of PUT /v1/acl/token, /v1/acl/policy, /v1/acl/role. */
+extern const struct httpd_acl_field httpd_acl_token_fields[];
+extern const struct httpd_acl_field httpd_acl_policy_fields[];
+extern const struct httpd_acl_field httpd_acl_role_fields[];
 
 /* The replicated ACL state. */
 struct acl_store *httpd_acl_store(struct httpd_ctx *c);
@@ -47,6 +51,12 @@ bool httpd_acl_off(struct httpd_ctx *c);
 json_t *httpd_acl_decode(struct httpd_ctx *c, const char *what,
                          const struct httpd_acl_field *fields,
                          const char *gostruct);
+/* The same without a request (fuzz_http_req): n bytes at b (NULL: none)
+ * into a new object in *out; ERR_INVAL with the details (without the
+ * "<what> decoding failed: " prefix) in err. */
+int httpd_acl_body(const char *b, size_t n,
+                   const struct httpd_acl_field *fields,
+                   const char *gostruct, json_t **out, char *err);
 /* String field of a normalized body, "" when absent. */
 const char *httpd_acl_str(const json_t *o, const char *name);
 

@@ -129,14 +129,15 @@ static int normalize(const json_t *in, const struct httpd_acl_field *fs,
     return 0;
 }
 
-static json_t *load_body(struct httpd_ctx *c, const char *gostruct,
+static json_t *load_body(const char *b, size_t n, const char *gostruct,
                          char *err)
 {
-    const char *b = c->req->entity.base;
-    size_t n = b != NULL ? c->req->entity.len : 0, i = 0;
+    size_t i = 0;
     json_error_t jerr;
     json_t *j;
 
+    if (b == NULL)
+        n = 0;
     while (i < n && strchr(" \t\r\n", b[i]) != NULL)
         i++;
     if (i == n)
@@ -155,22 +156,32 @@ static json_t *load_body(struct httpd_ctx *c, const char *gostruct,
     return j;
 }
 
+int httpd_acl_body(const char *b, size_t n,
+                   const struct httpd_acl_field *fields,
+                   const char *gostruct, json_t **out, char *err)
+{
+    json_t *raw = load_body(b, n, gostruct, err);
+
+    *out = NULL;
+    if (raw != NULL && json_is_null(raw)) {
+        json_decref(raw);
+        *out = json_object();
+    } else if (raw != NULL) {
+        normalize(raw, fields, gostruct, out, err);
+        json_decref(raw);
+    }
+    return *out != NULL ? 0 : ERR_INVAL;
+}
+
 json_t *httpd_acl_decode(struct httpd_ctx *c, const char *what,
                          const struct httpd_acl_field *fields,
                          const char *gostruct)
 {
     char err[ERR_LEN] = "", msg[ERR_LEN + 64];
-    json_t *raw = load_body(c, gostruct, err), *out = NULL;
+    json_t *out;
 
-    if (raw != NULL && json_is_null(raw)) {
-        json_decref(raw);
-        return json_object();
-    }
-    if (raw != NULL) {
-        normalize(raw, fields, gostruct, &out, err);
-        json_decref(raw);
-    }
-    if (out == NULL) {
+    if (httpd_acl_body(c->req->entity.base, c->req->entity.len, fields,
+                       gostruct, &out, err) != 0) {
         snprintf(msg, sizeof(msg), "%s decoding failed: %s", what, err);
         httpd_error(c, 400, "bad_request", msg);
     }
@@ -462,7 +473,7 @@ static int role_fill(struct httpd_ctx *c, const json_t *b, json_t *o,
     return httpd_acl_identities(b, o, "role", false, err);
 }
 
-static const struct httpd_acl_field policy_fields[] = {
+const struct httpd_acl_field httpd_acl_policy_fields[] = {
     {"ID", HTTPD_ACL_F_STR, NULL, "string"},
     {"Name", HTTPD_ACL_F_STR, NULL, "string"},
     {"Description", HTTPD_ACL_F_STR, NULL, "string"},
@@ -471,7 +482,7 @@ static const struct httpd_acl_field policy_fields[] = {
     {NULL, 0, NULL, NULL},
 };
 
-static const struct httpd_acl_field role_fields[] = {
+const struct httpd_acl_field httpd_acl_role_fields[] = {
     {"ID", HTTPD_ACL_F_STR, NULL, "string"},
     {"Name", HTTPD_ACL_F_STR, NULL, "string"},
     {"Description", HTTPD_ACL_F_STR, NULL, "string"},
@@ -489,13 +500,13 @@ static const char *const role_hashed[] = ACL_ROLE_HASHED;
 
 static const struct objkind policy_kind = {
     "policy", "ACLPolicy", "Policy", "policy-set", "policy-delete",
-    ACL_T_POLICIES, policy_fields, policy_hashed, acl_store_policy,
+    ACL_T_POLICIES, httpd_acl_policy_fields, policy_hashed, acl_store_policy,
     acl_store_policy_by_name, policy_view, policy_fill,
 };
 
 static const struct objkind role_kind = {
     "role", "ACLRole", "Role", "role-set", "role-delete", ACL_T_ROLES,
-    role_fields, role_hashed, acl_store_role, acl_store_role_by_name,
+    httpd_acl_role_fields, role_hashed, acl_store_role, acl_store_role_by_name,
     acl_store_role_view, role_fill,
 };
 

@@ -116,6 +116,16 @@ struct httpd {
     struct httpd_monitor *monitors; /* open /v1/agent/monitor streams */
 };
 
+/* Split and unescape a query string (n bytes at s, without the '?')
+ * into out (zeroed by the caller; strings from pool): at most
+ * HTTPD_MAX_QUERY parameters, '+' is a space; -1 on a bad %-escape. */
+int httpd_parse_query(h2o_mem_pool_t *pool, struct httpd_query *out,
+                      const char *s, size_t n);
+/* The route table row for a decoded path: its pattern ("/v1/kv/") and
+ * allowed methods (HTTPD_GET ...), or NULL when no route matches. */
+const char *httpd_route_find(const char *path, size_t n,
+                             unsigned *methods);
+
 /* A decimal uint64 with nothing around it; 0 or -1. */
 int httpd_parse_u64(const char *s, uint64_t *out);
 

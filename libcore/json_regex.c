@@ -6,7 +6,7 @@
  *
  * One pass over the pattern copies it to POSIX ERE, rewriting RE2 forms
  * and keeping a size estimate (nodes after glibc expands counted
- * repeats) per open group, so a pattern that would make regcomp build a
+ * repeats and '+', which it builds as copies) per open group, so a pattern that would make regcomp build a
  * huge automaton is refused before regcomp sees it.
  */
 #include "json_regex.h"
@@ -206,6 +206,15 @@ static bool re_count(const struct retr *t, size_t *i, long *v)
     return true;
 }
 
+/* The last atom repeated: glibc's regcomp builds mult copies of it. */
+static void grow(struct retr *t, long mult)
+{
+    t->w[t->depth] += t->last * (mult - 1);
+    t->last *= mult;
+    if (t->w[t->depth] > RE_MAX_SIZE || t->last > RE_MAX_SIZE)
+        t->why = "expression too large";
+}
+
 /* {n} {n,} {n,m} are repeats; any other '{' is a literal, as in RE2. */
 static void re_repeat(struct retr *t)
 {
@@ -236,10 +245,7 @@ static void re_repeat(struct retr *t)
     }
     /* glibc expands a{n,m} into max(n+1, m) copies of a */
     mult = hi < 0 ? lo + 1 : hi > 0 ? hi : 1;
-    t->w[t->depth] += t->last * (mult - 1);
-    t->last *= mult;
-    if (t->w[t->depth] > RE_MAX_SIZE || t->last > RE_MAX_SIZE)
-        t->why = "expression too large";
+    grow(t, mult);
     memcpy(t->out + t->o, t->in + t->i, i + 1 - t->i);
     t->o += i + 1 - t->i;
     t->i = i + 1;
@@ -296,7 +302,9 @@ static void re_translate(struct retr *t)
             t->i++;
             if (c == '|' || c == '^' || c == '$')
                 t->last = 0;
-            else if (c != '*' && c != '+' && c != '?')
+            else if (c == '+')
+                grow(t, 2); /* a+ is a a*: each stacked + doubles */
+            else if (c != '*' && c != '?')
                 atom(t, 1);
         }
     }

@@ -15,7 +15,8 @@
  * literal in RE2). \w \W \s \S \b \B are glibc's, with RE2's meaning.
  * Refused, as RE2 does: back-references, repeat counts over 1000, an
  * unmatched ')'. Also refused, unlike RE2: patterns whose counted
- * repeats expand past 2000 nodes (`(a{1000}){3}`), because glibc expands
+ * repeats and '+' expand past 2000 nodes (`(a{1000}){3}`, or `a+++...`
+ * with 11 '+': each doubles what it repeats), because glibc expands
  * them and then needs seconds per match on a few KiB of text; RE2 is
  * linear-time, glibc is not (`((a+)+)+b` takes ~0.2 s on 8 KiB).
  * Not supported: \pN classes, \Q...\E, \x.. escapes, flags after the

@@ -2,18 +2,18 @@
 # deps.sh - install the Debian packages Proconsul needs, if any is missing.
 #
 # Root: runs apt-get. Otherwise: prints the exact command and exits 1.
-# Usage: scripts/deps.sh [--bench|--fuzz]   (benchmark tools, or clang + libFuzzer)
+# Usage: scripts/deps.sh [--bench]   (adds the benchmark tools)
+# The default list is what `make check` needs, clang + libFuzzer
+# (fuzz-smoke) and valgrind (check-valgrind) included; --fuzz is
+# accepted for old callers and adds nothing.
 set -eu
 
 PKGS="build-essential pkg-config libuv1-dev libraft-dev libh2o-dev libjansson-dev
 libmsgpack-dev libssl-dev libcurl4-openssl-dev libarchive-dev zlib1g-dev
 libyaml-dev libldns-dev check curl perl serf dnsutils ansible-core supervisor
-iproute2 prometheus"
+iproute2 prometheus clang libclang-rt-14-dev valgrind"
 if [ "${1:-}" = "--bench" ]; then
     PKGS="$PKGS wrk iproute2"
-fi
-if [ "${1:-}" = "--fuzz" ]; then
-    PKGS="$PKGS clang libclang-rt-14-dev"
 fi
 
 missing=""

@@ -606,11 +606,21 @@ agent_log () {
 		"$TRASH/$1.log"
 }
 
-# check_sanitizer_log NAME: fail if NAME.log has sanitizer reports.
+# check_sanitizer_log NAME: fail if NAME.log has sanitizer reports:
+# ASan, LeakSanitizer (leaks are reported when the agent exits:
+# detect_leaks=1 above), UBSan, or valgrind's (make check-valgrind runs
+# agents under valgrind -q: each error or definite leak is a "==PID== "
+# line).
 check_sanitizer_log () {
 	test -f "$TRASH/$1.log" || return 0
 	if grep -q -e 'ERROR: AddressSanitizer' -e 'ERROR: LeakSanitizer' \
 		-e 'runtime error:' -e 'AddressSanitizer:DEADLYSIGNAL' \
+		-e '^==[0-9]*== Invalid ' -e '^==[0-9]*== Conditional jump' \
+		-e '^==[0-9]*== Use of uninitialised' \
+		-e '^==[0-9]*== Syscall param' -e '^==[0-9]*== Mismatched free' \
+		-e '^==[0-9]*== Source and destination overlap' \
+		-e '^==[0-9]*== .* definitely lost in ' \
+		-e '^==[0-9]*== Process terminating' \
 		"$TRASH/$1.log"; then
 		echo >&9 "sanitizer errors in $1.log:"
 		cat >&9 "$TRASH/$1.log"

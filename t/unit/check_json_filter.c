@@ -742,6 +742,13 @@ START_TEST(regex_errors)
     ck_assert_int_eq(re("((a{100}){100}){100}", "a"), -1);
     ck_assert_int_eq(re("(a{1000}){3}", "a"), -1); /* our 2000-node cap */
     ck_assert_int_eq(re("(a{1000}){2}", "a"), 0);
+    /* a+ is two copies of a in glibc, so each stacked + doubles the
+     * tree: 40 of them took all memory (fuzz_json_filter) */
+    ck_assert_int_eq(re("a++++++++++++++++++++++++++++++++++++++++", "a"),
+                     -1);
+    ck_assert_ptr_nonnull(strstr(err, "too large"));
+    ck_assert_int_eq(re("((a{600})+)+", "a"), -1);
+    ck_assert_int_eq(re("a+b+(c+)+", "abc"), 1);
     ck_assert_int_eq(re("a\\", "a"), -1);
     ck_assert_int_eq(re("[[:nope:]]", "a"), -1);
     ck_assert_int_eq(try("S matches \"a\\x00\"", "{}"), -1);

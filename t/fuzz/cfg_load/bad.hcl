@@ -1,0 +1,2 @@
+a "b" "c" { d = [1, 2, {e = true},] }
+unterminated = "x

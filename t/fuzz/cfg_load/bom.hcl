@@ -1,0 +1,4 @@
+﻿# bom
+server = false
+data_dir = "x"
+bootstrap = true
