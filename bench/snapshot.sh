@@ -249,13 +249,17 @@ sample () {
 			while (<$h>) { return $1 if /^\Q$k\E:\s+(\d+)/ }
 			return undef;
 		}
-		my ($n, $pmax, $cmax, $dmax, %seen) = (0, 0, 0, -1);
+		my ($n, $pmax, $amin, $amax, $cmax, $dmax, %seen) =
+			(0, 0, -1, 0, 0, -1);
 		my ($t0, $cfirst, $clast) = (time, undef, undef);
 		while (!-e $stop && time - $t0 < $bound) {
 			my $r = kb("/proc/$pid/status", "VmRSS");
 			last unless defined $r;
 			$n++;
 			$pmax = $r if $r > $pmax;
+			my $a = kb("/proc/$pid/status", "RssAnon") // 0;
+			$amax = $a if $a > $amax;
+			$amin = $a if $amin < 0 || $a < $amin;
 			for my $f (glob "/proc/$pid/task/*/children") {
 				open(my $h, "<", $f) or next;
 				for my $c (split " ", (<$h> // "")) {
@@ -271,9 +275,10 @@ sample () {
 			}
 			sleep($ms / 1000);
 		}
-		printf "SAMPLE samples=%d parent_max_kb=%d children=%d " .
+		printf "SAMPLE samples=%d parent_max_kb=%d anon_min_kb=%d " .
+			"anon_max_kb=%d children=%d " .
 			"child_max_kb=%d child_dirty_max_kb=%d child_ms=%d\n",
-			$n, $pmax, scalar(keys %seen), $cmax, $dmax,
+			$n, $pmax, $amin, $amax, scalar(keys %seen), $cmax, $dmax,
 			defined $cfirst ? ($clast - $cfirst) * 1000 : 0;
 	' "$AGENT_PID" $SAMPLE_MS "$2" $BOUND_S >"$1" 2>&1 &
 	SAMPLER_PID=$!
@@ -662,6 +667,10 @@ S_UP=$((S_PMAX - RSS_IDLE))
 [ $S_UP -lt 0 ] && S_UP=0
 R_UP=$((R_PMAX - RSS_PRE))
 [ $R_UP -lt 0 ] && R_UP=0
+R_AMIN=$(field "$RESTORE_SAMPLE" anon_min_kb)
+R_AMAX=$(field "$RESTORE_SAMPLE" anon_max_kb)
+R_AUP=$((R_AMAX - R_AMIN))
+[ $R_AUP -lt 0 ] && R_AUP=0
 
 mib () { awk -v b="$1" 'BEGIN { printf "%.1f MiB", b / 1048576 }'; }
 kib () { awk -v k="$1" 'BEGIN { printf "%.1f MiB", k / 1024 }'; }
@@ -694,7 +703,9 @@ TABLE=$RESULTS/snapshot.md.tmp
 		"data dir on $FSTYPE; N = $N keys \`bench/<thread>-<i>\` with" \
 		"$VALUE_SIZE-byte random base64 values, written by wrk" \
 		"($THREADS threads, $CONNS connections)."
-	echo "RSS is VmRSS, sampled every $SAMPLE_MS ms during save and" \
+	echo "RssAnon is the agent's anonymous memory (heap), without the" \
+		"file mappings (spooled upload, staged state) VmRSS also counts." \
+		"RSS is VmRSS, sampled every $SAMPLE_MS ms during save and" \
 		"restore (the CLI on the same machine). The save child's VmRSS" \
 		"counts the pages it shares copy-on-write with the agent; its" \
 		"Private_Dirty (smaps_rollup) is what the fork really added." \
@@ -725,6 +736,10 @@ TABLE=$RESULTS/snapshot.md.tmp
 	row "restore: agent RSS before" "$(kib "$RSS_PRE")" $((RSS_PRE * 1024))
 	row "restore: agent peak RSS over before" "$(kib "$R_UP")" \
 		$((R_UP * 1024))
+	row "restore: agent anonymous memory (RssAnon) low / peak" \
+		"$(kib "$R_AMIN") / $(kib "$R_AMAX")" $((R_AMAX * 1024))
+	row "restore: RssAnon peak over its low (the heap beyond one state)" \
+		"$(kib "$R_AUP")" $((R_AUP * 1024))
 	row "restore: slowest GET while restoring" \
 		"$RESTORE_GET_MAX ms ($RESTORE_GETS GETs, $RESTORE_GET_BAD not 200)"
 	row "agent RSS after the restore" "$(kib "$RSS_AFTER")" \
