@@ -640,6 +640,7 @@ load () {
 		-s bench/kv_load.lua "$l_url" -- "$l_sys" "$2" "$3" "$l_t" \
 		"$OUT/etcd-load.$1." </dev/null >"$l_log" 2>&1 &
 	WRK_PID=$!
+	l_i=0 l_idx='' l_still=0
 	while :; do
 		l_m=0
 		for l_f in "$OUT/etcd-load.$1".*; do
@@ -648,6 +649,22 @@ load () {
 		[ $l_m -lt "$l_t" ] || break
 		alive "$WRK_PID" || break
 		check_alive "$1"
+		# A write lost to a socket error never marks its thread: give up
+		# once the Raft index has stood still for 60 s.
+		l_i=$((l_i + 1))
+		if [ $((l_i % 50)) = 0 ]; then
+			l_now=$("index_$1")
+			if [ "$l_now" = "$l_idx" ]; then
+				l_still=$((l_still + 1))
+				[ $l_still -lt 6 ] || {
+					fail "loading $2 into $1: no progress for 60 s"
+					break
+				}
+			else
+				l_still=0
+			fi
+			l_idx=$l_now
+		fi
 		sleep 0.2
 	done
 	l_ms=$(($(now_ms) - l0))
@@ -664,6 +681,17 @@ load () {
 	[ $l_m -ge "$l_t" ] || fail "loading $2 into $1: not all keys acknowledged"
 	echo "etcd: loaded $3 keys into $1 in $l_ms ms" >&2
 	rec "load-$1-$2 $l_ms $3"
+}
+
+# index_p / index_e: the leader's Raft index / etcd's revision.
+index_p () {
+	curl -q -s --noproxy '*' -m 5 -o /dev/null -D - \
+		"$(purl "$PL" /v1/kv/load/a1-1?stale)" 2>/dev/null |
+		sed -n 's/^[Xx]-[Cc]onsul-[Ii]ndex: *\([0-9]*\).*/\1/p'
+}
+index_e () {
+	eapi "$EL" /v3/maintenance/status '{}' 2>/dev/null |
+		sed -n 's/.*"revision":"\([0-9]*\)".*/\1/p'
 }
 
 # count_p / count_e: keys under load/.

@@ -7,7 +7,7 @@
 -- (POST /v3/kv/put of the same key, base64 in JSON); thread t writes
 -- i = 1..quota(t), the N keys split over T threads, 256-byte values cut
 -- from a per-thread pool of random base64 characters. Once a thread has
--- seen quota answers acknowledging a write it creates the file
+-- seen quota answers to its writes (acknowledged or not) it creates the file
 -- MARKER<thread> and its connections only poll, 5 times a second; the
 -- caller stops wrk (SIGINT) once all T markers exist.
 -- done() prints "BENCH requests=... errors=... non2xx=...".
@@ -44,7 +44,7 @@ function init(args)
    marker = args[5] .. tid
    quota = math.floor(n / nt) + ((tid <= n % nt) and 1 or 0)
    prefix = "load/" .. args[2] .. tid .. "-"
-   issued, acked, marked = 0, 0, false
+   issued, acked, failed, marked = 0, 0, 0, false
    math.randomseed(tid * 7919)
    local t = {}
    for i = 1, 65536 do
@@ -94,11 +94,17 @@ function delay()
    return issued >= quota and 200 or 0
 end
 
+-- A write answered with an error counts as answered (done() reports it
+-- in non2xx), or the thread would never mark; a write lost to a socket
+-- error leaves it unmarked, and bench/etcd.sh stops wrk once nothing
+-- has been acknowledged for a while.
 function response(status, headers, body)
    if status == 200 and (body == "true" or body:sub(1, 10) == '{"header":') then
       acked = acked + 1
-      if acked >= quota then mark() end
+   elseif status ~= 200 and issued > 0 then
+      failed = failed + 1
    end
+   if acked + failed >= quota then mark() end
 end
 
 function done(summary, latency, requests)
