@@ -2,7 +2,9 @@
 --
 -- bench/run.sh writes the keys bench/get/0 .. bench/get/<nkeys-1> (256-byte
 -- values) before the run; nkeys is the first script argument (default
--- 100). Each connection walks the set round-robin from its own offset.
+-- 100), the second, if any, a query string for every GET ("?stale",
+-- "?consistent"; bench/etcd.sh). Each connection walks the set
+-- round-robin from its own offset.
 -- done() prints the same BENCH line as kv_put.lua.
 
 local threads = {}
@@ -14,12 +16,13 @@ end
 
 function init(args)
    nkeys = tonumber(args[1]) or 100
+   query = args[2] or ""
    counter = (tid * 7919) % nkeys
 end
 
 function request()
    counter = (counter + 1) % nkeys
-   return wrk.format("GET", "/v1/kv/bench/get/" .. counter)
+   return wrk.format("GET", "/v1/kv/bench/get/" .. counter .. query)
 end
 
 function done(summary, latency, requests)

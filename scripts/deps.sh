@@ -13,7 +13,9 @@ libmsgpack-dev libssl-dev libcurl4-openssl-dev libarchive-dev zlib1g-dev
 libyaml-dev libldns-dev check curl perl serf dnsutils ansible-core supervisor
 iproute2 prometheus clang libclang-rt-14-dev valgrind"
 if [ "${1:-}" = "--bench" ]; then
-    PKGS="$PKGS wrk iproute2"
+    # etcd-server + etcd-client: the etcd 3.4 cluster bench/etcd.sh
+    # compares with; fio: the disk's fdatasync rate; gnuplot-nox: its chart.
+    PKGS="$PKGS wrk iproute2 etcd-server etcd-client fio gnuplot-nox"
 fi
 
 missing=""
