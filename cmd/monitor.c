@@ -73,9 +73,8 @@ int cmd_monitor(int argc, char **argv)
     bool json = false;
     struct httpc_flags hf = {0};
     struct opt opts[2 + HTTPC_N_FLAGS];
-    char err[ERR_LEN];
     struct httpc c;
-    int n = 0, rest, rc;
+    int n = 0, rc;
 
     opts[n++] = (struct opt){.name = "log-level", .type = OPT_STR,
         .dst = &level, .arg = "<string>", .help = "Log level of the agent."};
@@ -83,18 +82,10 @@ int cmd_monitor(int argc, char **argv)
         .dst = &json, .help = "Output logs in JSON format."};
     httpc_add_flags(opts, &n, &hf, false);
     httpc_add_tls_flags(opts, &n, &hf);
-    rc = opt_parse_cli(opts, n, argc, argv, synopsis, description, &rest);
+    rc = httpc_cli_start(opts, n, argc, argv, synopsis, description, &hf,
+                         &c);
     if (rc >= 0)
         return rc;
-    if (rest < argc) {
-        fprintf(stderr, "Too many arguments (expected 0, got %d)\n",
-                argc - rest);
-        return 1;
-    }
-    if (httpc_init(&c, &hf, err) != 0) {
-        fprintf(stderr, "Error connecting to Consul agent: %s\n", err);
-        return 1;
-    }
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     rc = stream(&c, level, json);

@@ -45,24 +45,15 @@ int cmd_reload(int argc, char **argv)
 {
     struct httpc_flags hf = {0};
     struct opt opts[HTTPC_N_FLAGS];
-    char err[ERR_LEN];
     struct httpc c;
-    int n = 0, rest, rc;
+    int n = 0, rc;
 
     httpc_add_flags(opts, &n, &hf, false);
     httpc_add_tls_flags(opts, &n, &hf);
-    rc = opt_parse_cli(opts, n, argc, argv, synopsis, description, &rest);
+    rc = httpc_cli_start(opts, n, argc, argv, synopsis, description, &hf,
+                         &c);
     if (rc >= 0)
         return rc;
-    if (rest < argc) {
-        fprintf(stderr, "Too many arguments (expected 0, got %d)\n",
-                argc - rest);
-        return 1;
-    }
-    if (httpc_init(&c, &hf, err) != 0) {
-        fprintf(stderr, "Error connecting to Consul agent: %s\n", err);
-        return 1;
-    }
     rc = do_reload(&c);
     httpc_release(&c);
     return rc;

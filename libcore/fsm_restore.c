@@ -304,11 +304,6 @@ static bool acl_any(const struct acl_store *acl)
     return acl_store_max_index(acl) != 0 || acl_store_secret(acl) != NULL;
 }
 
-static int backup_out(void *ctx, const void *p, size_t n)
-{
-    return util_write_all(*(int *)ctx, p, n) == 0 ? 0 : -1;
-}
-
 /* Stream the running state to a new unlinked file: its fd, or -1. */
 static int backup(const struct fsm *f, size_t *len, char *err)
 {
@@ -317,7 +312,7 @@ static int backup(const struct fsm *f, size_t *len, char *err)
 
     if (fd < 0)
         return -1;
-    if (fsm_snapshot_stream(f, NULL, backup_out, &fd, err) != 0 ||
+    if (fsm_snapshot_stream(f, NULL, util_fd_out, &fd, err) != 0 ||
         (end = lseek(fd, 0, SEEK_END)) < 0) {
         err_prefix(err, "%s", strerror(errno));
         close(fd);

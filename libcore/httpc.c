@@ -11,6 +11,7 @@
 #include "httpc.h"
 
 #include <ctype.h>
+#include <stdio.h>
 #include <curl/curl.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -889,4 +890,26 @@ void httpc_format_status(const struct httpc_resp *r, char *out, size_t n)
         len--;
     snprintf(out, n, "Unexpected response code: %ld (%.*s)", r->status,
              (int)len, b);
+}
+
+int httpc_cli_start(const struct opt *opts, int n, int argc, char **argv,
+                    const char *synopsis, const char *description,
+                    const struct httpc_flags *hf, struct httpc *c)
+{
+    char err[ERR_LEN];
+    int rest, rc;
+
+    rc = opt_parse_cli(opts, n, argc, argv, synopsis, description, &rest);
+    if (rc >= 0)
+        return rc;
+    if (rest < argc) {
+        fprintf(stderr, "Too many arguments (expected 0, got %d)\n",
+                argc - rest);
+        return 1;
+    }
+    if (httpc_init(c, hf, err) != 0) {
+        fprintf(stderr, "Error connecting to Consul agent: %s\n", err);
+        return 1;
+    }
+    return -1;
 }

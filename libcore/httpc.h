@@ -77,6 +77,15 @@ struct httpc_resp {
 int httpc_init(struct httpc *c, const struct httpc_flags *f, char *err);
 void httpc_release(struct httpc *c);
 
+/* The start of a CLI command without arguments, as Consul's: parse opts
+ * (which already hold the flags of hf), refuse positional arguments
+ * ("Too many arguments (expected 0, got N)"), connect to the agent.
+ * Returns -1 with c ready (httpc_release it), or the exit status after
+ * printing usage or the error. */
+int httpc_cli_start(const struct opt *opts, int n, int argc, char **argv,
+                    const char *synopsis, const char *description,
+                    const struct httpc_flags *hf, struct httpc *c);
+
 /* Send one request. path begins with "/v1/" and must already be escaped
  * (httpc_escape_path); query is "k=v&k2" with escaped values (may be
  * NULL). Like Go's url.Values.Encode, parameters are sent sorted by key,

@@ -87,31 +87,13 @@ struct child {
     struct snap_writer *w;
 };
 
-static int child_out(void *ctx, const void *p, size_t n)
-{
-    const char *b = p;
-    int fd = *(int *)ctx;
-
-    while (n > 0) {
-        ssize_t k = write(fd, b, n);
-
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0)
-            return -1;
-        b += k;
-        n -= (size_t)k;
-    }
-    return 0;
-}
-
 static int child_size(void *ctx, uint64_t size)
 {
     struct child *ch = ctx;
     char err[ERR_LEN];
 
     ch->meta->size = size;
-    return snap_writer_new(ch->meta, child_out, &ch->fd, &ch->w, err);
+    return snap_writer_new(ch->meta, util_fd_out, &ch->fd, &ch->w, err);
 }
 
 static int child_state(void *ctx, const void *p, size_t n)

@@ -96,18 +96,13 @@ static int fsm_apply_cb(struct raft_fsm *rf, const struct raft_buffer *buf,
     return 0;
 }
 
-static int child_out(void *ctx, const void *p, size_t n)
-{
-    return util_write_all(*(int *)ctx, p, n) == 0 ? 0 : -1;
-}
-
 /* In the forked child: the state into fd, then leave. */
 static void snapshot_child(struct fsm *f, int fd)
 {
     char err[ERR_LEN];
 
     signal(SIGPIPE, SIG_IGN);
-    _exit(fsm_snapshot_stream(f, NULL, child_out, &fd, err) == 0 ? 0 : 1);
+    _exit(fsm_snapshot_stream(f, NULL, util_fd_out, &fd, err) == 0 ? 0 : 1);
 }
 
 static void snap_reset(struct raftglue_fsm *gf)

@@ -110,3 +110,8 @@ int util_pwrite_all(int fd, const void *p, size_t n, uint64_t off)
 {
     return write_loop(fd, p, n, (int64_t)off);
 }
+
+int util_fd_out(void *ctx, const void *p, size_t n)
+{
+    return util_write_all(*(const int *)ctx, p, n) == 0 ? 0 : -1;
+}

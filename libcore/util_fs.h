@@ -29,5 +29,8 @@ void util_unmap(const void *p, size_t len);
  * util_pwrite_all writes them at off without moving the file offset. */
 int util_write_all(int fd, const void *p, size_t n);
 int util_pwrite_all(int fd, const void *p, size_t n, uint64_t off);
+/* The same as a stream sink (fsm_out_fn, snap's writer): ctx points at
+ * the int descriptor; 0, or -1 when the write failed. */
+int util_fd_out(void *ctx, const void *p, size_t n);
 
 #endif
