@@ -3,6 +3,7 @@
 CMD(acl, CMD_HTTP, "Interact with Consul's ACLs")
 CMD(agent, CMD_LOCAL, "Runs a Consul agent")
 CMD(bootstrap, CMD_LOCAL, "Writes a new cluster's configuration files, or checks a running cluster")
+CMD(event, CMD_HTTP, "Fire a new event")
 CMD(force_leave, CMD_HTTP, "Forces a member of the cluster to enter the \"left\" state")
 CMD(help, CMD_LOCAL, "Shows help for a command")
 CMD(info, CMD_HTTP, "Provides debugging information for operators.")

@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "agent_event.h"
 #include "agent_local.h"
 #include "log.h"
 #include "util_fs.h"
@@ -165,21 +166,26 @@ static void fsm_fatal(struct agent *a)
     uv_timer_start(t, fatal_stop, 0, 0);
 }
 
-static void on_fsm_change(void *ctx, const char *kind, uint64_t index)
+void agent_watch_notify(struct agent *a, const char *kind, uint64_t index)
 {
-    struct agent *a = ctx;
     struct agent_watch *w = a->watch_head.next, *next;
-
-    if (strcmp(kind, "fatal") == 0) {
-        fsm_fatal(a);
-        return;
-    }
 
     while (w != &a->watch_head) {
         next = w->next;
         w->fn(w, kind, index);
         w = next;
     }
+}
+
+static void on_fsm_change(void *ctx, const char *kind, uint64_t index)
+{
+    struct agent *a = ctx;
+
+    if (strcmp(kind, "fatal") == 0) {
+        fsm_fatal(a);
+        return;
+    }
+    agent_watch_notify(a, kind, index);
 }
 
 static int init_raft(struct agent *a, char *err)
@@ -357,6 +363,7 @@ static int new_gossip(struct agent *a, char *err)
     o.snapshot_path = a->cfg.dev ? NULL : snap;
     o.rejoin_after_leave = a->cfg.rejoin_after_leave;
     o.on_event = on_gossip_event;
+    o.on_user = agent_event_on_user;
     o.ctx = a;
     a->gossip = gossip_new(a->loop, &o, err);
     if (a->gossip == NULL)
@@ -684,6 +691,7 @@ void agent_release(struct agent *a)
     agent_acl_release(a);
     agent_servers_release(a);
     agent_metrics_release(a);
+    agent_event_release(a);
     cfg_release(&a->cfg);
     free(a->data_dir);
     a->data_dir = NULL;

@@ -26,6 +26,7 @@
 struct agent;
 struct agent_local; /* agent_local.h: local services and checks */
 struct agent_acl;   /* agent_acl.c: the agent's tokens, token cache */
+struct agent_events; /* agent_event.c: the last user events received */
 
 /* A blocking query waiting for state to move past some index. fn is
  * called after every applied change; it may remove its own watch. */
@@ -122,6 +123,7 @@ struct agent {
     int member_writes;          /* Raft writes in flight */
     struct agent_local *local;  /* services, checks, anti-entropy */
     struct agent_acl *acl;      /* tokens, resolution cache (agent_acl.c) */
+    struct agent_events *events; /* user events (agent_event.c) */
     /* a restore left staged by a leader that died (agent_servers.c) */
     char stage_id[80];
     uint64_t stage_len, stage_since_ms;
@@ -155,6 +157,9 @@ int agent_reload_config(struct agent *a, const struct cfg *nc, char *err);
 
 void agent_watch_add(struct agent *a, struct agent_watch *w);
 void agent_watch_del(struct agent *a, struct agent_watch *w);
+/* Run every watch's fn with kind and index (FSM changes; "event" when a
+ * user event arrived, index then its agent_uevent_index). */
+void agent_watch_notify(struct agent *a, const char *kind, uint64_t index);
 
 /* Writes: replicate an encoded command (raft_malloc'd buf, moves on
  * success). ERR_NOLEADER when this server is not the leader; on a client

@@ -71,6 +71,7 @@ struct httpd_ctx {
     int64_t wait_ms;
     httpd_index_fn index_fn;
     httpd_respond_fn respond_fn;
+    bool hash_index;      /* index_fn is a hash: block while equal */
     httpd_apply_fn apply_fn;
     struct httpd_pending *pend;
     void *data;
@@ -155,6 +156,11 @@ int httpd_read_opts(struct httpd_ctx *c);
  * at once or when index_fn(c) moves past ?index (or ?wait runs out). */
 void httpd_blocking_read(struct httpd_ctx *c, httpd_index_fn index_fn,
                          httpd_respond_fn respond_fn);
+/* Consul's blocking on this agent's own state whose index is a hash
+ * (/v1/event/list): respond_fn at once, or once index_fn(c) differs
+ * from ?index (or ?wait runs out). Call httpd_read_opts first. */
+void httpd_blocking_local(struct httpd_ctx *c, httpd_index_fn index_fn,
+                          httpd_respond_fn respond_fn);
 /* Replicate a command (raft_malloc'd buf) and call fn when applied. */
 void httpd_apply(struct httpd_ctx *c, void *buf /* takes */, size_t len,
                  httpd_apply_fn fn);
@@ -271,6 +277,9 @@ void httpd_agent_metrics(struct httpd_ctx *c);
 /* Agent stopping: end every monitor stream with its final chunk. */
 void httpd_monitor_stop_all(struct httpd *h);
 void httpd_agent_members(struct httpd_ctx *c);
+/* httpd_event.c */
+void httpd_event_fire(struct httpd_ctx *c);   /* /v1/event/fire/<name> */
+void httpd_event_list(struct httpd_ctx *c);
 void httpd_agent_join(struct httpd_ctx *c);
 void httpd_agent_leave(struct httpd_ctx *c);
 void httpd_agent_force_leave(struct httpd_ctx *c);

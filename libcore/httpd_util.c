@@ -451,6 +451,16 @@ bool httpd_async_alive(const struct httpd_pending *p)
 
 /* ---- blocking reads ---- */
 
+/* Has the index moved past ?index (a hash index: away from it)? */
+static bool moved(struct httpd_ctx *c, uint64_t start)
+{
+    uint64_t now = c->index_fn(c);
+
+    if (c->hash_index)
+        return now != c->min_index;
+    return now > c->min_index || now < start;
+}
+
 static void block_wake(struct agent_watch *w, const char *kind,
                        uint64_t index)
 {
@@ -464,8 +474,7 @@ static void block_wake(struct agent_watch *w, const char *kind,
      * snapshot restore can move an index back, which answers too (the
      * client then starts again from the lower index, as Consul's clients
      * do when an index goes backwards). */
-    if (strcmp(kind, "shutdown") != 0 && c->index_fn(c) <= c->min_index &&
-        c->index_fn(c) >= p->start_index)
+    if (strcmp(kind, "shutdown") != 0 && !moved(c, p->start_index))
         return;
     c = detach(p);
     c->respond_fn(c);
@@ -486,7 +495,7 @@ static void block_or_respond(struct httpd_ctx *c)
 {
     struct httpd_pending *p;
 
-    if (c->min_index == 0 || c->index_fn(c) > c->min_index) {
+    if (c->min_index == 0 || moved(c, c->index_fn(c))) {
         c->respond_fn(c);
         return;
     }
@@ -519,6 +528,15 @@ static void barrier_done(void *ctx, int rc)
         httpd_error_rc(c, rc, NULL);
         return;
     }
+    block_or_respond(c);
+}
+
+void httpd_blocking_local(struct httpd_ctx *c, httpd_index_fn index_fn,
+                          httpd_respond_fn respond_fn)
+{
+    c->index_fn = index_fn;
+    c->respond_fn = respond_fn;
+    c->hash_index = true;
     block_or_respond(c);
 }
 
