@@ -152,6 +152,8 @@ cat >samples <<EOF
 /v1/catalog/register|PUT|/v1/catalog/register|{"Node":"ext2","Address":"192.0.2.2"}|node "ext2" { policy = "write" }|node "ext3" { policy = "write" }|deny
 /v1/catalog/service/|GET|/v1/catalog/service/extsvc||service "extsvc" { policy = "read" } node "ext1" { policy = "read" }|service "extsvc" { policy = "read" }|filter:ext1
 /v1/catalog/services|GET|/v1/catalog/services||service "extsvc" { policy = "read" }|service "other" { policy = "read" }|filter:extsvc
+/v1/event/fire/|PUT|/v1/event/fire/deploy|payload|event "deploy" { policy = "write" }|event "deploy" { policy = "read" }|deny
+/v1/event/list|GET|/v1/event/list||event "deploy" { policy = "read" }|event "other" { policy = "read" }|filter:"Name":"deploy"
 /v1/health/checks/|GET|/v1/health/checks/extsvc||service "extsvc" { policy = "read" } node "ext1" { policy = "read" }|service "extsvc" { policy = "read" }|filter:extchk
 /v1/health/node/|GET|/v1/health/node/ext1||node "ext1" { policy = "read" }|node "ext9" { policy = "read" }|filter:extnode
 /v1/health/service/|GET|/v1/health/service/extsvc||service "extsvc" { policy = "read" } node "ext1" { policy = "read" }|node "ext1" { policy = "read" }|filter:extchk
