@@ -183,4 +183,18 @@ int cfg_build(const json_t *tree, struct cfg *c, cfg_warn_fn warn,
               void *ctx, char *err);
 void cfg_release(struct cfg *c);
 
+/* ---- watches (cfg_watch.c) ----
+ * Check one watch definition (an object with Consul's watch keys);
+ * need_handler: it must have args or handler (the agent's `watches`).
+ * Messages as Consul's ("Must specify a single key to watch",
+ * "Unsupported watch type: x", ...). cfg_build checks every entry of
+ * `watches` with it ("watches[1]: ..."). */
+int cfg_watch_check(const json_t *w, bool need_handler, char *err);
+/* The arguments after "proconsul watch" that run the checked watch w:
+ * its flags, then "-shell=false -- args..." or "-- handler". The token
+ * is not among them (pass it in the environment). A NULL-terminated
+ * heap array of heap strings, or NULL when out of memory. */
+char **cfg_watch_argv(const json_t *w, char *err);
+void cfg_watch_argv_free(char **v);
+
 #endif

@@ -872,6 +872,21 @@ static int fill(struct cfg *c, struct bctx *b)
     return validate_mode(c, b);
 }
 
+static int check_watches(const json_t *root, char *err)
+{
+    const json_t *list = json_object_get(root, "watches"), *w;
+    size_t i;
+    int rc;
+
+    json_array_foreach(list, i, w) {
+        if ((rc = cfg_watch_check(w, true, err)) != 0) {
+            err_prefix(err, "watches[%zu]", i);
+            return ERR_INVAL;
+        }
+    }
+    return 0;
+}
+
 int cfg_build(const json_t *tree, struct cfg *c, cfg_warn_fn warn,
               void *ctx, char *err)
 {
@@ -887,6 +902,8 @@ int cfg_build(const json_t *tree, struct cfg *c, cfg_warn_fn warn,
     rc = prepare(user, &b);
     if (rc == 0)
         rc = fill(c, &b);
+    if (rc == 0)
+        rc = check_watches(user, err);
     if (rc == 0 && (b.oom || b.w.oom))
         rc = nomem(err);
     json_decref(b.eff);
