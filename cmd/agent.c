@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "agent_watches.h"
 #include "cmd.h"
 #include "cfg.h"
 #include "dns.h"
@@ -456,6 +457,8 @@ static int run(void)
         rc = httpd_start(h, err);
     if (rc == 0)
         rc = dns_start(dns, err);
+    if (rc == 0)
+        rc = agent_watches_start(&the_agent, err);
     if (rc == 0 && the_agent.cfg.pid_file != NULL &&
         the_agent.cfg.pid_file[0] != '\0')
         rc = write_pid(the_agent.cfg.pid_file, err);

@@ -19,7 +19,9 @@
  * default action); a handler still running is in the same process
  * group.
  * Exit codes: 0 printed (also "-h"); 1 bad flags or definition, handler
- * failure.
+ * failure. Run by an agent for its config `watches` (hidden flag
+ * -agent-pid), a failed handler is only reported, and the watch ends
+ * when its parent is no longer that agent.
  * Tests: t/t8202-watch.sh
  */
 #include <errno.h>
@@ -60,6 +62,7 @@ struct wflags {
 
 struct plan {
     struct httpc *c;
+    long agent_pid;       /* run by that agent: keep going, end with it */
     const json_t *w;
     const char *type;
     uint64_t last_index;  /* 0: nothing handled yet */
@@ -361,7 +364,13 @@ static int run(struct plan *p, char **args, int nargs, bool shell)
         json_t *res = NULL;
         uint64_t idx = 0, old;
 
-        if (query(p, &res, &idx) != 0) {
+        int qrc = query(p, &res, &idx);
+
+        if (p->agent_pid > 0 && getppid() != (pid_t)p->agent_pid) {
+            json_decref(res);
+            return 0; /* our agent is gone */
+        }
+        if (qrc != 0) {
             uint64_t ms;
 
             failures++;
@@ -393,7 +402,9 @@ static int run(struct plan *p, char **args, int nargs, bool shell)
             free(s);
             return 0;
         }
-        if (run_handler(args, nargs, shell, idx, res) != 0)
+        /* Consul's agent logs a failed handler and goes on. */
+        if (run_handler(args, nargs, shell, idx, res) != 0 &&
+            p->agent_pid <= 0)
             return 1;
     }
 }
@@ -402,7 +413,8 @@ int cmd_watch(int argc, char **argv)
 {
     struct wflags f = {.shell = true};
     struct httpc_flags hf = {0};
-    struct opt opts[10 + HTTPC_N_FLAGS];
+    struct opt opts[11 + HTTPC_N_FLAGS];
+    uint64_t agent_pid = 0;
     char err[ERR_LEN];
     struct httpc c;
     struct plan p = {0};
@@ -440,12 +452,20 @@ int cmd_watch(int argc, char **argv)
         .dst = &f.shell,
         .help = "Use a shell to run the command (can set a custom shell "
         "via the SHELL environment variable). The default value is true."};
+    /* Hidden: set by an agent running its config `watches`. */
+    opts[n++] = (struct opt){.name = "agent-pid", .type = OPT_UINT64,
+        .dst = &agent_pid};
     httpc_add_flags(opts, &n, &hf, true);
     httpc_add_tls_flags(opts, &n, &hf);
     rc = opt_parse_cli(opts, n, argc, argv, synopsis, description, &rest);
     if (rc >= 0) {
         opt_release(opts, n);
         return rc;
+    }
+    if (agent_pid > 0 && rest >= argc) {
+        fprintf(stderr, "-agent-pid needs a handler\n");
+        opt_release(opts, n);
+        return 1;
     }
     if (f.type == NULL || f.type[0] == '\0') {
         fprintf(stderr, "Watch type must be specified\n");
@@ -468,6 +488,7 @@ int cmd_watch(int argc, char **argv)
     p.c = &c;
     p.w = w;
     p.type = f.type;
+    p.agent_pid = (long)agent_pid;
     rc = run(&p, argv + rest, argc - rest, f.shell);
     json_decref(p.last);
     json_decref(w);

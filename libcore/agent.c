@@ -24,6 +24,7 @@
 
 #include "agent_event.h"
 #include "agent_local.h"
+#include "agent_watches.h"
 #include "log.h"
 #include "util_fs.h"
 #include "util_rand.h"
@@ -618,6 +619,7 @@ void agent_stop(struct agent *a)
     on_fsm_change(a, "shutdown", a->fsm.last_index);
     for (int i = 0; i < a->n_hooks; i++)
         a->hooks[i](a->hook_ctx[i]);
+    agent_watches_stop(a);
     a->pending_closes = 1;
     if (a->srv_timer_on) {
         a->srv_timer_on = false;
@@ -692,6 +694,7 @@ void agent_release(struct agent *a)
     agent_servers_release(a);
     agent_metrics_release(a);
     agent_event_release(a);
+    agent_watches_release(a);
     cfg_release(&a->cfg);
     free(a->data_dir);
     a->data_dir = NULL;
@@ -727,6 +730,8 @@ int agent_reload_config(struct agent *a, const struct cfg *nc, char *err)
     log_set_level((enum log_level)lvl);
     LOG_INFO("agent", "log level is now %s", log_level_name(lvl));
     if (a->local != NULL && agent_local_reload(a->local, nc->raw, err) != 0)
+        return ERR_INVAL;
+    if (agent_watches_reload(a, nc->raw, err) != 0)
         return ERR_INVAL;
     return 0;
 }

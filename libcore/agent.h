@@ -27,6 +27,7 @@ struct agent;
 struct agent_local; /* agent_local.h: local services and checks */
 struct agent_acl;   /* agent_acl.c: the agent's tokens, token cache */
 struct agent_events; /* agent_event.c: the last user events received */
+struct agent_watches; /* agent_watches.c: children running `watches` */
 
 /* A blocking query waiting for state to move past some index. fn is
  * called after every applied change; it may remove its own watch. */
@@ -124,6 +125,7 @@ struct agent {
     struct agent_local *local;  /* services, checks, anti-entropy */
     struct agent_acl *acl;      /* tokens, resolution cache (agent_acl.c) */
     struct agent_events *events; /* user events (agent_event.c) */
+    struct agent_watches *watches; /* config watches (agent_watches.c) */
     /* a restore left staged by a leader that died (agent_servers.c) */
     char stage_id[80];
     uint64_t stage_len, stage_since_ms;

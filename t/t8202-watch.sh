@@ -7,7 +7,60 @@ watches in the agent config run their handler and stop with the agent'
 
 if ! test_have_prereq PERL; then
 	skip_all='perl with JSON::PP needed'
-	test_done
+	test_expect_success 'config: a bad watch is refused at load' '
+	cat >bad.json <<-EOF &&
+	{"data_dir": "$TRASH/v", "watches": [{"type": "bogus", "args": ["true"]}]}
+	EOF
+	test_must_fail proconsul validate bad.json >out 2>&1 &&
+	test_grep "watches\[0\]: Unsupported watch type: bogus" out &&
+	cat >bad2.json <<-EOF &&
+	{"data_dir": "$TRASH/v", "watches": [{"type": "key", "key": "k"}]}
+	EOF
+	test_must_fail proconsul validate bad2.json >out 2>&1 &&
+	test_grep "watches\[0\]: Must define a watch handler" out
+'
+
+test_expect_success 'config: watches entries run their handlers' '
+	cat >watches.json <<-EOF &&
+	{"watches": [
+	  {"type": "key", "key": "cfg/k",
+	   "args": ["sh", "-c", "cat >>$TRASH/cfg.runs"]},
+	  {"type": "nodes",
+	   "args": ["sh", "-c", "cat >/dev/null; echo \$\$ >$TRASH/sleeper.pid; exec sleep 120"]},
+	  {"type": "event", "name": "ping",
+	   "handler": "cat >>$TRASH/cfgev.runs"}
+	]}
+	EOF
+	start_agent a2 -dev -config-file=watches.json &&
+	poll_until 30 lines_are cfg.runs 1 &&
+	test "$(cat cfg.runs)" = null &&
+	poll_until 30 lines_are cfgev.runs 1 &&
+	poll_until 30 test -s sleeper.pid &&
+	for v in 1 2 3; do
+		proconsul kv put -http-addr=$a2_HTTP cfg/k $v >/dev/null &&
+		poll_until 20 lines_are cfg.runs $((v + 1)) || return 1
+	done &&
+	proconsul event -http-addr=$a2_HTTP -name ping >/dev/null &&
+	poll_until 20 lines_are cfgev.runs 2 &&
+	sleep 2 &&
+	lines_are cfg.runs 4 && lines_are cfgev.runs 2
+'
+
+test_expect_success 'config: the agent runs one watch child per entry' '
+	pgrep -P $a2_PID >kids &&
+	test "$(wc -l <kids)" = 3
+'
+
+test_expect_success 'config: stopping the agent stops the watches and handlers' '
+	sleeper=$(cat sleeper.pid) &&
+	pid_alive $sleeper &&
+	stop_agent a2 &&
+	for k in $(cat kids) $sleeper; do
+		poll_until 10 eval "! pid_alive $k" || return 1
+	done
+'
+
+test_done
 fi
 
 watch_pid=
@@ -172,6 +225,59 @@ test_expect_success 'an unreachable agent: the watch retries, no busy loop' '
 	pid_alive $watch_pid &&
 	test "$(grep -c "errored" err)" -le 2 &&
 	stop_watch
+'
+
+test_expect_success 'config: a bad watch is refused at load' '
+	cat >bad.json <<-EOF &&
+	{"data_dir": "$TRASH/v", "watches": [{"type": "bogus", "args": ["true"]}]}
+	EOF
+	test_must_fail proconsul validate bad.json >out 2>&1 &&
+	test_grep "watches\[0\]: Unsupported watch type: bogus" out &&
+	cat >bad2.json <<-EOF &&
+	{"data_dir": "$TRASH/v", "watches": [{"type": "key", "key": "k"}]}
+	EOF
+	test_must_fail proconsul validate bad2.json >out 2>&1 &&
+	test_grep "watches\[0\]: Must define a watch handler" out
+'
+
+test_expect_success 'config: watches entries run their handlers' '
+	cat >watches.json <<-EOF &&
+	{"watches": [
+	  {"type": "key", "key": "cfg/k",
+	   "args": ["sh", "-c", "cat >>$TRASH/cfg.runs"]},
+	  {"type": "nodes",
+	   "args": ["sh", "-c", "cat >/dev/null; echo \$\$ >$TRASH/sleeper.pid; exec sleep 120"]},
+	  {"type": "event", "name": "ping",
+	   "handler": "cat >>$TRASH/cfgev.runs"}
+	]}
+	EOF
+	start_agent a2 -dev -config-file=watches.json &&
+	poll_until 30 lines_are cfg.runs 1 &&
+	test "$(cat cfg.runs)" = null &&
+	poll_until 30 lines_are cfgev.runs 1 &&
+	poll_until 30 test -s sleeper.pid &&
+	for v in 1 2 3; do
+		proconsul kv put -http-addr=$a2_HTTP cfg/k $v >/dev/null &&
+		poll_until 20 lines_are cfg.runs $((v + 1)) || return 1
+	done &&
+	proconsul event -http-addr=$a2_HTTP -name ping >/dev/null &&
+	poll_until 20 lines_are cfgev.runs 2 &&
+	sleep 2 &&
+	lines_are cfg.runs 4 && lines_are cfgev.runs 2
+'
+
+test_expect_success 'config: the agent runs one watch child per entry' '
+	pgrep -P $a2_PID >kids &&
+	test "$(wc -l <kids)" = 3
+'
+
+test_expect_success 'config: stopping the agent stops the watches and handlers' '
+	sleeper=$(cat sleeper.pid) &&
+	pid_alive $sleeper &&
+	stop_agent a2 &&
+	for k in $(cat kids) $sleeper; do
+		poll_until 10 eval "! pid_alive $k" || return 1
+	done
 '
 
 test_done
