@@ -13,9 +13,9 @@
 # delete", asked from the agent with "kv get -keys" (2 s at most, the
 # CONSUL_HTTP_* environment and the connection flags of the line).
 
-_proconsul_cmds='acl agent bootstrap force-leave help info join keygen kv
-    leave members monitor operator ping reload services snapshot validate
-    version'
+_proconsul_cmds='acl agent bootstrap event force-leave help info join keygen
+    kv leave members monitor operator ping reload services snapshot validate
+    version watch'
 _proconsul_conn_flags='-ca-file -ca-path -client-cert -client-key
     -datacenter -http-addr -stale -tls-server-name -token -token-file'
 
@@ -55,6 +55,10 @@ _proconsul_flags() {
     'bootstrap')
         REPLY='-datacenter= -binary= -clients= -config-dir= -data-dir=
             -force -node-prefix= -out= -servers=' ;;
+    'event')
+        REPLY='-ca-file= -ca-path= -client-cert= -client-key= -datacenter=
+            -http-addr= -tls-server-name= -token= -token-file= -name= -node=
+            -service= -tag=' ;;
     'force-leave')
         REPLY='-ca-file= -ca-path= -client-cert= -client-key= -datacenter=
             -http-addr= -tls-server-name= -token= -token-file= -prune' ;;
@@ -80,6 +84,11 @@ _proconsul_flags() {
         REPLY='-config-format= -quiet' ;;
     'version' | 'snapshot inspect')
         REPLY='-format=' ;;
+    'watch')
+        REPLY='-ca-file= -ca-path= -client-cert= -client-key= -datacenter=
+            -http-addr= -stale -tls-server-name= -token= -token-file= -key=
+            -name= -passingonly -prefix= -service= -shell -state= -tag=
+            -type=' ;;
     'acl bootstrap' | 'operator autopilot state')
         REPLY='-ca-file= -ca-path= -client-cert= -client-key= -datacenter=
             -http-addr= -stale -tls-server-name= -token= -token-file=

@@ -195,7 +195,7 @@ test_expect_success ZSH 'zsh: #compdef names both commands' '
 
 test_expect_success ZSH 'zsh: commands, verbs, nested verbs' '
 	zcomp consul "" &&
-	test_grep "acl agent bootstrap force-leave help info join keygen kv" out &&
+	test_grep "acl agent bootstrap event force-leave help info join keygen kv" out &&
 	zcomp consul kv "" &&
 	test_grep -x "delete get put" out &&
 	zcomp consul acl token "" &&
