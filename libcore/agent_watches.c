@@ -31,6 +31,7 @@
 #define BACKOFF_MIN_MS 1000
 #define BACKOFF_MAX_MS 60000
 #define STABLE_MS 60000
+#define KILL_MS 5000
 
 extern char **environ;
 
@@ -194,8 +195,13 @@ static void child_exited(uv_process_t *p, int64_t status, int sig)
     uint64_t ran = uv_now(a->loop) - k->started_ms;
 
     uv_close((uv_handle_t *)p, handle_closed);
-    if (k->gen->stopping)
+    if (k->gen->stopping) {
+        if (k->timer_open && !uv_is_closing((uv_handle_t *)&k->timer)) {
+            uv_timer_stop(&k->timer);
+            uv_close((uv_handle_t *)&k->timer, handle_closed);
+        }
         return;
+    }
     if (ran >= STABLE_MS)
         k->backoff_ms = BACKOFF_MIN_MS;
     LOG_WARN("agent", "watch %zu (type %s) exited (status %lld, signal %d); "
@@ -244,20 +250,34 @@ static void spawn(struct wchild *k)
     LOG_DEBUG("agent", "watch %zu started (pid %d)", k->idx, k->proc.pid);
 }
 
-/* Stop every child of g (SIGTERM to its group) and close the handles;
- * g frees itself afterwards. */
-static void gen_stop(struct wgen *g)
+static void kill_fire(uv_timer_t *t)
+{
+    struct wchild *k = t->data;
+
+    if (k->running && k->proc.pid > 0)
+        kill(-k->proc.pid, SIGKILL);
+}
+
+/* Stop every child of g: SIGTERM to its group (the watch and a handler
+ * it runs). reap: keep each process handle until the child exited (KILL
+ * after KILL_MS), so that it is reaped; else close them now (the agent
+ * is exiting). g frees itself once its handles are closed. */
+static void gen_stop(struct wgen *g, bool reap)
 {
     g->stopping = true;
     for (size_t i = 0; i < g->n; i++) {
         struct wchild *k = &g->kids[i];
+        bool live = k->running && !uv_is_closing((uv_handle_t *)&k->proc);
 
-        if (k->running && !uv_is_closing((uv_handle_t *)&k->proc)) {
-            /* The group: the watch and a handler it runs. */
-            if (k->proc.pid > 0)
-                kill(-k->proc.pid, SIGTERM);
-            uv_close((uv_handle_t *)&k->proc, handle_closed);
+        if (live && k->proc.pid > 0)
+            kill(-k->proc.pid, SIGTERM);
+        if (live && reap && k->timer_open) {
+            uv_timer_stop(&k->timer);
+            uv_timer_start(&k->timer, kill_fire, KILL_MS, 0);
+            continue;
         }
+        if (live)
+            uv_close((uv_handle_t *)&k->proc, handle_closed);
         if (k->timer_open && !uv_is_closing((uv_handle_t *)&k->timer)) {
             uv_timer_stop(&k->timer);
             uv_close((uv_handle_t *)&k->timer, handle_closed);
@@ -344,14 +364,19 @@ int agent_watches_start(struct agent *a, char *err)
     return start_list(a, list_of(a->cfg.raw), err);
 }
 
-void agent_watches_stop(struct agent *a)
+static void stop_cur(struct agent *a, bool reap)
 {
     struct wgen *g = a->watches != NULL ? a->watches->cur : NULL;
 
     if (g == NULL)
         return;
     a->watches->cur = NULL;
-    gen_stop(g);
+    gen_stop(g, reap);
+}
+
+void agent_watches_stop(struct agent *a)
+{
+    stop_cur(a, false);
 }
 
 int agent_watches_reload(struct agent *a, const json_t *raw, char *err)
@@ -364,7 +389,7 @@ int agent_watches_reload(struct agent *a, const json_t *raw, char *err)
                           ? json_equal(g->defs, list_of(raw))
                           : json_array_size(g->defs) == 0))
         return 0;
-    agent_watches_stop(a);
+    stop_cur(a, true);
     LOG_INFO("agent", "watches changed: restarting them");
     return start_list(a, list_of(raw), err);
 }

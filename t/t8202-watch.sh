@@ -7,60 +7,7 @@ watches in the agent config run their handler and stop with the agent'
 
 if ! test_have_prereq PERL; then
 	skip_all='perl with JSON::PP needed'
-	test_expect_success 'config: a bad watch is refused at load' '
-	cat >bad.json <<-EOF &&
-	{"data_dir": "$TRASH/v", "watches": [{"type": "bogus", "args": ["true"]}]}
-	EOF
-	test_must_fail proconsul validate bad.json >out 2>&1 &&
-	test_grep "watches\[0\]: Unsupported watch type: bogus" out &&
-	cat >bad2.json <<-EOF &&
-	{"data_dir": "$TRASH/v", "watches": [{"type": "key", "key": "k"}]}
-	EOF
-	test_must_fail proconsul validate bad2.json >out 2>&1 &&
-	test_grep "watches\[0\]: Must define a watch handler" out
-'
-
-test_expect_success 'config: watches entries run their handlers' '
-	cat >watches.json <<-EOF &&
-	{"watches": [
-	  {"type": "key", "key": "cfg/k",
-	   "args": ["sh", "-c", "cat >>$TRASH/cfg.runs"]},
-	  {"type": "nodes",
-	   "args": ["sh", "-c", "cat >/dev/null; echo \$\$ >$TRASH/sleeper.pid; exec sleep 120"]},
-	  {"type": "event", "name": "ping",
-	   "handler": "cat >>$TRASH/cfgev.runs"}
-	]}
-	EOF
-	start_agent a2 -dev -config-file=watches.json &&
-	poll_until 30 lines_are cfg.runs 1 &&
-	test "$(cat cfg.runs)" = null &&
-	poll_until 30 lines_are cfgev.runs 1 &&
-	poll_until 30 test -s sleeper.pid &&
-	for v in 1 2 3; do
-		proconsul kv put -http-addr=$a2_HTTP cfg/k $v >/dev/null &&
-		poll_until 20 lines_are cfg.runs $((v + 1)) || return 1
-	done &&
-	proconsul event -http-addr=$a2_HTTP -name ping >/dev/null &&
-	poll_until 20 lines_are cfgev.runs 2 &&
-	sleep 2 &&
-	lines_are cfg.runs 4 && lines_are cfgev.runs 2
-'
-
-test_expect_success 'config: the agent runs one watch child per entry' '
-	pgrep -P $a2_PID >kids &&
-	test "$(wc -l <kids)" = 3
-'
-
-test_expect_success 'config: stopping the agent stops the watches and handlers' '
-	sleeper=$(cat sleeper.pid) &&
-	pid_alive $sleeper &&
-	stop_agent a2 &&
-	for k in $(cat kids) $sleeper; do
-		poll_until 10 eval "! pid_alive $k" || return 1
-	done
-'
-
-test_done
+	test_done
 fi
 
 watch_pid=
@@ -271,7 +218,28 @@ test_expect_success 'config: the agent runs one watch child per entry' '
 	test "$(wc -l <kids)" = 3
 '
 
+test_expect_success 'config: a reload that changes the list restarts them' '
+	old_kids=$(cat kids) &&
+	sed "s|\"watches\": \[|&\n  {\"type\": \"key\", \"key\": \"cfg/new\", \"handler\": \"cat >>$TRASH/new.runs\"},|" \
+		watches.json >w2 && mv w2 watches.json &&
+	test_grep "cfg/new" watches.json &&
+	proconsul reload -http-addr=$a2_HTTP >/dev/null &&
+	poll_until 30 lines_are new.runs 1 &&
+	poll_until 20 eval "pgrep -P $a2_PID >kids && test \$(wc -l <kids) = 4" &&
+	for k in $old_kids; do
+		poll_until 10 eval "! pid_alive $k" || return 1
+	done
+'
+
+test_expect_success 'config: a reload without changes keeps them' '
+	proconsul reload -http-addr=$a2_HTTP >/dev/null &&
+	sleep 1 &&
+	pgrep -P $a2_PID >kids2 &&
+	test_cmp kids kids2
+'
+
 test_expect_success 'config: stopping the agent stops the watches and handlers' '
+	poll_until 20 eval "pid_alive \$(cat sleeper.pid)" &&
 	sleeper=$(cat sleeper.pid) &&
 	pid_alive $sleeper &&
 	stop_agent a2 &&
