@@ -1225,7 +1225,8 @@ START_TEST(build_normalizes_raw)
     json_t *t = parse("data_dir = \"/d\"\n"
                       "acl { enabled = true }\n"
                       "acl { default_policy = \"deny\" }\n"
-                      "check { id = \"c\" }\nwatches { type = \"key\" }\n"
+                      "check { id = \"c\" }\n"
+                      "watches { type = \"key\" key = \"k\" args = [\"true\"] }\n"
                       "ports { http = 8080.0 }\n");
     char err[ERR_LEN];
 
@@ -1241,7 +1242,7 @@ START_TEST(build_normalizes_raw)
     expect_json(json_incref(C.raw),
                 "{\"data_dir\":\"/d\",\"acl\":{\"enabled\":true,"
                 "\"default_policy\":\"deny\"},\"checks\":[{\"id\":\"c\"}],"
-                "\"watches\":[{\"type\":\"key\"}],\"ports\":{\"http\":8080}}");
+                "\"watches\":[{\"type\":\"key\",\"key\":\"k\",\"args\":[\"true\"]}],\"ports\":{\"http\":8080}}");
 }
 END_TEST
 
