@@ -248,4 +248,18 @@ test_expect_success 'config: stopping the agent stops the watches and handlers' 
 	done
 '
 
+test_expect_success 'config: a watch child ends when its agent is killed' '
+	cat >w3.json <<-EOF &&
+	{"watches": [{"type": "key", "key": "k3",
+	  "args": ["sh", "-c", "cat >>$TRASH/w3.runs"]}]}
+	EOF
+	start_agent a3 -dev -config-file=w3.json &&
+	poll_until 30 lines_are w3.runs 1 &&
+	pgrep -P $a3_PID >kids3 &&
+	test "$(wc -l <kids3)" = 1 &&
+	stop_agent a3 KILL;
+	kid=$(cat kids3) &&
+	poll_until 20 eval "! pid_alive $kid"
+'
+
 test_done
