@@ -90,6 +90,35 @@ static void dial_abort(struct dial *d, int status)
     uv_close((uv_handle_t *)d->tcp, on_dial_closed);
 }
 
+static void peer_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+{
+    static char sink[256]; /* libraft's peers never write back */
+
+    (void)h;
+    (void)hint;
+    *buf = uv_buf_init(sink, sizeof(sink));
+}
+
+/* libraft never reads an outgoing stream, so it learns that the peer
+ * went away (a killed server: FIN, then nothing) only when a write
+ * fails, and the first write after that still "succeeds" into the
+ * kernel and is lost: after a restart the first vote request or
+ * AppendEntries to it vanished, and an election waited for the next
+ * randomized timeout. Reading tells at once; shutting our side makes the
+ * next write fail, so libraft reconnects and its caller knows
+ * (raftglue re-sends a failed vote request). */
+static void on_peer_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+{
+    uv_os_fd_t fd;
+
+    (void)buf;
+    if (n >= 0)
+        return;
+    uv_read_stop(s);
+    if (uv_fileno((uv_handle_t *)s, &fd) == 0)
+        shutdown(fd, SHUT_WR);
+}
+
 static void on_written(uv_write_t *w, int status)
 {
     struct dial *d = w->data;
@@ -108,6 +137,7 @@ static void on_written(uv_write_t *w, int status)
     free(d);
     tcp->data = NULL;
     uv_tcp_nodelay(tcp, 1);
+    uv_read_start((uv_stream_t *)tcp, peer_alloc, on_peer_read);
     req->cb(req, (uv_stream_t *)tcp, 0);
 }
 
