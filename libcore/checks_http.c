@@ -441,6 +441,8 @@ static size_t on_header(char *p, size_t sz, size_t nm, void *ud)
     return sz * nm;
 }
 
+static int multi_start(struct checks *c);
+
 static int setup(struct http_op *op)
 {
     struct checks *c = op->r->c;
@@ -676,6 +678,11 @@ void checks_http_start(struct checks_runner *r)
         checks_run_done(r);
         return;
     }
+    if (multi_start(r->c) != 0) {
+        checks_result(r, "critical", "cannot initialise libcurl");
+        checks_run_done(r);
+        return;
+    }
     op = calloc(1, sizeof(*op));
     if (op == NULL)
         goto oom;
@@ -818,19 +825,29 @@ static int on_timer_request(CURLM *m, long ms, void *userp)
     return 0;
 }
 
-int checks_http_init(struct checks *c, char *err)
+/* The multi handle is made by the first HTTP check: libcurl (and what
+ * it loads) stays out of agents that never run one (util_lazy.c). */
+static int multi_start(struct checks *c)
 {
+    if (c->multi != NULL)
+        return 0;
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-        return err_set(err, ERR_INTERNAL, "cannot initialise libcurl");
+        return -1;
     c->multi = curl_multi_init();
     if (c->multi == NULL) {
         curl_global_cleanup();
-        return err_set(err, ERR_NOMEM, "cannot create a libcurl handle");
+        return -1;
     }
     curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
     curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
     curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, on_timer_request);
     curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
+    return 0;
+}
+
+int checks_http_init(struct checks *c, char *err)
+{
+    (void)err;
     uv_timer_init(c->loop, &c->curl_timer);
     c->curl_timer.data = c;
     c->live++;
@@ -843,9 +860,11 @@ static void on_curl_timer_closed(uv_handle_t *h)
 
     /* Any socket left is closed here (its poll closes via on_socket). */
     c->tearing = true;
-    curl_multi_cleanup(c->multi);
-    c->multi = NULL;
-    curl_global_cleanup();
+    if (c->multi != NULL) {
+        curl_multi_cleanup(c->multi);
+        c->multi = NULL;
+        curl_global_cleanup();
+    }
     checks_unref(c);
 }
 

@@ -9,7 +9,8 @@
  * the leader's server RPC port (8300 carries HTTP as well as Raft). A
  * client agent sends every request that needs a server to a random alive
  * server, which forwards again if it is not the leader. While no leader
- * is known the request is held and retried every RETRY_MS until
+ * is known the request is held and retried every LEADER_RETRY_MS
+ * (RETRY_MS on a client agent) until
  * rpc_hold_timeout (7 s), then answered 500 "No cluster leader"; a
  * client agent prefixes server errors with "rpc error making call: " as
  * Consul's do. X-Proconsul-Hop counts forwards: a request is never
@@ -29,7 +30,8 @@
 #include "log.h"
 #include "util_fs.h"
 
-#define RETRY_MS 100
+#define RETRY_MS 100     /* client agents: to another server */
+#define LEADER_RETRY_MS 20 /* servers: a local look-up, then loopback or LAN */
 #define HOLD_MS 7000
 #define MAX_HOPS 3
 #define CALL_MS 30000
@@ -245,8 +247,10 @@ static void retry_or_fail(struct fwd *f, const char *err)
 {
     struct httpd_ctx *c;
 
-    if (uv_now(f->a->loop) + RETRY_MS < f->deadline && !f->a->stopping) {
-        uv_timer_start(&f->timer, on_retry, RETRY_MS, 0);
+    uint64_t ms = f->to_any ? RETRY_MS : LEADER_RETRY_MS;
+
+    if (uv_now(f->a->loop) + ms < f->deadline && !f->a->stopping) {
+        uv_timer_start(&f->timer, on_retry, ms, 0);
         return;
     }
     c = httpd_async_end(f->p);

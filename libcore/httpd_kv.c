@@ -59,6 +59,91 @@ static json_t *entry_json(const struct kv_entry *e)
     return o;
 }
 
+/* The one-entry GET answer, written straight into the request's pool:
+ * byte for byte what json_dumps(JSON_COMPACT | JSON_PRESERVE_ORDER) of
+ * entry_json() gives, without building the jansson tree, dumping it,
+ * escaping the 344-character base64 value one character at a time and
+ * undoing the u64 marks (about 45k of the 69k instructions a GET cost,
+ * bench/ir.sh). Only for keys and sessions that need no escaping;
+ * anything else, and ?pretty, goes through jansson. */
+static bool plain(const char *s)
+{
+    for (; *s != '\0'; s++)
+        if ((unsigned char)*s < 0x20 || (unsigned char)*s >= 0x7f ||
+            *s == '"' || *s == '\\')
+            return false;
+    return true;
+}
+
+static char *put_lit(char *p, const char *lit)
+{
+    size_t n = strlen(lit);
+
+    memcpy(p, lit, n);
+    return p + n;
+}
+
+static char *put_u64(char *p, uint64_t v)
+{
+    char tmp[20];
+    size_t n = 0;
+
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    while (n > 0)
+        *p++ = tmp[--n];
+    return p;
+}
+
+static char *put_str(char *p, const char *s)
+{
+    *p++ = '"';
+    p = put_lit(p, s);
+    *p++ = '"';
+    return p;
+}
+
+static bool send_entry_fast(struct httpd_ctx *c, const struct kv_entry *e)
+{
+    size_t cap;
+    char *buf, *p;
+
+    if (c->pretty || !plain(e->key) ||
+        (e->session != NULL && !plain(e->session)))
+        return false;
+    cap = 160 + strlen(e->key) +
+          (e->session != NULL ? strlen(e->session) : 0) +
+          (e->val != NULL ? 4 * ((e->len + 2) / 3) + 1 : 0);
+    buf = h2o_mem_alloc_pool(&c->req->pool, cap);
+    p = put_lit(buf, "[{\"LockIndex\":");
+    p = put_u64(p, e->lock_index);
+    p = put_lit(p, ",\"Key\":");
+    p = put_str(p, e->key);
+    p = put_lit(p, ",\"Flags\":");
+    p = put_u64(p, e->flags);
+    p = put_lit(p, ",\"Value\":");
+    if (e->val == NULL || e->len == 0) {
+        p = put_lit(p, "null");
+    } else {
+        *p++ = '"';
+        p += EVP_EncodeBlock((unsigned char *)p, e->val, (int)e->len);
+        *p++ = '"';
+    }
+    if (e->session != NULL) {
+        p = put_lit(p, ",\"Session\":");
+        p = put_str(p, e->session);
+    }
+    p = put_lit(p, ",\"CreateIndex\":");
+    p = put_u64(p, e->create_index);
+    p = put_lit(p, ",\"ModifyIndex\":");
+    p = put_u64(p, e->modify_index);
+    p = put_lit(p, "}]");
+    httpd_send_body(c, 200, "application/json", buf, (size_t)(p - buf));
+    return true;
+}
+
 static uint64_t wake_index(struct httpd_ctx *c)
 {
     enum get_mode m = (enum get_mode)(intptr_t)c->data;
@@ -172,6 +257,10 @@ static void respond_get(struct httpd_ctx *c)
             httpd_send_body(c, 200, "text/plain",
                             e->val != NULL ? (const void *)e->val : "",
                             e->len);
+            return;
+        }
+        if (send_entry_fast(c, e)) {
+            json_decref(arr);
             return;
         }
         json_array_append_new(arr, entry_json(e));

@@ -95,12 +95,129 @@ static void heard_from(struct raftglue *rg, uint64_t id)
     rg->heard[i].ms = uv_now(rg->loop);
 }
 
+static uint64_t heard_ms(const struct raftglue *rg, uint64_t id)
+{
+    for (size_t i = 0; i < RAFTGLUE_MAX_HEARD; i++)
+        if (rg->heard[i].id == id)
+            return rg->heard[i].ms;
+    return 0;
+}
+
+/* The thesis (4.2.3) has a follower refuse votes only "within the
+ * minimum election timeout of hearing from a current leader"; libraft
+ * 0.15 refuses them for as long as it knows a leader, i.e. until its
+ * own randomized timer (1-2 election timeouts) expires. After a leader
+ * dies that makes the election wait for the slowest survivor's timer
+ * (the max of two randomized timeouts with three servers) instead of
+ * the first one's. A vote request reaching a follower that has not
+ * heard from its leader for an election timeout is let through as
+ * libraft lets a leadership transfer through; safety does not depend on
+ * this check, only liveness does. */
+static void unstick_vote(struct raftglue *rg, struct raft_message *msg)
+{
+    struct raft *r = &rg->raft;
+    uint64_t last;
+
+    if (msg->type != RAFT_IO_REQUEST_VOTE ||
+        msg->request_vote.disrupt_leader || r->state != RAFT_FOLLOWER ||
+        r->follower_state.current_leader.id == 0)
+        return;
+    last = heard_ms(rg, r->follower_state.current_leader.id);
+    if (last != 0 && uv_now(rg->loop) - last < r->election_timeout)
+        return;
+    msg->request_vote.disrupt_leader = true;
+}
+
+/* A state change shows within the loop turn that made it, not at the
+ * next poll: becoming leader starts the barrier that opens writes. */
+static void state_check(struct raftglue *rg)
+{
+    if (rg->started && !rg->closing &&
+        raft_state(&rg->raft) != rg->last_state)
+        uv_timer_start(&rg->poll, poll_cb, 0, POLL_MS);
+}
+
 static void recv_wrap(struct raft_io *io, struct raft_message *msg)
 {
     struct raftglue *rg = RG_OF(io);
 
     heard_from(rg, msg->server_id);
+    unstick_vote(rg, msg);
     rg->raft_recv(io, msg);
+    state_check(rg);
+}
+
+static void tick_wrap(struct raft_io *io)
+{
+    struct raftglue *rg = RG_OF(io);
+
+    rg->raft_tick(io);
+    state_check(rg);
+}
+
+/* A vote request or answer (or a TimeoutNow) whose write failed (the
+ * connection to that peer was stale: it restarted) is sent once more;
+ * libraft queues it until it has reconnected, instead of the election
+ * waiting for another randomized timeout. These messages hold no
+ * pointers, so a copy is enough. The others are left to libraft's own
+ * retries (heartbeats). */
+struct vote_send {
+    struct raft_io_send req;
+    struct raftglue *rg;
+    struct raft_io_send *orig;
+    raft_io_send_cb cb;
+    struct raft_message msg;
+    bool retried;
+    char addr[];
+};
+
+static void vote_sent(struct raft_io_send *req, int status)
+{
+    struct vote_send *vs = req->data;
+    struct raftglue *rg = vs->rg;
+
+    if (status != 0 && status != RAFT_CANCELED && !vs->retried &&
+        !rg->closing) {
+        vs->retried = true;
+        LOG_DEBUG("raft", "message %d to %s failed; sending it again",
+                  vs->msg.type, vs->addr);
+        if (rg->io_send(&rg->io, &vs->req, &vs->msg, vote_sent) == 0)
+            return;
+    }
+    if (vs->cb != NULL)
+        vs->cb(vs->orig, status);
+    free(vs);
+}
+
+static int send_wrap(struct raft_io *io, struct raft_io_send *req,
+                     const struct raft_message *msg, raft_io_send_cb cb)
+{
+    struct raftglue *rg = RG_OF(io);
+    struct vote_send *vs;
+    size_t alen;
+    int rv;
+
+    if (msg->type != RAFT_IO_REQUEST_VOTE &&
+        msg->type != RAFT_IO_REQUEST_VOTE_RESULT &&
+        msg->type != RAFT_IO_TIMEOUT_NOW)
+        return rg->io_send(io, req, msg, cb);
+    alen = strlen(msg->server_address) + 1;
+    vs = malloc(sizeof(*vs) + alen);
+    if (vs == NULL)
+        return rg->io_send(io, req, msg, cb);
+    memset(vs, 0, sizeof(*vs));
+    vs->rg = rg;
+    vs->orig = req;
+    vs->cb = cb;
+    vs->msg = *msg;
+    memcpy(vs->addr, msg->server_address, alen);
+    vs->msg.server_address = vs->addr;
+    vs->req.data = vs;
+    req->cb = cb;
+    rv = rg->io_send(io, &vs->req, &vs->msg, vote_sent);
+    if (rv != 0)
+        free(vs);
+    return rv;
 }
 
 static int start_wrap(struct raft_io *io, unsigned msecs,
@@ -109,7 +226,8 @@ static int start_wrap(struct raft_io *io, unsigned msecs,
     struct raftglue *rg = RG_OF(io);
 
     rg->raft_recv = recv;
-    return rg->io_start(io, msecs, tick, recv_wrap);
+    rg->raft_tick = tick;
+    return rg->io_start(io, msecs, tick_wrap, recv_wrap);
 }
 
 int raftglue_init(struct raftglue *rg, uv_loop_t *loop, struct fsm *fsm,
@@ -143,6 +261,8 @@ int raftglue_init(struct raftglue *rg, uv_loop_t *loop, struct fsm *fsm,
         rg->io.version = 2;
     rg->io_start = rg->io.start;
     rg->io.start = start_wrap;
+    rg->io_send = rg->io.send;
+    rg->io.send = send_wrap;
     rg->tracer.impl = rg;
     rg->tracer.enabled = log_get_level() <= LOG_LVL_TRACE;
     rg->tracer.emit = tracer_emit;

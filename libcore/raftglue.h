@@ -63,7 +63,10 @@ struct raftglue {
      * when each server was last heard from (raft.leader.lastContact) */
     int (*io_start)(struct raft_io *io, unsigned msecs,
                     raft_io_tick_cb tick, raft_io_recv_cb recv);
+    int (*io_send)(struct raft_io *io, struct raft_io_send *req,
+                   const struct raft_message *msg, raft_io_send_cb cb);
     raft_io_recv_cb raft_recv;
+    raft_io_tick_cb raft_tick;
     struct {
         uint64_t id, ms;
     } heard[RAFTGLUE_MAX_HEARD];

@@ -26,6 +26,7 @@
 #include "rpc_int.h"
 
 #include <assert.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,6 +91,45 @@ static void dial_abort(struct dial *d, int status)
     uv_close((uv_handle_t *)d->tcp, on_dial_closed);
 }
 
+/* No buffer: libuv then reads nothing itself and only tells us the
+ * stream is readable (UV_ENOBUFS). Had libuv read the EOF or the reset,
+ * it would mark the stream unwritable, uv_write would fail at once, and
+ * libraft turns a send that fails synchronously into a fatal error. */
+static void peer_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+{
+    (void)h;
+    (void)hint;
+    *buf = uv_buf_init(NULL, 0);
+}
+
+/* libraft never reads an outgoing stream, so it learns that the peer
+ * went away (a killed server: FIN, then nothing) only when a write
+ * fails, and the first write after that still "succeeds" into the
+ * kernel and is lost: after a restart the first vote request or answer
+ * to it vanished, and an election waited for the next randomized
+ * timeout. Watching the stream tells at once; shutting our side makes
+ * the next write fail (in its callback), so libraft reconnects, and
+ * raftglue sends a failed vote message again. */
+static void on_peer_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+{
+    char sink[256]; /* libraft's peers never write back */
+    uv_os_fd_t fd;
+    ssize_t got;
+
+    (void)n;
+    (void)buf;
+    if (uv_fileno((uv_handle_t *)s, &fd) != 0)
+        return;
+    do
+        got = recv(fd, sink, sizeof(sink), MSG_DONTWAIT);
+    while (got > 0);
+    if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK ||
+                    errno == EINTR))
+        return;
+    uv_read_stop(s); /* EOF or reset */
+    shutdown(fd, SHUT_WR);
+}
+
 static void on_written(uv_write_t *w, int status)
 {
     struct dial *d = w->data;
@@ -108,6 +148,7 @@ static void on_written(uv_write_t *w, int status)
     free(d);
     tcp->data = NULL;
     uv_tcp_nodelay(tcp, 1);
+    uv_read_start((uv_stream_t *)tcp, peer_alloc, on_peer_read);
     req->cb(req, (uv_stream_t *)tcp, 0);
 }
 
