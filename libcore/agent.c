@@ -465,6 +465,8 @@ int agent_start(struct agent *a, char *err)
         return ERR_IO;
     if (start_gossip(a, err) != 0)
         return ERR_IO;
+    if (agent_wan_start(a, err) != 0)
+        return ERR_IO;
     agent_servers_changed(a);
     if (agent_local_start(a, err) != 0)
         return ERR_INVAL;
@@ -637,6 +639,9 @@ void agent_stop(struct agent *a)
         a->pending_closes++;
         stop_gossip(a);
     }
+    a->pending_closes++;
+    if (!agent_wan_stop(a, close_done))
+        a->pending_closes--;
     agent_metrics_stop(a);
     close_done(a);
 }
