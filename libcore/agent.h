@@ -354,6 +354,11 @@ int agent_acl_fetch(struct agent *a, const char *secret, agent_acl_cb cb,
                     void *ctx, char *err);
 /* Drop a waiting fetch's callback (the request went away). */
 void agent_acl_cancel(struct agent *a, agent_acl_cb cb, void *ctx);
+/* A server of a datacenter other than primary_datacenter, ACLs on: it
+ * resolves tokens through a server of the primary datacenter (as a
+ * client agent does through its servers), and the ACL API is forwarded
+ * there. */
+bool agent_acl_remote(const struct agent *a);
 /* Leader: has the ACL state everything agent_acl_leader creates? */
 bool agent_acl_ready(struct agent *a);
 /* Leader tick: create what the ACL state lacks (one write at a time). */

@@ -41,6 +41,7 @@ struct route {
 #define POST HTTPD_POST
 #define DEL HTTPD_DELETE
 #define DC HTTPD_DC /* honours ?dc=<other datacenter> (httpd_fwd.c) */
+#define PRI HTTPD_PRIMARY /* answered by primary_datacenter (ACLs) */
 #define P(res, need, scope) {ACL_RES_##res, ACL_##need, HTTPD_ACL_##scope}
 #define PUB {0, 0, HTTPD_ACL_NONE}
 #define ANYTOKEN {ACL_RES_ACL, ACL_READ, HTTPD_ACL_HANDLER}
@@ -48,21 +49,21 @@ struct route {
 static void routes_list(struct httpd_ctx *c);
 
 static const struct route routes[] = {
-    {"/v1/acl/bootstrap", PUT, SERVER, httpd_acl_bootstrap, PUB, PUB},
-    {"/v1/acl/policies", GET, LEADER, httpd_acl_policies,
+    {"/v1/acl/bootstrap", PUT | PRI, SERVER, httpd_acl_bootstrap, PUB, PUB},
+    {"/v1/acl/policies", GET | PRI, LEADER, httpd_acl_policies,
      P(ACL, READ, GLOBAL), PUB},
-    {"/v1/acl/policy/", GET | PUT | DEL, LEADER, httpd_acl_policy,
+    {"/v1/acl/policy/", GET | PUT | DEL | PRI, LEADER, httpd_acl_policy,
      P(ACL, READ, GLOBAL), P(ACL, WRITE, GLOBAL)},
-    {"/v1/acl/role/", GET | PUT | DEL, LEADER, httpd_acl_role,
+    {"/v1/acl/role/", GET | PUT | DEL | PRI, LEADER, httpd_acl_role,
      P(ACL, READ, GLOBAL), P(ACL, WRITE, GLOBAL)},
-    {"/v1/acl/roles", GET, LEADER, httpd_acl_roles, P(ACL, READ, GLOBAL),
+    {"/v1/acl/roles", GET | PRI, LEADER, httpd_acl_roles,
+     P(ACL, READ, GLOBAL), PUB},
+    {"/v1/acl/token/self", GET | PRI, LEADER, httpd_acl_token_self, ANYTOKEN,
      PUB},
-    {"/v1/acl/token/self", GET, LEADER, httpd_acl_token_self, ANYTOKEN,
-     PUB},
-    {"/v1/acl/token/", GET | PUT | DEL, LEADER, httpd_acl_token,
+    {"/v1/acl/token/", GET | PUT | DEL | PRI, LEADER, httpd_acl_token,
      P(ACL, READ, GLOBAL), P(ACL, WRITE, GLOBAL)},
-    {"/v1/acl/tokens", GET, LEADER, httpd_acl_tokens, P(ACL, READ, GLOBAL),
-     PUB},
+    {"/v1/acl/tokens", GET | PRI, LEADER, httpd_acl_tokens,
+     P(ACL, READ, GLOBAL), PUB},
     {"/v1/agent/check/", PUT, LOCAL, httpd_agent_check, PUB,
      P(NODE, WRITE, HANDLER)},
     {"/v1/agent/checks", GET, LOCAL, httpd_agent_checks,
@@ -353,6 +354,10 @@ static void dispatch(struct httpd_ctx *c, const char *raw, size_t rawlen)
     c->rest_len = dlen >= rl ? dlen - rl : 0;
     c->route = r;
     c->metric_route = r->path;
+    if ((r->methods & HTTPD_PRIMARY) != 0 && httpd_primary_remote(c)) {
+        httpd_forward_primary(c);
+        return;
+    }
     if ((r->methods & HTTPD_DC) != 0 && httpd_dc_remote(c)) {
         httpd_forward_dc(c);
         return;

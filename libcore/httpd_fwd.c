@@ -26,7 +26,9 @@
  * answers checks the token. A pool without an alive server of the
  * datacenter answers 500 "No path to datacenter" at once (as Consul's
  * router does); a refused connection is retried on another of its
- * servers until the hold time (7 s) runs out.
+ * servers until the hold time (7 s) runs out. The ACL API (routes
+ * flagged HTTPD_PRIMARY) goes the same way to primary_datacenter when
+ * that is not ours and ACLs are on.
  */
 #include "httpd_int.h"
 
@@ -385,6 +387,23 @@ void httpd_forward_dc(struct httpd_ctx *c)
         return;
     }
     fwd_start(c, never_local, dc);
+}
+
+bool httpd_primary_remote(struct httpd_ctx *c)
+{
+    const char *p = c->a->cfg.primary_datacenter;
+
+    return agent_acl_enabled(c->a) && p != NULL && p[0] != '\0' &&
+           strcmp(p, c->a->cfg.datacenter) != 0;
+}
+
+void httpd_forward_primary(struct httpd_ctx *c)
+{
+    if (httpd_hops(c) >= MAX_HOPS) {
+        httpd_error(c, 500, "no_dc_path", "No path to datacenter");
+        return;
+    }
+    fwd_start(c, never_local, c->a->cfg.primary_datacenter);
 }
 
 static void fwd_start(struct httpd_ctx *c, void (*local)(struct httpd_ctx *c),

@@ -31,6 +31,10 @@ enum {
      * a request for another datacenter is forwarded there
      * (httpd_forward_dc) before any local ACL check or handler. */
     HTTPD_DC = 64,
+    /* Route-table flag: the ACL API. With ACLs on and a
+     * primary_datacenter other than ours, the request is forwarded to
+     * the primary datacenter (httpd_forward_primary). */
+    HTTPD_PRIMARY = 128,
 };
 
 /* Where a route may be answered. */
@@ -190,6 +194,10 @@ bool httpd_dc_remote(struct httpd_ctx *c);
  * to datacenter" when the pool has no alive server of it; connection
  * failures are retried on other servers for at most the hold time. */
 void httpd_forward_dc(struct httpd_ctx *c);
+/* ACLs on and primary_datacenter set to another datacenter than ours. */
+bool httpd_primary_remote(struct httpd_ctx *c);
+/* httpd_forward_dc to primary_datacenter, whatever ?dc says. */
+void httpd_forward_primary(struct httpd_ctx *c);
 /* Map an ERR_* from agent_apply/barrier to Consul's status + body. */
 void httpd_error_rc(struct httpd_ctx *c, int rc, const char *msg);
 
