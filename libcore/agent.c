@@ -486,6 +486,7 @@ int agent_leave(struct agent *a, gossip_done_cb cb, void *ctx, char *err)
     if (rc == 0) {
         a->left = true;
         uv_timer_stop(&a->gossip_timer);
+        agent_wan_leave(a); /* a server leaves the WAN pool too */
     }
     return rc;
 }

@@ -257,6 +257,9 @@ int agent_wan_start(struct agent *a, char *err);
 /* Close it; done(a) runs once afterwards. false (and done never runs)
  * when it was never started. */
 bool agent_wan_stop(struct agent *a, void (*done)(struct agent *a));
+/* Graceful leave of the WAN pool, alongside the LAN one (best effort:
+ * a failure is logged). */
+void agent_wan_leave(struct agent *a);
 /* Join WAN members (PUT /v1/agent/join/<addr>?wan=1). */
 int agent_wan_join(struct agent *a, const char *const *addrs, size_t n,
                    gossip_join_cb cb, void *ctx, char *err);

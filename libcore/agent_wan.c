@@ -401,6 +401,25 @@ bool agent_wan_stop(struct agent *a, void (*done)(struct agent *a))
     return true;
 }
 
+static void wan_left(void *ctx, int rc)
+{
+    (void)ctx;
+    if (rc != 0 && rc != ERR_SHUTDOWN)
+        LOG_WARN("agent", "WAN leave: %s", err_str(rc));
+}
+
+void agent_wan_leave(struct agent *a)
+{
+    char err[ERR_LEN];
+
+    if (a->wan == NULL)
+        return;
+    uv_timer_stop(&a->wan_timer);
+    a->wan_joined = true; /* no more retry_join_wan */
+    if (gossip_leave(a->wan, wan_left, a, err) != 0)
+        LOG_WARN("agent", "WAN leave: %s", err);
+}
+
 int agent_wan_join(struct agent *a, const char *const *addrs, size_t n,
                    gossip_join_cb cb, void *ctx, char *err)
 {

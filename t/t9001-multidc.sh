@@ -173,6 +173,14 @@ test_expect_success 'routes: the ?dc flag is in the route table' '
 	test_grep "/v1/catalog/nodes" dcroutes
 '
 
+test_expect_success 'leave on a server: it leaves the WAN pool too' '
+	proconsul leave -http-addr="$b3_HTTP" >out &&
+	wait_pid "$b3_PID" 30 && b3_PID= &&
+	poll_until 30 eval "members_wan a1 && grep -q \"^b3.dc2 left\" mw" &&
+	api_on ac GET "/v1/kv/where?dc=dc2&raw" && expect_status 200 &&
+	expect_body there
+'
+
 # timed_dc2_read: GET ?dc=dc2 on ac; ./took gets the milliseconds.
 timed_dc2_read () {
 	t0=$(now_ms) &&
@@ -181,7 +189,7 @@ timed_dc2_read () {
 }
 
 test_expect_success 'all of dc2 down: a clean 500 in dc1, bounded, dc1 unaffected' '
-	kill9 b1 && kill9 b2 && kill9 b3 && kill9 bc &&
+	kill9 b1 && kill9 b2 && kill9 bc &&
 	timed_dc2_read && expect_status 500 &&
 	test "$(cat took)" -lt 15000 &&
 	test_grep -e "No path to datacenter" -e "rpc error making call" out &&
@@ -192,7 +200,7 @@ test_expect_success 'all of dc2 down: a clean 500 in dc1, bounded, dc1 unaffecte
 
 test_expect_success 'once gossip marks dc2 failed: No path to datacenter at once' '
 	poll_until 240 eval "members_wan a1 && grep -q \"^b1.dc2 failed\" mw &&
-		grep -q \"^b2.dc2 failed\" mw && grep -q \"^b3.dc2 failed\" mw" &&
+		grep -q \"^b2.dc2 failed\" mw && grep -q \"^b3.dc2 left\" mw" &&
 	timed_dc2_read && expect_status 500 &&
 	test_grep "No path to datacenter" out &&
 	test "$(cat took)" -lt 3000
