@@ -60,7 +60,14 @@ test_expect_success 'members -wan: the six servers, named node.dc, on every serv
 	poll_until 60 wan_all_alive a1 &&
 	poll_until 30 wan_all_alive b3 &&
 	awk "NR > 1 && \$1 == \"b2.dc2\" { print \$2 }" mw.raw >addr &&
-	echo "$b2_ADDR:8302" >expect && test_cmp expect addr
+	echo "$b2_ADDR:8302" >expect && test_cmp expect addr &&
+	poll_until 30 wan_all_alive a2 &&
+	api_on a2 GET /v1/agent/self && expect_status 200 &&
+	json_get out "\$j->{Stats}{serf_wan}{members}" >n &&
+	echo 6 >expect && test_cmp expect n &&
+	api_on ac GET /v1/agent/self && expect_status 200 &&
+	json_get out "exists \$j->{Stats}{serf_wan} ? 1 : 0" >n &&
+	echo 0 >expect && test_cmp expect n
 '
 
 test_expect_success 'members -wan on a client agent: empty; the LAN pools stay apart' '
