@@ -78,6 +78,15 @@ test_expect_success 'members -wan on a client agent: empty; the LAN pools stay a
 	echo "a1,a2,a3,ac" >expect && test_cmp expect names
 '
 
+test_expect_success 'join -wan: a server joins, a client agent is refused' '
+	proconsul join -wan -http-addr="$a3_HTTP" "$b2_ADDR" >out &&
+	echo "Successfully joined cluster by contacting 1 nodes." >expect &&
+	test_cmp expect out &&
+	test_must_fail proconsul join -wan -http-addr="$ac_HTTP" "$a1_ADDR" \
+		>out 2>err &&
+	test_grep "Must be a server to join WAN cluster" err
+'
+
 test_expect_success '/v1/agent/members?wan=1: Consul shape, WAN tags' '
 	api_on a2 GET "/v1/agent/members?wan=1" && expect_status 200 &&
 	json_get out "(grep { \$_->{Name} eq \"b1.dc2\" } @\$j)[0]" >b1.json &&
@@ -109,7 +118,9 @@ test_expect_success 'a KV write with ?dc=dc2 from the dc1 client lands in dc2 on
 	api_on ac PUT "/v1/kv/where" --data-binary here && expect_status 200 &&
 	kv_is ac where here && kv_is bc where there &&
 	api_on bc GET "/v1/kv/where?dc=dc1&raw" && expect_status 200 &&
-	expect_body here
+	expect_body here &&
+	proconsul kv get -http-addr="$ac_HTTP" -datacenter=dc2 where >actual &&
+	echo there >expect && test_cmp expect actual
 '
 
 test_expect_success 'a delete with ?dc=dc2 from dc1 deletes in dc2 only' '
