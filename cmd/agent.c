@@ -112,6 +112,8 @@ static const struct flagmap flagmaps[] = {
      "Ignores a previous leave and attempts to rejoin the cluster."},
     {"retry-interval", "retry_interval", K_STR, "<dur>",
      "Time to wait between join attempts."},
+    {"retry-interval-wan", "retry_interval_wan", K_STR, "<dur>",
+     "Time to wait between WAN join attempts."},
     {"retry-join", "retry_join", K_LIST, "<addr>",
      "Address of an agent to join, retried until it works. Repeatable."},
     {"retry-join-wan", "retry_join_wan", K_LIST, "<addr>",

@@ -49,9 +49,9 @@ _proconsul_flags() {
             -log-file= -log-json -log-level= -log-rotate-bytes=
             -log-rotate-duration= -log-rotate-max-files= -max-query-time=
             -node= -node-id= -node-meta= -pid-file= -primary-datacenter=
-            -rejoin -retry-interval= -retry-join= -retry-join-wan=
-            -retry-max= -serf-lan-port= -serf-wan-port= -server
-            -server-port= -syslog -ui' ;;
+            -rejoin -retry-interval= -retry-interval-wan= -retry-join=
+            -retry-join-wan= -retry-max= -serf-lan-port= -serf-wan-port=
+            -server -server-port= -syslog -ui' ;;
     'bootstrap')
         REPLY='-datacenter= -binary= -clients= -config-dir= -data-dir=
             -force -node-prefix= -out= -servers=' ;;

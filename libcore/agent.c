@@ -473,6 +473,8 @@ int agent_start(struct agent *a, char *err)
         return ERR_IO;
     if (start_gossip(a, err) != 0)
         return ERR_IO;
+    if (agent_wan_start(a, err) != 0)
+        return ERR_IO;
     agent_servers_changed(a);
     if (agent_local_start(a, err) != 0)
         return ERR_INVAL;
@@ -492,6 +494,7 @@ int agent_leave(struct agent *a, gossip_done_cb cb, void *ctx, char *err)
     if (rc == 0) {
         a->left = true;
         uv_timer_stop(&a->gossip_timer);
+        agent_wan_leave(a); /* a server leaves the WAN pool too */
     }
     return rc;
 }
@@ -646,6 +649,9 @@ void agent_stop(struct agent *a)
         a->pending_closes++;
         stop_gossip(a);
     }
+    a->pending_closes++;
+    if (!agent_wan_stop(a, close_done))
+        a->pending_closes--;
     agent_metrics_stop(a);
     close_done(a);
 }

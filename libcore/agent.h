@@ -130,6 +130,14 @@ struct agent {
     char stage_id[80];
     uint64_t stage_len, stage_since_ms;
     /* telemetry (agent_metrics.c) */
+    /* the WAN pool, servers only (agent_wan.c) */
+    struct gossip *wan;         /* NULL on clients, before start, after
+                                 * close */
+    uv_timer_t wan_timer;       /* retry_join_wan, then the close */
+    bool wan_timer_on;
+    bool wan_joined;
+    int64_t wan_join_attempts;
+    void (*wan_done)(struct agent *a);
     struct metrics *metrics;    /* also the process-wide registry */
     uv_timer_t metrics_timer;   /* 1 s: gauges, loop lag */
     bool metrics_timer_on;
@@ -235,6 +243,57 @@ uint64_t agent_last_contact_ms(struct agent *a);
 const struct cfg_autopilot *agent_autopilot(struct agent *a,
                                             struct cfg_autopilot *buf);
 
+/* ---- the WAN pool (agent_wan.c) ----
+ * Servers only: a second gossip pool on ports.serf_wan, members named
+ * "<node>.<dc>", memberlist's WAN timings, joined through
+ * retry_join_wan. */
+#define AGENT_DC_MAX 64
+struct agent_dc {
+    char name[AGENT_DC_MAX + 1];
+    uint64_t rtt_us;    /* 0: ours; UINT64_MAX: never measured */
+};
+/* A server of the WAN pool: its datacenter and server RPC address. */
+struct agent_wan_srv {
+    char dc[AGENT_DC_MAX + 1];
+    char addr[80];
+    bool alive;
+    uint64_t rtt_us;    /* smoothed probe RTT, 0: none */
+};
+/* Start the pool (a no-op on client agents or with serf_wan < 0). */
+int agent_wan_start(struct agent *a, char *err);
+/* Close it; done(a) runs once afterwards. false (and done never runs)
+ * when it was never started. */
+bool agent_wan_stop(struct agent *a, void (*done)(struct agent *a));
+/* Graceful leave of the WAN pool, alongside the LAN one (best effort:
+ * a failure is logged). */
+void agent_wan_leave(struct agent *a);
+/* Join WAN members (PUT /v1/agent/join/<addr>?wan=1). */
+int agent_wan_join(struct agent *a, const char *const *addrs, size_t n,
+                   gossip_join_cb cb, void *ctx, char *err);
+/* Datacenters known from the pool (ours always, first), nearest first
+ * (median probe RTT of their alive servers); returns how many. */
+size_t agent_wan_dcs(struct agent *a, struct agent_dc *out, size_t max);
+/* An alive server of dc ("ip:port" of its server RPC) into addr,
+ * avoiding `avoid` when another exists: 0; ERR_NOTFOUND when the pool
+ * has no server of dc at all; ERR_UNREACHABLE when none is alive. */
+int agent_wan_pick(struct agent *a, const char *dc, const char *avoid,
+                   char *addr, size_t len);
+/* Pure helpers behind those (unit-tested). "web1.dc2" -> "web1", "dc2"
+ * (split at the last dot); false when there is none or it does not fit. */
+bool agent_wan_split(const char *name, char *node, size_t nn, char *dc,
+                     size_t dn);
+/* Ours first, then by rtt_us, then by name. */
+void agent_dc_sort(struct agent_dc *d, size_t n, const char *local);
+/* The datacenters of s (and local), each with the median RTT of its
+ * alive measured servers, sorted as above. */
+size_t agent_dc_list(const struct agent_wan_srv *s, size_t n,
+                     const char *local, struct agent_dc *out, size_t max);
+/* Index of an alive server of dc in s, chosen by rnd among those that
+ * are not `avoid` (that one only when it is the only one); -1 when none.
+ * *known: s has some server of dc, alive or not. */
+int agent_wan_choose(const struct agent_wan_srv *s, size_t n, const char *dc,
+                     const char *avoid, unsigned rnd, bool *known);
+
 /* ---- telemetry (agent_metrics.c) ----
  * The registry (telemetry.metrics_prefix, disable_hostname,
  * prometheus_retention_time), set as the process-wide one so every layer
@@ -305,6 +364,11 @@ int agent_acl_fetch(struct agent *a, const char *secret, agent_acl_cb cb,
                     void *ctx, char *err);
 /* Drop a waiting fetch's callback (the request went away). */
 void agent_acl_cancel(struct agent *a, agent_acl_cb cb, void *ctx);
+/* A server of a datacenter other than primary_datacenter, ACLs on: it
+ * resolves tokens through a server of the primary datacenter (as a
+ * client agent does through its servers), and the ACL API is forwarded
+ * there. */
+bool agent_acl_remote(const struct agent *a);
 /* Leader: has the ACL state everything agent_acl_leader creates? */
 bool agent_acl_ready(struct agent *a);
 /* Leader tick: create what the ACL state lacks (one write at a time). */

@@ -14,7 +14,11 @@
  *   GET /v1/internal/proconsul/acl-resolve  (port 8300, X-Consul-Token)
  *   200 {"AccessorID","Anonymous":bool,"Management":bool,"Rules":[text]}
  *   403 "ACL not found"
- * and keep the compiled answer for acl.token_ttl. When no server
+ * and keep the compiled answer for acl.token_ttl. The servers of a
+ * datacenter other than primary_datacenter do the same with a server of
+ * the primary datacenter (picked from the WAN pool): the primary holds
+ * the only authoritative tokens and policies (Consul replicates them to
+ * the other datacenters instead; see the README). When no server
  * answers, acl.down_policy decides: extend-cache / async-cache keep
  * using what the cache had (else deny), allow / deny decide everything
  * (but ACL management) for a second, then the next request asks again.
@@ -458,14 +462,14 @@ int agent_acl_who(struct agent *a, const char *secret,
     /* A server knows every token: one that exists keeps its own grants
      * even if it was also made the recovery token. A client agent takes
      * the recovery token at its word, so that it works with no server. */
-    if (a->has_raft && who_server(a, secret, w) == 0)
+    if (a->has_raft && !agent_acl_remote(a) && who_server(a, secret, w) == 0)
         return 0;
     if (secret_eq(secret, agent_token(a, AGENT_TOKEN_RECOVERY))) {
         w->z = a->acl->recovery;
         w->accessor = "agent-recovery-token";
         return 0;
     }
-    if (a->has_raft)
+    if (a->has_raft && !agent_acl_remote(a))
         return ERR_NOTFOUND;
     return who_client(a, secret, w, need_fetch);
 }
@@ -641,11 +645,18 @@ static int start_fetch(struct agent *a, const char *secret,
                        const unsigned char *key, char *err)
 {
     struct rpc_header h[1] = {{"X-Consul-Token", secret}};
-    const char *addr = agent_pick_server(a, NULL);
+    const char *addr = NULL;
+    char primary[80];
     struct fetch *f;
 
+    if (!agent_acl_remote(a))
+        addr = agent_pick_server(a, NULL);
+    else if (agent_wan_pick(a, a->cfg.primary_datacenter, NULL, primary,
+                            sizeof(primary)) == 0)
+        addr = primary; /* a server of the primary datacenter */
     if (addr == NULL || a->rpcc == NULL) {
-        settle_failed(a, key, "No known Consul servers");
+        settle_failed(a, key, agent_acl_remote(a) ? "No path to datacenter"
+                                                   : "No known Consul servers");
         return 1;
     }
     if ((f = calloc(1, sizeof(*f))) == NULL)
@@ -662,6 +673,14 @@ static int start_fetch(struct agent *a, const char *secret,
     f->next = a->acl->fetches;
     a->acl->fetches = f;
     return 0;
+}
+
+bool agent_acl_remote(const struct agent *a)
+{
+    const char *p = a->cfg.primary_datacenter;
+
+    return a->has_raft && agent_acl_enabled(a) && p != NULL && p[0] != '\0' &&
+           strcmp(p, a->cfg.datacenter) != 0;
 }
 
 int agent_acl_fetch(struct agent *a, const char *secret, agent_acl_cb cb,

@@ -127,6 +127,7 @@ struct cfg {
     char **retry_join_wan;
     int n_retry_join_wan;
     int64_t retry_interval_ms;  /* 30 s */
+    int64_t retry_interval_wan_ms; /* 30 s */
     int64_t retry_max;          /* 0 = forever */
     bool ui;                  /* ui_config.enabled, legacy ui */
     char *ui_dir;

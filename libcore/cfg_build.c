@@ -533,6 +533,7 @@ static int fill_timing(struct cfg *c, struct bctx *b)
     c->retry_join = dup_list(b, "retry_join", &c->n_retry_join);
     c->retry_join_wan = dup_list(b, "retry_join_wan", &c->n_retry_join_wan);
     c->retry_interval_ms = dur_at(b, "retry_interval");
+    c->retry_interval_wan_ms = dur_at(b, "retry_interval_wan");
     c->retry_max = int_at(b, "retry_max");
     c->raft_multiplier = int_at(b, "performance.raft_multiplier");
     if (c->raft_multiplier == 0)

@@ -314,6 +314,13 @@ static void lookup_local(struct dns_req *r)
 
 static void lookup_remote(struct dns_req *r);
 
+/* A lookup in another datacenter (<svc>.service.<dc>.<domain>). */
+static bool other_dc(const struct dns_req *r)
+{
+    return r->q.kind != DNS_K_PTR && r->q.dc[0] != '\0' &&
+           strcmp(r->q.dc, r->d->cfg.dc) != 0;
+}
+
 /* Log why a lookup failed (it is answered SERVFAIL). */
 static void lookup_failed(const struct dns_req *r, const char *why)
 {
@@ -343,6 +350,11 @@ static void on_rpc(void *ctx, int rc, const struct rpc_response *resp,
         lookup_failed(r, err);
     } else if (resp->status == 404 && r->q.kind == DNS_K_NODE) {
         data = json_null();
+    } else if (resp->status == 500 &&
+               strstr(resp->body, "No path to datacenter") != NULL) {
+        /* An unknown datacenter, or none of its servers alive: as
+         * Consul, NXDOMAIN. */
+        data = r->q.kind == DNS_K_NODE ? json_null() : json_array();
     } else if (resp->status != 200) {
         snprintf(jerr.text, sizeof(jerr.text), "HTTP %d", resp->status);
         lookup_failed(r, jerr.text);
@@ -387,6 +399,8 @@ static void lookup_remote(struct dns_req *r)
     struct rpc_header h[1] = {{"X-Consul-Token", tok != NULL ? tok
                                : agent_token(d->a, AGENT_TOKEN_DEFAULT)}};
 
+    size_t tl;
+
     if (r->q.kind == DNS_K_NODE) {
         url_escape(r->q.name, esc, sizeof(esc));
         snprintf(target, sizeof(target), "/v1/catalog/node/%s?stale", esc);
@@ -396,6 +410,12 @@ static void lookup_remote(struct dns_req *r)
         url_escape(service_of(&r->q), esc, sizeof(esc));
         snprintf(target, sizeof(target), "/v1/health/service/%s?stale",
                  esc);
+    }
+    if (other_dc(r)) { /* the server forwards it there (httpd_fwd.c) */
+        url_escape(r->q.dc, esc, sizeof(esc));
+        tl = strlen(target);
+        if (tl + 4 + strlen(esc) < sizeof(target))
+            memcpy(target + tl, "&dc=", 4), strcpy(target + tl + 4, esc);
     }
     if (addr == NULL || d->a->rpcc == NULL) {
         lookup_failed(r, "No known Consul servers");
@@ -480,7 +500,7 @@ static void handle(struct dns *d, const uint8_t *p, size_t len,
     }
     if (!needs_data(&r->q))
         req_answer(r, json_null());
-    else if (d->a->has_raft)
+    else if (d->a->has_raft && !other_dc(r))
         lookup_local(r);
     else
         lookup_remote(r);

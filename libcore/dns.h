@@ -12,7 +12,10 @@
  * REFUSED (no recursors). Servers read their local catalog (stale, as
  * Consul's default allow_stale); client agents ask a server over its
  * RPC port (GET /v1/health/service/<svc>?stale, /v1/catalog/node/<n>?
- * stale, /v1/catalog/nodes?stale) without blocking the loop.
+ * stale, /v1/catalog/nodes?stale) without blocking the loop. A lookup
+ * in another datacenter (<svc>.service.<dc2>.<domain>) always goes to a
+ * server with &dc=<dc2>, which forwards it over the WAN pool; "No path
+ * to datacenter" answers NXDOMAIN.
  * Tests: t/t2103-dns.sh, t/unit/check_dns.c
  */
 #ifndef PROCONSUL_DNS_H

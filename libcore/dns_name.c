@@ -350,7 +350,7 @@ static int parse_arpa(const char *name, uint8_t ip[16])
 
 /* Consul's parseLocality: "", "<dc>", "<dc>.dc", "<peer>.peer"; the
  * lookup's datacenter goes to q->dc. False when it names nothing here
- * (another datacenter, a peer, or a malformed locality). */
+ * (a peer, or a malformed locality). */
 static bool locality(const struct dns_cfg *c, char **l, int n,
                      struct dns_query *q)
 {
@@ -374,9 +374,10 @@ static bool locality(const struct dns_cfg *c, char **l, int n,
     if (peer)
         return false; /* cluster peering is not supported */
     snprintf(q->dc, sizeof(q->dc), "%s", dc);
-    /* No WAN federation: any other datacenter has no path (Consul's
-     * ErrNoDCPath, an NXDOMAIN). */
-    return strcmp(dc, c->dc) == 0;
+    /* Another datacenter is looked up there (dns.c: through a server,
+     * with ?dc=); one without a path answers NXDOMAIN, as Consul's
+     * ErrNoDCPath does. */
+    return true;
 }
 
 static void join(char **l, int n, char *out, size_t size)

@@ -514,6 +514,13 @@ int gossip_member_get(struct gossip *g, const char *name,
 
 size_t gossip_num_members(struct gossip *g) { return g->n_members; }
 
+uint64_t gossip_member_rtt_us(struct gossip *g, const char *name)
+{
+    struct gossip_node *n = gossip_node_get(g, name);
+
+    return n != NULL ? n->rtt_us : 0;
+}
+
 const char *gossip_member_tag(const struct gossip_member *m, const char *key)
 {
     for (size_t i = 0; i < m->n_tags; i++)

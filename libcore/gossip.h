@@ -118,6 +118,9 @@ struct gossip_opts {
     const char *snapshot_path;  /* "<data-dir>/serf/local.snapshot" (serf's
                                  * format); NULL: remember nothing (-dev) */
     bool rejoin_after_leave;    /* rejoin from the snapshot after leave */
+    bool any_dc;                /* a WAN pool: accept members whose "dc"
+                                 * tag differs from ours (a LAN pool
+                                 * refuses them, as Consul's does) */
     uint64_t seed;              /* 0: random */
     gossip_event_fn on_event;
     gossip_user_fn on_user;
@@ -211,6 +214,10 @@ const char *gossip_member_tag(const struct gossip_member *m,
 int gossip_member_get(struct gossip *g, const char *name,
                       struct gossip_member *out);
 size_t gossip_num_members(struct gossip *g);
+/* The smoothed round-trip time of our direct probes of a member, in
+ * microseconds (1/8 weight per new sample); 0 when it was never
+ * measured (ourselves, or not probed successfully yet). */
+uint64_t gossip_member_rtt_us(struct gossip *g, const char *name);
 
 struct gossip_stats {
     uint64_t members, failed, left;

@@ -360,6 +360,7 @@ struct gossip_node {
     uint64_t state_change;
     struct gossip_susp *susp;
     bool udp_warned;
+    uint64_t rtt_us;    /* smoothed probe round trip; 0: none yet */
 };
 
 struct gossip_member_st {
@@ -477,6 +478,7 @@ struct gossip {
     uint8_t meta[GOSSIP_META_MAX];
     uint16_t meta_len;
     bool rejoin_after_leave;
+    bool any_dc;        /* WAN pool: members of every datacenter */
     gossip_event_fn on_event;
     gossip_user_fn on_user;
     void *cb_ctx;

@@ -152,7 +152,7 @@ static bool dc_differs(struct gossip *g, const struct gm_alive *a,
 {
     const char *ours = gossip_own_tag(g, "dc");
 
-    return ours != NULL && ours[0] != '\0' &&
+    return !g->any_dc && ours != NULL && ours[0] != '\0' &&
            gossip_meta_tag(a->meta, a->meta_len, "dc", dc, n) &&
            strcmp(dc, ours) != 0;
 }

@@ -254,8 +254,14 @@ static void probe_ok(struct gossip *g)
 {
     struct gossip_node *n = gossip_node_get(g, g->probe.node);
 
-    if (n != NULL)
+    if (n != NULL) {
+        uint64_t us = (metrics_now_ns() - g->probe.start_ns) / 1000;
+
         n->udp_warned = false;
+        /* Smoothed like TCP's SRTT (1/8 of each new sample). */
+        n->rtt_us = n->rtt_us == 0 ? (us > 0 ? us : 1)
+                                   : n->rtt_us - n->rtt_us / 8 + us / 8;
+    }
     gossip_sm_awareness(g, -1);
     g->probe.phase = GP_IDLE;
     metrics_sample_l("memberlist.probeNode",

@@ -369,7 +369,7 @@ static bool alive_refused(struct gossip *g, const struct gm_alive *a,
 
     if (n != NULL && n->state != GN_DEAD && n->state != GN_LEFT)
         return false;
-    if (dc != NULL && dc[0] != '\0' &&
+    if (!g->any_dc && dc != NULL && dc[0] != '\0' &&
         gossip_meta_tag(a->meta, a->meta_len, "dc", v, sizeof(v)) &&
         strcmp(v, dc) != 0) {
         log_refused(g, "ignoring node '%s' of datacenter '%s' (we are "
@@ -756,6 +756,7 @@ struct gossip *gossip_sm_new(const struct gossip_opts *o,
     g->on_user = o->on_user;
     g->cb_ctx = o->ctx;
     g->rejoin_after_leave = o->rejoin_after_leave;
+    g->any_dc = o->any_dc;
     g->clock = g->event_clock = g->query_clock = 1;
     if ((o->node_id && !g->node_id) || !g->evbuf || !g->qbuf ||
         (o->snapshot_path && !g->snap_path)) {

@@ -40,6 +40,8 @@ struct route {
 #define PUT HTTPD_PUT
 #define POST HTTPD_POST
 #define DEL HTTPD_DELETE
+#define DC HTTPD_DC /* honours ?dc=<other datacenter> (httpd_fwd.c) */
+#define PRI HTTPD_PRIMARY /* answered by primary_datacenter (ACLs) */
 #define P(res, need, scope) {ACL_RES_##res, ACL_##need, HTTPD_ACL_##scope}
 #define PUB {0, 0, HTTPD_ACL_NONE}
 #define ANYTOKEN {ACL_RES_ACL, ACL_READ, HTTPD_ACL_HANDLER}
@@ -47,21 +49,21 @@ struct route {
 static void routes_list(struct httpd_ctx *c);
 
 static const struct route routes[] = {
-    {"/v1/acl/bootstrap", PUT, SERVER, httpd_acl_bootstrap, PUB, PUB},
-    {"/v1/acl/policies", GET, LEADER, httpd_acl_policies,
+    {"/v1/acl/bootstrap", PUT | PRI, SERVER, httpd_acl_bootstrap, PUB, PUB},
+    {"/v1/acl/policies", GET | PRI, LEADER, httpd_acl_policies,
      P(ACL, READ, GLOBAL), PUB},
-    {"/v1/acl/policy/", GET | PUT | DEL, LEADER, httpd_acl_policy,
+    {"/v1/acl/policy/", GET | PUT | DEL | PRI, LEADER, httpd_acl_policy,
      P(ACL, READ, GLOBAL), P(ACL, WRITE, GLOBAL)},
-    {"/v1/acl/role/", GET | PUT | DEL, LEADER, httpd_acl_role,
+    {"/v1/acl/role/", GET | PUT | DEL | PRI, LEADER, httpd_acl_role,
      P(ACL, READ, GLOBAL), P(ACL, WRITE, GLOBAL)},
-    {"/v1/acl/roles", GET, LEADER, httpd_acl_roles, P(ACL, READ, GLOBAL),
+    {"/v1/acl/roles", GET | PRI, LEADER, httpd_acl_roles,
+     P(ACL, READ, GLOBAL), PUB},
+    {"/v1/acl/token/self", GET | PRI, LEADER, httpd_acl_token_self, ANYTOKEN,
      PUB},
-    {"/v1/acl/token/self", GET, LEADER, httpd_acl_token_self, ANYTOKEN,
-     PUB},
-    {"/v1/acl/token/", GET | PUT | DEL, LEADER, httpd_acl_token,
+    {"/v1/acl/token/", GET | PUT | DEL | PRI, LEADER, httpd_acl_token,
      P(ACL, READ, GLOBAL), P(ACL, WRITE, GLOBAL)},
-    {"/v1/acl/tokens", GET, LEADER, httpd_acl_tokens, P(ACL, READ, GLOBAL),
-     PUB},
+    {"/v1/acl/tokens", GET | PRI, LEADER, httpd_acl_tokens,
+     P(ACL, READ, GLOBAL), PUB},
     {"/v1/agent/check/", PUT, LOCAL, httpd_agent_check, PUB,
      P(NODE, WRITE, HANDLER)},
     {"/v1/agent/checks", GET, LOCAL, httpd_agent_checks,
@@ -93,33 +95,33 @@ static const struct route routes[] = {
     {"/v1/agent/token/", PUT, LOCAL, httpd_agent_token, PUB,
      P(ACL, WRITE, GLOBAL)},
     {"/v1/agent/version", GET, LOCAL, httpd_agent_version, PUB, PUB},
-    {"/v1/catalog/datacenters", GET, LOCAL, httpd_catalog_datacenters, PUB,
+    {"/v1/catalog/datacenters", GET, SERVER, httpd_catalog_datacenters, PUB,
      PUB},
-    {"/v1/catalog/deregister", PUT, LEADER, httpd_catalog_deregister, PUB,
+    {"/v1/catalog/deregister", PUT | DC, LEADER, httpd_catalog_deregister, PUB,
      P(NODE, WRITE, HANDLER)},
-    {"/v1/catalog/node-services/", GET, LEADER, httpd_catalog_node_services,
+    {"/v1/catalog/node-services/", GET | DC, LEADER,
+     httpd_catalog_node_services, P(NODE, READ, HANDLER), PUB},
+    {"/v1/catalog/node/", GET | DC, LEADER, httpd_catalog_node,
      P(NODE, READ, HANDLER), PUB},
-    {"/v1/catalog/node/", GET, LEADER, httpd_catalog_node,
+    {"/v1/catalog/nodes", GET | DC, LEADER, httpd_catalog_nodes,
      P(NODE, READ, HANDLER), PUB},
-    {"/v1/catalog/nodes", GET, LEADER, httpd_catalog_nodes,
-     P(NODE, READ, HANDLER), PUB},
-    {"/v1/catalog/register", PUT, LEADER, httpd_catalog_register, PUB,
+    {"/v1/catalog/register", PUT | DC, LEADER, httpd_catalog_register, PUB,
      P(NODE, WRITE, HANDLER)},
-    {"/v1/catalog/service/", GET, LEADER, httpd_catalog_service,
+    {"/v1/catalog/service/", GET | DC, LEADER, httpd_catalog_service,
      P(SERVICE, READ, HANDLER), PUB},
-    {"/v1/catalog/services", GET, LEADER, httpd_catalog_services,
+    {"/v1/catalog/services", GET | DC, LEADER, httpd_catalog_services,
      P(SERVICE, READ, HANDLER), PUB},
-    {"/v1/event/fire/", PUT, LOCAL, httpd_event_fire, PUB,
+    {"/v1/event/fire/", PUT | DC, LOCAL, httpd_event_fire, PUB,
      P(EVENT, WRITE, PATH)},
     {"/v1/event/list", GET, LOCAL, httpd_event_list,
      P(EVENT, READ, HANDLER), PUB},
-    {"/v1/health/checks/", GET, LEADER, httpd_health_checks,
+    {"/v1/health/checks/", GET | DC, LEADER, httpd_health_checks,
      P(SERVICE, READ, HANDLER), PUB},
-    {"/v1/health/node/", GET, LEADER, httpd_health_node,
+    {"/v1/health/node/", GET | DC, LEADER, httpd_health_node,
      P(NODE, READ, HANDLER), PUB},
-    {"/v1/health/service/", GET, LEADER, httpd_health_service,
+    {"/v1/health/service/", GET | DC, LEADER, httpd_health_service,
      P(SERVICE, READ, HANDLER), PUB},
-    {"/v1/health/state/", GET, LEADER, httpd_health_state,
+    {"/v1/health/state/", GET | DC, LEADER, httpd_health_state,
      P(NODE, READ, HANDLER), PUB},
     {"/v1/internal/proconsul/acl-bootstrap", POST, INTERNAL,
      httpd_internal_acl_bootstrap, PUB, PUB},
@@ -134,7 +136,7 @@ static const struct route routes[] = {
     {"/v1/internal/proconsul/read-index", GET, INTERNAL,
      httpd_internal_read_index, PUB, PUB},
     {"/v1/internal/proconsul/routes", GET, LOCAL, routes_list, PUB, PUB},
-    {"/v1/kv/", GET | PUT | DEL, LEADER, httpd_kv, P(KEY, READ, HANDLER),
+    {"/v1/kv/", GET | PUT | DEL | DC, LEADER, httpd_kv, P(KEY, READ, HANDLER),
      P(KEY, WRITE, HANDLER)},
     {"/v1/operator/autopilot/configuration", GET | PUT, LEADER,
      httpd_operator_autopilot_config, P(OPERATOR, READ, GLOBAL),
@@ -183,9 +185,10 @@ static void routes_list(struct httpd_ctx *c)
             if (r->methods & (1u << b))
                 json_array_append_new(m, json_string(mnames[b]));
         json_array_append_new(arr, json_pack(
-            "{s:s, s:o, s:s, s:o, s:o}", "Path", r->path, "Methods", m,
+            "{s:s, s:o, s:s, s:o, s:o, s:b}", "Path", r->path, "Methods", m,
             "Kind", kind_names[r->kind], "Read", perm_json(&r->read),
-            "Write", perm_json(&r->write)));
+            "Write", perm_json(&r->write), "Datacenter",
+            (r->methods & HTTPD_DC) != 0));
     }
     httpd_send_json(c, 200, arr);
 }
@@ -355,6 +358,14 @@ static void dispatch(struct httpd_ctx *c, const char *raw, size_t rawlen)
     c->rest_len = dlen >= rl ? dlen - rl : 0;
     c->route = r;
     c->metric_route = r->path;
+    if ((r->methods & HTTPD_PRIMARY) != 0 && httpd_primary_remote(c)) {
+        httpd_forward_primary(c);
+        return;
+    }
+    if ((r->methods & HTTPD_DC) != 0 && httpd_dc_remote(c)) {
+        httpd_forward_dc(c);
+        return;
+    }
     if (httpd_needs_forward(c, r->kind)) {
         httpd_forward(c, run_route);
         return;

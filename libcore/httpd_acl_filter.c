@@ -58,6 +58,15 @@ static bool elem_ok(struct httpd_ctx *c, enum httpd_acl_shape shape,
                service_ok(c, str(json_object_get(v, "Service"), "Service"));
     case HTTPD_SHAPE_MEMBERS:
         return node_ok(c, str(v, "Name"));
+    case HTTPD_SHAPE_WAN_MEMBERS: {
+        /* As Consul: the node part of "node.dc". */
+        char node[GOSSIP_NAME_MAX + 1], dc[AGENT_DC_MAX + 1];
+
+        if (!agent_wan_split(str(v, "Name"), node, sizeof(node), dc,
+                             sizeof(dc)))
+            return node_ok(c, str(v, "Name"));
+        return node_ok(c, node);
+    }
     case HTTPD_SHAPE_AGENT_SERVICES:
     case HTTPD_SHAPE_NODE:
     case HTTPD_SHAPE_NODE_SERVICES:

@@ -3,8 +3,8 @@
  *
  * Layer: http. Thread: loop only.
  * Stats follow Consul's agent.Stats() sections (string values): agent,
- * build, consul, raft (servers), runtime, serf_lan; "consul info"
- * prints them.
+ * build, consul, raft (servers), runtime, serf_lan, serf_wan (servers);
+ * "consul info" prints them.
  * Tests: t/t1002-kv-http-api.sh, t/t0002-agent-signals.sh,
  * t/t7001-ops-cli.sh
  */
@@ -157,6 +157,8 @@ static json_t *debug_config(struct agent *a)
                         json_integer(g->raft_trailing_logs));
     json_object_set_new(d, "RetryJoinLAN",
                         string_list(g->retry_join, g->n_retry_join));
+    json_object_set_new(d, "RetryJoinWAN",
+                        string_list(g->retry_join_wan, g->n_retry_join_wan));
     json_object_set_new(d, "ServerMode", json_boolean(g->server));
     json_object_set_new(d, "ServerPort", json_integer(g->ports.server));
     json_object_set_new(d, "SerfPortLAN", json_integer(g->ports.serf_lan));
@@ -322,14 +324,14 @@ static json_t *runtime_stats(void)
     return o;
 }
 
-static json_t *serf_stats(struct agent *a)
+static json_t *serf_stats(struct gossip *g)
 {
     struct gossip_stats st;
     json_t *o = json_object();
 
-    if (a->gossip == NULL)
+    if (g == NULL)
         return o;
-    gossip_stats(a->gossip, &st);
+    gossip_stats(g, &st);
     sset(o, "encrypted", "false"); /* no gossip encryption yet */
     uset(o, "event_queue", st.event_queue);
     uset(o, "event_time", st.event_time);
@@ -359,7 +361,9 @@ static json_t *stats_json(struct agent *a)
         json_object_set_new(s, "raft", raft_stats(a));
     json_object_set_new(s, "runtime", runtime_stats());
     if (a->gossip != NULL)
-        json_object_set_new(s, "serf_lan", serf_stats(a));
+        json_object_set_new(s, "serf_lan", serf_stats(a->gossip));
+    if (a->wan != NULL) /* servers: the WAN pool, as Consul's */
+        json_object_set_new(s, "serf_wan", serf_stats(a->wan));
     return s;
 }
 

@@ -266,6 +266,10 @@ void httpd_internal_acl_resolve(struct httpd_ctx *c)
         httpd_error(c, 500, "internal", "not a server");
         return;
     }
+    if (agent_acl_remote(c->a)) { /* the primary datacenter knows */
+        httpd_forward_primary(c);
+        return;
+    }
     if (s == NULL)
         s = ACL_ANON_SECRET;
     tok = acl_store_token_by_secret(c->a->fsm.acl, s);

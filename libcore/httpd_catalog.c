@@ -435,8 +435,12 @@ void httpd_catalog_service(struct httpd_ctx *c)
 void httpd_catalog_datacenters(struct httpd_ctx *c)
 {
     json_t *arr = json_array();
+    struct agent_dc dcs[256];
+    size_t n = agent_wan_dcs(c->a, dcs, 256);
 
-    json_array_append_new(arr, json_string(c->a->cfg.datacenter));
+    /* Ours first, then nearest first (see agent_wan.c). */
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(arr, json_string(dcs[i].name));
     httpd_send_json(c, 200, arr);
 }
 

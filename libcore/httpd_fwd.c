@@ -18,6 +18,18 @@
  * certainly did not reach the other side, is ever sent twice. A body of
  * RPC_BORROW_MIN bytes or more (a snapshot restore) is kept in an
  * unlinked file of the data dir, mapped, rather than copied in memory.
+ *
+ * ?dc=<other> on a route flagged HTTPD_DC: a client agent sends the
+ * request to one of its servers as above; a server sends it, unchanged
+ * (the ?dc stays), to an alive server of that datacenter picked from
+ * the WAN pool, which sees its own name in ?dc and answers as for a
+ * local request. No ACL check happens before that: the datacenter that
+ * answers checks the token. A pool without an alive server of the
+ * datacenter answers 500 "No path to datacenter" at once (as Consul's
+ * router does); a refused connection is retried on another of its
+ * servers until the hold time (7 s) runs out. The ACL API (routes
+ * flagged HTTPD_PRIMARY) goes the same way to primary_datacenter when
+ * that is not ours and ACLs are on.
  */
 #include "httpd_int.h"
 
@@ -48,6 +60,7 @@ struct fwd {
     uint64_t call_ms;
     bool idempotent;
     bool to_any;        /* a client agent: any server will do */
+    char dc[AGENT_DC_MAX + 1]; /* ?dc of another datacenter, or "" */
     char *method, *target, *body;
     size_t body_len;
     bool body_mapped;   /* body is a util_map of a spooled copy */
@@ -257,7 +270,7 @@ static void retry_or_fail(struct fwd *f, const char *err)
     if (c != NULL) {
         if (f->to_any && f->last_rc == 0)
             httpd_error(c, 500, "no_servers", "No known Consul servers");
-        else if (f->to_any)
+        else if (f->to_any || f->dc[0] != '\0')
             httpd_error(c, 500, "rpc_error", err);
         else
             httpd_error(c, 500, "no_leader", "No cluster leader");
@@ -290,10 +303,26 @@ static void on_reply(void *ctx, int rc, const struct rpc_response *r,
     fwd_done(f);
 }
 
+/* A server: pick an alive server of f->dc; false when answered. */
+static bool pick_dc(struct fwd *f, char *buf, size_t len)
+{
+    struct httpd_ctx *c;
+    int rc = agent_wan_pick(f->a, f->dc, f->last_rc != 0 ? f->last_addr
+                                                         : NULL, buf, len);
+
+    if (rc == 0)
+        return true;
+    c = httpd_async_end(f->p);
+    if (c != NULL)
+        httpd_error(c, 500, "no_dc_path", "No path to datacenter");
+    fwd_done(f);
+    return false;
+}
+
 static void attempt(struct fwd *f)
 {
     const char *addr;
-    char err[ERR_LEN];
+    char err[ERR_LEN], dcaddr[80];
     struct httpd_ctx *c;
 
     if (!httpd_async_alive(f->p)) { /* the client went away */
@@ -301,7 +330,11 @@ static void attempt(struct fwd *f)
         fwd_done(f);
         return;
     }
-    if (f->to_any) {
+    if (f->dc[0] != '\0' && !f->to_any) {
+        if (!pick_dc(f, dcaddr, sizeof(dcaddr)))
+            return;
+        addr = dcaddr;
+    } else if (f->to_any) {
         addr = agent_pick_server(f->a, f->last_rc != 0 ? f->last_addr
                                                        : NULL);
     } else if (agent_leader_pending(f->a)) {
@@ -327,7 +360,58 @@ static void attempt(struct fwd *f)
         retry_or_fail(f, err);
 }
 
+static void fwd_start(struct httpd_ctx *c, void (*local)(struct httpd_ctx *c),
+                      const char *dc);
+
 void httpd_forward(struct httpd_ctx *c, void (*local)(struct httpd_ctx *c))
+{
+    fwd_start(c, local, NULL);
+}
+
+bool httpd_dc_remote(struct httpd_ctx *c)
+{
+    const char *dc = httpd_q(c, "dc");
+
+    /* Exact, as Consul's router: "DC2" is not "dc2". */
+    return dc != NULL && dc[0] != '\0' &&
+           strcmp(dc, c->a->cfg.datacenter) != 0;
+}
+
+static void never_local(struct httpd_ctx *c)
+{
+    httpd_error(c, 500, "no_dc_path", "No path to datacenter");
+}
+
+void httpd_forward_dc(struct httpd_ctx *c)
+{
+    const char *dc = httpd_q(c, "dc");
+
+    if (strlen(dc) > AGENT_DC_MAX || httpd_hops(c) >= MAX_HOPS) {
+        httpd_error(c, 500, "no_dc_path", "No path to datacenter");
+        return;
+    }
+    fwd_start(c, never_local, dc);
+}
+
+bool httpd_primary_remote(struct httpd_ctx *c)
+{
+    const char *p = c->a->cfg.primary_datacenter;
+
+    return agent_acl_enabled(c->a) && p != NULL && p[0] != '\0' &&
+           strcmp(p, c->a->cfg.datacenter) != 0;
+}
+
+void httpd_forward_primary(struct httpd_ctx *c)
+{
+    if (httpd_hops(c) >= MAX_HOPS) {
+        httpd_error(c, 500, "no_dc_path", "No path to datacenter");
+        return;
+    }
+    fwd_start(c, never_local, c->a->cfg.primary_datacenter);
+}
+
+static void fwd_start(struct httpd_ctx *c, void (*local)(struct httpd_ctx *c),
+                      const char *dc)
 {
     struct fwd *f = calloc(1, sizeof(*f));
 
@@ -346,6 +430,8 @@ void httpd_forward(struct httpd_ctx *c, void (*local)(struct httpd_ctx *c))
     f->a = c->a;
     f->local = local;
     f->to_any = !c->a->has_raft;
+    if (dc != NULL)
+        snprintf(f->dc, sizeof(f->dc), "%s", dc);
     f->idempotent = c->method == HTTPD_GET || c->method == HTTPD_HEAD;
     f->deadline = uv_now(c->a->loop) + HOLD_MS;
     /* A blocking query may legitimately take its whole wait. */

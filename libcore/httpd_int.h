@@ -27,6 +27,14 @@ enum {
     HTTPD_DELETE = 8,
     HTTPD_HEAD = 16,
     HTTPD_OPTIONS = 32,
+    /* Not a method: a route-table flag. The route honours ?dc=<name>:
+     * a request for another datacenter is forwarded there
+     * (httpd_forward_dc) before any local ACL check or handler. */
+    HTTPD_DC = 64,
+    /* Route-table flag: the ACL API. With ACLs on and a
+     * primary_datacenter other than ours, the request is forwarded to
+     * the primary datacenter (httpd_forward_primary). */
+    HTTPD_PRIMARY = 128,
 };
 
 /* Where a route may be answered. */
@@ -184,6 +192,18 @@ bool httpd_needs_forward(struct httpd_ctx *c, enum httpd_route_kind kind);
  * and relay the answer; holds it while no leader is known. If this
  * server becomes the leader meanwhile, local(c) answers it here. */
 void httpd_forward(struct httpd_ctx *c, void (*local)(struct httpd_ctx *c));
+/* The request names another datacenter (?dc=, not ours). */
+bool httpd_dc_remote(struct httpd_ctx *c);
+/* Send it there: a client agent to one of its servers, a server to an
+ * alive server of that datacenter from the WAN pool (which answers as
+ * if the request were its own, forwarding to its leader). 500 "No path
+ * to datacenter" when the pool has no alive server of it; connection
+ * failures are retried on other servers for at most the hold time. */
+void httpd_forward_dc(struct httpd_ctx *c);
+/* ACLs on and primary_datacenter set to another datacenter than ours. */
+bool httpd_primary_remote(struct httpd_ctx *c);
+/* httpd_forward_dc to primary_datacenter, whatever ?dc says. */
+void httpd_forward_primary(struct httpd_ctx *c);
 /* Map an ERR_* from agent_apply/barrier to Consul's status + body. */
 void httpd_error_rc(struct httpd_ctx *c, int rc, const char *msg);
 
@@ -229,6 +249,7 @@ enum httpd_acl_shape {
     HTTPD_SHAPE_SERVICE_MAP,    /* {"name":[tags]}: service:read */
     HTTPD_SHAPE_HEALTH,         /* [{"Node":{"Node"},"Service":{..}}] */
     HTTPD_SHAPE_MEMBERS,        /* [{"Name"}]: node:read */
+    HTTPD_SHAPE_WAN_MEMBERS,    /* [{"Name":"node.dc"}]: node:read */
     HTTPD_SHAPE_AGENT_SERVICES, /* {"id":{"Service"}}: service:read */
     HTTPD_SHAPE_AGENT_CHECKS,   /* {"id":{"ServiceName","Node"}} */
     HTTPD_SHAPE_NODE,           /* {"Node":{..},"Services":{id:{..}}} */

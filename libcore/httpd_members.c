@@ -1,4 +1,4 @@
-/* httpd_members.c - LAN membership: /v1/agent/members, /v1/agent/join/,
+/* httpd_members.c - LAN and WAN membership: /v1/agent/members, /v1/agent/join/,
  * /v1/agent/leave, /v1/agent/force-leave/.
  *
  * Layer: http (uses the agent's gossip pool). Thread: loop only.
@@ -63,7 +63,13 @@ void httpd_agent_members(struct httpd_ctx *c)
     const char *wan = httpd_q(c, "wan");
 
     if (wan != NULL && strcmp(wan, "false") != 0 && strcmp(wan, "0") != 0) {
-        httpd_send_json(c, 200, mc.arr); /* no WAN pool yet */
+        /* A client agent has no WAN pool: an empty list, as Consul. */
+        if (c->a->wan != NULL) {
+            mc.segment = NULL;
+            gossip_members(c->a->wan, add_member, &mc);
+        }
+        httpd_send_json(c, 200, httpd_acl_filter(c, HTTPD_SHAPE_WAN_MEMBERS,
+                                                 mc.arr));
         return;
     }
     if (mc.segment != NULL && strcmp(mc.segment, "_all") == 0)
@@ -99,14 +105,19 @@ void httpd_agent_join(struct httpd_ctx *c)
     char err[ERR_LEN];
     const char *addr = c->rest;
     const char *wan = httpd_q(c, "wan");
+    bool is_wan = wan != NULL && strcmp(wan, "false") != 0 &&
+                  strcmp(wan, "0") != 0;
     struct httpd_pending *p;
 
     if (c->rest_len == 0) {
         httpd_error(c, 400, "bad_request", "Missing address to join");
         return;
     }
-    if (wan != NULL && strcmp(wan, "false") != 0 && strcmp(wan, "0") != 0) {
-        httpd_error(c, 500, "join_failed", "WAN gossip is not supported yet");
+
+    if (is_wan && c->a->wan == NULL) {
+        httpd_error(c, 500, "join_failed", c->a->cfg.server
+                    ? "WAN gossip is not running"
+                    : "Must be a server to join WAN cluster");
         return;
     }
     if (c->a->gossip == NULL) {
@@ -118,7 +129,8 @@ void httpd_agent_join(struct httpd_ctx *c)
         httpd_error(c, 500, "internal", "out of memory");
         return;
     }
-    if (gossip_join(c->a->gossip, &addr, 1, join_done, p, err) != 0) {
+    if (gossip_join(is_wan ? c->a->wan : c->a->gossip, &addr, 1, join_done,
+                    p, err) != 0) {
         c = httpd_async_end(p);
         httpd_error(c, 500, "join_failed", err);
     }

@@ -102,6 +102,10 @@ test_expect_success 'GET /v1/agent/members has Consul fields' '
 	test_grep "\"DelegateCur\"" out &&
 	API_ADDR=$s1_HTTP api GET "/v1/agent/members?wan=1" &&
 	expect_status 200 &&
+	json_get out "join q{,}, map { \$_->{Name} } @\$j" >actual &&
+	echo "s1.dc1" >expect && test_cmp expect actual &&
+	API_ADDR=$c1_HTTP api GET "/v1/agent/members?wan=1" &&
+	expect_status 200 &&
 	echo "[]" >expect && tr -d " \n" <out >actual && echo >>actual &&
 	test_cmp expect actual
 '

@@ -95,7 +95,7 @@ test_expect_success 'setup: dev agent' 'start_agent a1 -dev'
 test_expect_success 'info: sections in order' '
 	proconsul info >out &&
 	grep "^[a-z_]*:$" out >sections &&
-	printf "%s:\n" agent build consul raft runtime serf_lan >expect &&
+	printf "%s:\n" agent build consul raft runtime serf_lan serf_wan >expect &&
 	test_cmp expect sections
 '
 

@@ -147,7 +147,8 @@ START_TEST(parse_nodes)
     parse("foo.node.dc1.dc.consul.", LDNS_RR_TYPE_A, &q);
     ck_assert_int_eq(q.kind, DNS_K_NODE);
     parse("foo.node.dc2.consul.", LDNS_RR_TYPE_A, &q);
-    ck_assert_int_eq(q.kind, DNS_K_NXDOMAIN);
+    ck_assert_int_eq(q.kind, DNS_K_NODE); /* looked up in dc2 */
+    ck_assert_str_eq(q.dc, "dc2");
     parse("foo.node.p.peer.consul.", LDNS_RR_TYPE_A, &q);
     ck_assert_int_eq(q.kind, DNS_K_NXDOMAIN);
     parse("node.consul.", LDNS_RR_TYPE_A, &q);
@@ -185,7 +186,8 @@ START_TEST(parse_services)
     parse("_web._tcp.consul.", LDNS_RR_TYPE_A, &q);
     ck_assert_int_eq(q.kind, DNS_K_NXDOMAIN);
     parse("web.service.other.consul.", LDNS_RR_TYPE_A, &q);
-    ck_assert_int_eq(q.kind, DNS_K_NXDOMAIN);
+    ck_assert_int_eq(q.kind, DNS_K_SERVICE);
+    ck_assert_str_eq(q.dc, "other");
     parse("web.query.consul.", LDNS_RR_TYPE_A, &q);
     ck_assert_int_eq(q.kind, DNS_K_NXDOMAIN);
     parse("web.virtual.consul.", LDNS_RR_TYPE_A, &q);
