@@ -256,6 +256,7 @@ static int dispatch(struct fsm *f, uint64_t index, const struct fsm_cmd *c,
     case T_AUTOPILOT: return apply_autopilot(f, index, c, ok, changed, err);
     case T_CATALOG: return fsm_apply_catalog(f, index, c, ok, changed, err);
     case T_RESTORE: return fsm_apply_stage(f, c, ok, err);
+    case T_TXN: return fsm_apply_txn(f, index, c, ok, changed, err);
     default: return fsm_apply_acl(f, index, c, ok, changed, err);
     }
 }
@@ -263,6 +264,7 @@ static int dispatch(struct fsm *f, uint64_t index, const struct fsm_cmd *c,
 /* Per-table apply timings, by Consul's names where it has one. */
 static const char *const apply_metric[T_COUNT] = {
     "fsm.kvs", "fsm.autopilot", "fsm.catalog", "fsm.acl", "fsm.restore",
+    "fsm.txn",
 };
 
 int fsm_apply(struct fsm *f, uint64_t index, const void *buf, size_t len,
@@ -298,7 +300,9 @@ int fsm_apply(struct fsm *f, uint64_t index, const void *buf, size_t len,
         memcpy(err, res->msg, ERR_LEN);
     f->last_index = index;
     if (changed && f->on_change != NULL)
-        f->on_change(f->ctx, fsm_table_names[c.table], index);
+        f->on_change(f->ctx, c.table == T_TXN ? "kv"
+                                              : fsm_table_names[c.table],
+                     index);
     return 0;
 }
 
@@ -326,5 +330,7 @@ void fsm_release(struct fsm *f)
     f->cat = NULL;
     acl_store_free(f->acl);
     f->acl = NULL;
+    fsm_txn_out_free(f->txn_out);
+    f->txn_out = NULL;
     fsm_stage_free(f);
 }

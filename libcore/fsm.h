@@ -45,6 +45,38 @@ struct fsm_kv_op {
     uint64_t cas;
 };
 
+/* A transaction (Consul's /v1/txn): up to FSM_TXN_MAX_OPS operations
+ * applied as one command, all or nothing (fsm_txn.c). verb is Consul's
+ * verb name ("set", "cas", "lock", "unlock", "get", "get-tree",
+ * "check-index", "check-session", "check-not-exists", "delete",
+ * "delete-tree", "delete-cas"); index is the op's Index (cas,
+ * check-index, delete-cas); session is NULL or the op's Session. Every
+ * pointer is borrowed. */
+#define FSM_TXN_MAX_OPS 64
+struct fsm_txn_op {
+    const char *verb;
+    const char *key;
+    const void *val;
+    size_t len;
+    uint64_t flags;
+    uint64_t index;
+    const char *session;
+};
+
+/* What a transaction produced: on success the results (copies of the
+ * entries: values only for "get" and "get-tree", as Consul), else the
+ * errors (each op that failed, with Consul's message). */
+struct fsm_txn_error {
+    int op_index;
+    char what[ERR_LEN];
+};
+struct fsm_txn_out {
+    uint64_t index;         /* the Raft index it was applied at */
+    size_t nres, nerr;
+    struct kv_entry **res;  /* nres entries (own key, value, session) */
+    struct fsm_txn_error *err;
+};
+
 /* The autopilot configuration as replicated through Raft (Consul keeps
  * it in its FSM too, as "Autopilot config"). set is false until the first
  * write; indexes are the Raft indexes of the first and the last write.
@@ -86,6 +118,7 @@ struct fsm {
     struct cat_store *cat;
     struct acl_store *acl;
     struct fsm_autopilot autopilot;
+    struct fsm_txn_out *txn_out; /* the last transaction's (fsm_txn.c) */
     uint64_t last_index;  /* last applied Raft index */
     fsm_change_fn on_change;
     void *ctx;
@@ -131,6 +164,24 @@ int fsm_encode_catalog(const char *op, const json_t *req,
  * apply generates nothing. */
 int fsm_encode_acl(const char *op, const json_t *req, fsm_alloc_fn alloc,
                    void **buf, size_t *len, char *err);
+
+/* Encode a transaction of n (1..FSM_TXN_MAX_OPS) operations. Each op
+ * is checked as far as it can be without the state: ERR_INVAL with a
+ * message naming the op ("operation 2: unknown KV verb \"put\""). */
+int fsm_encode_txn(const struct fsm_txn_op *ops, size_t n,
+                   fsm_alloc_fn alloc, void **buf, size_t *len, char *err);
+/* Is verb one that changes the state (Consul's isWrite)? */
+bool fsm_txn_is_write(const char *verb);
+/* Run a read-only transaction (no op may write: ERR_INVAL) against the
+ * current state, without Raft; *out is new (index 0), for
+ * fsm_txn_out_free. */
+int fsm_txn_read(const struct fsm *f, const struct fsm_txn_op *ops,
+                 size_t n, struct fsm_txn_out **out, char *err);
+/* The outcome of the transaction applied at index, detached (the
+ * caller frees it), or NULL when the last transaction applied is not
+ * that one (only the last one is kept). */
+struct fsm_txn_out *fsm_txn_take(struct fsm *f, uint64_t index);
+void fsm_txn_out_free(struct fsm_txn_out *o);
 
 /* Apply one encoded command at Raft index `index`. Fills res. Returns 0
  * when the command was understood (res->rc may still carry a per-command

@@ -60,9 +60,9 @@ int fsm_pack_exact(fsm_emit_fn emit, const void *arg, fsm_alloc_fn alloc,
 enum {
     F_V, F_T, F_VERB, F_KEY, F_VAL, F_FLAGS, F_CAS,
     F_CLEANUP, F_CONTACT, F_TRAILING, F_QUORUM, F_STABLE,
-    F_OP, F_REQ, F_COUNT
+    F_OP, F_REQ, F_OPS, F_COUNT
 };
-enum { T_KV, T_AUTOPILOT, T_CATALOG, T_ACL, T_RESTORE, T_COUNT };
+enum { T_KV, T_AUTOPILOT, T_CATALOG, T_ACL, T_RESTORE, T_TXN, T_COUNT };
 
 extern const char *const fsm_field_names[F_COUNT];
 extern const char *const fsm_table_names[T_COUNT];
@@ -125,6 +125,16 @@ int fsm_acl_emit(msgpack_packer *pk, const struct fsm_acl_dump *d,
  * or ERR_NOMEM. */
 int fsm_acl_restore(struct acl_store *acl, const msgpack_object *a,
                     uint32_t n, char *err);
+
+/* ---- fsm_txn.c ---- */
+
+/* Apply a "txn" command: *ok when every op succeeded (then *changed if
+ * the kv store may differ); the outcome goes to f->txn_out. ERR_PARSE
+ * for an op list the decoder refuses (nothing changes). */
+int fsm_apply_txn(struct fsm *f, uint64_t index, const struct fsm_cmd *c,
+                  bool *ok, bool *changed, char *err);
+/* Check an op list's shape (count, fields, types, verbs): ERR_PARSE. */
+int fsm_txn_check_ops(const msgpack_object *o, char *err);
 
 /* ---- fsm_stage.c ---- */
 

@@ -42,7 +42,7 @@ static json_t *b64(const unsigned char *v, size_t n)
     return j;
 }
 
-static json_t *entry_json(const struct kv_entry *e)
+json_t *httpd_kv_entry_json(const struct kv_entry *e)
 {
     json_t *o = json_object();
 
@@ -89,7 +89,7 @@ static int add_entry(void *ctx, const struct kv_entry *e)
         httpd_acl_filtered(ew->c);
         return 0;
     }
-    json_array_append_new(ew->arr, entry_json(e));
+    json_array_append_new(ew->arr, httpd_kv_entry_json(e));
     return 0;
 }
 
@@ -174,7 +174,7 @@ static void respond_get(struct httpd_ctx *c)
                             e->len);
             return;
         }
-        json_array_append_new(arr, entry_json(e));
+        json_array_append_new(arr, httpd_kv_entry_json(e));
     }
     if (json_array_size(arr) == 0) {
         json_decref(arr);

@@ -636,6 +636,17 @@ void kv_set_table_index(struct kv_store *st, uint64_t index)
     note_index(st, index);
 }
 
+void kv_reset_table_index(struct kv_store *st, uint64_t index)
+{
+    st->table_index = index;
+}
+
+void kv_forget(struct kv_store *st, const char *key)
+{
+    free_node(tree_unlink(&st->live, key));
+    free_node(tree_unlink(&st->tombs, key));
+}
+
 int kv_walk_tombstones(const struct kv_store *st, kv_tomb_fn fn, void *ctx)
 {
     struct iter it;

@@ -92,6 +92,13 @@ size_t kv_tombstone_count(const struct kv_store *st);
 /* Raise the table index without an entry (used after a restore). */
 void kv_set_table_index(struct kv_store *st, uint64_t index);
 
+/* Undoing a transaction (fsm_txn.c): set the table index to exactly
+ * index (it may go back), and drop key's entry and its tombstone
+ * without leaving one, so that kv_restore_entry/kv_restore_tombstone
+ * can put back what was there before. */
+void kv_reset_table_index(struct kv_store *st, uint64_t index);
+void kv_forget(struct kv_store *st, const char *key);
+
 /* Tombstone iteration, for snapshots: fn gets key and index. */
 typedef int (*kv_tomb_fn)(void *ctx, const char *key, uint64_t index);
 int kv_walk_tombstones(const struct kv_store *st, kv_tomb_fn fn, void *ctx);

@@ -1,0 +1,204 @@
+#!/bin/sh
+test_description='PUT /v1/txn: atomic KV transactions (one agent, then three servers), kv export/import'
+. ./lib.sh
+
+TEST_SERVERS="s1 s2 s3"
+SQ="'"
+reserve_agents a1 s1 s2 s3
+
+# txn BODY [QUERY] [AGENT]: PUT BODY to /v1/txn on AGENT (default a1).
+txn () {
+	printf '%s' "$1" >txn.body &&
+	api_on "${3:-a1}" PUT "/v1/txn${2:+?$2}" --data-binary @txn.body
+}
+
+# expect_body STRING: the last body is exactly STRING.
+expect_body () {
+	printf "%s" "$1" >expect.body &&
+	test_cmp expect.body out
+}
+
+# dump AGENT FILE: the whole store (canonical JSON) and, in FILE.idx, its
+# X-Consul-Index.
+dump () {
+	api_on "$1" GET "/v1/kv/?recurse" &&
+	expect_status 200 &&
+	json_canon out >"$2" &&
+	header X-Consul-Index >"$2.idx"
+}
+
+b64 () { printf '%s' "$1" | base64 | tr -d '\n'; }
+
+test_expect_success 'setup: one server agent' '
+	start_agent a1 -server -bootstrap
+'
+
+test_expect_success 'setup: some keys' '
+	api_on a1 PUT /v1/kv/app/a --data-binary one &&
+	api_on a1 PUT /v1/kv/app/b --data-binary two &&
+	api_on a1 PUT /v1/kv/app/c --data-binary three &&
+	expect_status 200
+'
+
+test_expect_success 'a write transaction: 200, Results in op order, values only for get' '
+	txn "[{\"KV\":{\"Verb\":\"set\",\"Key\":\"app/d\",\"Value\":\"$(b64 four)\",\"Flags\":42}},
+	      {\"KV\":{\"Verb\":\"get\",\"Key\":\"app/d\"}},
+	      {\"KV\":{\"Verb\":\"delete\",\"Key\":\"app/c\"}},
+	      {\"KV\":{\"Verb\":\"check-not-exists\",\"Key\":\"app/c\"}}]" &&
+	expect_status 200 &&
+	header Content-Type >ct && test_grep "^application/json" ct &&
+	json_get out "scalar @{\$j->{Results}}" >actual &&
+	echo 2 >expect && test_cmp expect actual &&
+	json_get out "\$j->{Errors}" >actual &&
+	echo null >expect && test_cmp expect actual &&
+	json_get out "join q(,), map { \$_->{KV}{Key} . q(=) . (\$_->{KV}{Value} // q(null)) . q(/) . \$_->{KV}{Flags} } @{\$j->{Results}}" >actual &&
+	echo "app/d=null/42,app/d=$(b64 four)/42" >expect && test_cmp expect actual &&
+	json_get out "join q(,), sort keys %{\$j->{Results}[1]{KV}}" >actual &&
+	echo CreateIndex,Flags,Key,LockIndex,ModifyIndex,Value >expect &&
+	test_cmp expect actual &&
+	kv_is a1 app/d four &&
+	api_on a1 GET /v1/kv/app/c && expect_status 404
+'
+
+test_expect_success 'every op of one transaction has the same ModifyIndex' '
+	txn "[{\"KV\":{\"Verb\":\"set\",\"Key\":\"same/1\"}},
+	      {\"KV\":{\"Verb\":\"set\",\"Key\":\"same/2\"}}]" &&
+	expect_status 200 &&
+	json_get out "\$j->{Results}[0]{KV}{ModifyIndex} == \$j->{Results}[1]{KV}{ModifyIndex} ? q(same) : q(differ)" >actual &&
+	echo same >expect && test_cmp expect actual
+'
+
+test_expect_success 'cas, check-index, delete-cas, get-tree, delete-tree' '
+	api_on a1 GET /v1/kv/app/a && mi=$(json_get out "\$j->[0]{ModifyIndex}") &&
+	txn "[{\"KV\":{\"Verb\":\"check-index\",\"Key\":\"app/a\",\"Index\":$mi}},
+	      {\"KV\":{\"Verb\":\"cas\",\"Key\":\"app/a\",\"Value\":\"$(b64 uno)\",\"Index\":$mi}},
+	      {\"KV\":{\"Verb\":\"cas\",\"Key\":\"app/new\",\"Value\":\"$(b64 nuevo)\",\"Index\":0}},
+	      {\"KV\":{\"Verb\":\"get-tree\",\"Key\":\"app/\"}}]" &&
+	expect_status 200 &&
+	json_get out "join q(,), map { \$_->{KV}{Key} } @{\$j->{Results}}" >actual &&
+	echo app/a,app/a,app/new,app/a,app/b,app/d,app/new >expect &&
+	test_cmp expect actual &&
+	kv_is a1 app/a uno && kv_is a1 app/new nuevo &&
+	api_on a1 GET /v1/kv/app/b && mi=$(json_get out "\$j->[0]{ModifyIndex}") &&
+	txn "[{\"KV\":{\"Verb\":\"delete-cas\",\"Key\":\"app/b\",\"Index\":$mi}},
+	      {\"KV\":{\"Verb\":\"delete-tree\",\"Key\":\"same/\"}}]" &&
+	expect_status 200 &&
+	expect_body "{\"Results\":[],\"Errors\":null}" &&
+	api_on a1 GET /v1/kv/app/b && expect_status 404 &&
+	api_on a1 GET "/v1/kv/same/?recurse" && expect_status 404
+'
+
+test_expect_success 'a transaction whose 3rd op fails: 409, nothing changed, same X-Consul-Index' '
+	dump a1 before &&
+	api_on a1 GET /v1/kv/app/a && ai=$(header X-Consul-Index) &&
+	txn "[{\"KV\":{\"Verb\":\"set\",\"Key\":\"app/a\",\"Value\":\"$(b64 changed)\"}},
+	      {\"KV\":{\"Verb\":\"delete-tree\",\"Key\":\"app/\"}},
+	      {\"KV\":{\"Verb\":\"cas\",\"Key\":\"app/zzz\",\"Index\":999999}},
+	      {\"KV\":{\"Verb\":\"set\",\"Key\":\"brand/new\"}}]" &&
+	expect_status 409 &&
+	expect_body "{\"Results\":null,\"Errors\":[{\"OpIndex\":2,\"What\":\"failed to set key \\\"app/zzz\\\", index is stale\"}]}" &&
+	dump a1 after &&
+	test_cmp before after &&
+	test_cmp before.idx after.idx &&
+	api_on a1 GET /v1/kv/app/a && test "$(header X-Consul-Index)" = "$ai" &&
+	api_on a1 GET /v1/kv/brand/new && expect_status 404
+'
+
+test_expect_success 'every failing op is reported, with Consul'"'"'s messages' '
+	txn "[{\"KV\":{\"Verb\":\"get\",\"Key\":\"nope\"}},
+	      {\"KV\":{\"Verb\":\"check-index\",\"Key\":\"app/a\",\"Index\":1}},
+	      {\"KV\":{\"Verb\":\"check-index\",\"Key\":\"nope\",\"Index\":1}},
+	      {\"KV\":{\"Verb\":\"check-session\",\"Key\":\"app/a\",\"Session\":\"abc\"}},
+	      {\"KV\":{\"Verb\":\"check-session\",\"Key\":\"nope\"}},
+	      {\"KV\":{\"Verb\":\"check-not-exists\",\"Key\":\"app/a\"}},
+	      {\"KV\":{\"Verb\":\"delete-cas\",\"Key\":\"app/a\",\"Index\":1}}]" &&
+	expect_status 409 &&
+	api_on a1 GET /v1/kv/app/a && mi=$(json_get out "\$j->[0]{ModifyIndex}") &&
+	cat >expect <<-EOF &&
+	0 key "nope" doesn${SQ}t exist
+	1 failed index check for key "app/a", current modify index $mi != 1
+	2 failed to check index, key "nope" doesn${SQ}t exist
+	3 failed session check for key "app/a", current session "" != "abc"
+	4 failed to check session, key "nope" doesn${SQ}t exist
+	5 key "app/a" exists
+	6 failed to delete key "app/a", index is stale
+	EOF
+	txn "[{\"KV\":{\"Verb\":\"get\",\"Key\":\"nope\"}},
+	      {\"KV\":{\"Verb\":\"check-index\",\"Key\":\"app/a\",\"Index\":1}},
+	      {\"KV\":{\"Verb\":\"check-index\",\"Key\":\"nope\",\"Index\":1}},
+	      {\"KV\":{\"Verb\":\"check-session\",\"Key\":\"app/a\",\"Session\":\"abc\"}},
+	      {\"KV\":{\"Verb\":\"check-session\",\"Key\":\"nope\"}},
+	      {\"KV\":{\"Verb\":\"check-not-exists\",\"Key\":\"app/a\"}},
+	      {\"KV\":{\"Verb\":\"delete-cas\",\"Key\":\"app/a\",\"Index\":1}}]" &&
+	json_get out "join qq(\n), map { \$_->{OpIndex} . q( ) . \$_->{What} } @{\$j->{Errors}}" >actual &&
+	test_cmp expect actual
+'
+
+test_expect_success 'a read-only transaction: no Raft entry, results as a write one' '
+	dump a1 before &&
+	txn "[{\"KV\":{\"Verb\":\"get\",\"Key\":\"app/a\"}},
+	      {\"KV\":{\"Verb\":\"check-not-exists\",\"Key\":\"nope\"}}]" &&
+	expect_status 200 &&
+	json_get out "\$j->{Results}[0]{KV}{Value}" >actual &&
+	b64 uno >expect && echo >>expect && test_cmp expect actual &&
+	test -n "$(header X-Consul-KnownLeader)" &&
+	dump a1 after && test_cmp before.idx after.idx
+'
+
+test_expect_success '65 operations: 413 and nothing applied' '
+	ops= && i=0 &&
+	while test $i -lt 65; do
+		ops="$ops${ops:+,}{\"KV\":{\"Verb\":\"set\",\"Key\":\"many/$i\"}}"
+		i=$((i + 1))
+	done &&
+	txn "[$ops]" &&
+	expect_status 413 &&
+	expect_body "Transaction contains too many operations (65 > 64)" &&
+	api_on a1 GET "/v1/kv/many/?recurse" && expect_status 404
+'
+
+test_expect_success '64 operations: all applied' '
+	ops= && i=0 &&
+	while test $i -lt 64; do
+		ops="$ops${ops:+,}{\"KV\":{\"Verb\":\"set\",\"Key\":\"many/$i\"}}"
+		i=$((i + 1))
+	done &&
+	txn "[$ops]" &&
+	expect_status 200 &&
+	api_on a1 GET "/v1/kv/many/?keys" &&
+	json_get out "scalar @\$j" >actual &&
+	echo 64 >expect && test_cmp expect actual
+'
+
+test_expect_success 'bad bodies: 400 with a message' '
+	txn "{" && expect_status 400 && test_grep "^Failed to parse body: " out &&
+	txn "{\"KV\":{}}" && expect_status 400 &&
+	expect_body "Failed to parse body: json: cannot unmarshal object into Go value of type api.TxnOps" &&
+	txn "[{\"KV\":{\"Verb\":\"set\",\"Key\":\"k\",\"Value\":\"not base64!\"}}]" &&
+	expect_status 400 && test_grep "failed to decode value" out &&
+	txn "[{\"KV\":{\"Verb\":\"set\",\"Key\":\"k\",\"Flags\":\"x\"}}]" &&
+	expect_status 400 && test_grep "Flags of type uint64" out &&
+	txn "[{\"Node\":{\"Verb\":\"get\",\"Node\":{\"Node\":\"n\"}}}]" &&
+	expect_status 400 && test_grep "only KV" out
+'
+
+test_expect_success 'unknown verb or missing key: 409, the op named, nothing applied' '
+	txn "[{\"KV\":{\"Verb\":\"set\",\"Key\":\"bad/1\"}},
+	      {\"KV\":{\"Verb\":\"put\",\"Key\":\"bad/2\"}},
+	      {\"KV\":{\"Verb\":\"set\",\"Key\":\"\"}}]" &&
+	expect_status 409 &&
+	expect_body "{\"Results\":null,\"Errors\":[{\"OpIndex\":1,\"What\":\"unknown KV verb \\\"put\\\"\"},{\"OpIndex\":2,\"What\":\"Must provide key\"}]}" &&
+	api_on a1 GET /v1/kv/bad/1 && expect_status 404
+'
+
+test_expect_success 'field names are matched case-insensitively, as Go decodes' '
+	txn "[{\"kv\":{\"verb\":\"set\",\"key\":\"lower/case\",\"value\":\"$(b64 ok)\"}}]" &&
+	expect_status 200 &&
+	kv_is a1 lower/case ok
+'
+
+test_expect_success 'GET /v1/txn: 405' '
+	api_on a1 GET /v1/txn && expect_status 405
+'
+
+test_done
