@@ -2,12 +2,12 @@
  *
  * Layer: store (uses util, codec, kv, cat, acl). Thread: loop only.
  * Owns: the kv_store, the cat_store (catalog), the acl_store (tokens,
- * policies, roles) and the autopilot configuration (and later
- * sessions).
+ * policies, roles), the sess_store (sessions) and the autopilot
+ * configuration.
  * A command is one msgpack map; its encoding is documented in fsm.c and
  * versioned by the "v" field so that a newer agent can still apply an
  * older log; its "t" field names the table it is for ("kv",
- * "autopilot", "catalog", "acl"). Unknown commands are an error, never a
+ * "autopilot", "catalog", "acl", "session"). Unknown commands are an error, never a
  * crash.
  * The snapshot encoding (msgpack stream with a header and typed records)
  * is documented in fsm.c; restore validates it fully before it replaces
@@ -27,6 +27,7 @@
 #include "cat.h"
 #include "err.h"
 #include "kv.h"
+#include "sess.h"
 
 enum fsm_kv_verb {
     FSM_KV_SET = 1,
@@ -105,7 +106,10 @@ struct fsm_result {
 };
 
 /* Something changed at index; kind is "kv", "autopilot", "catalog",
- * "acl", or "fatal" (see fsm_restore). */
+ * "acl", "session", or "fatal" (see fsm_restore). One command may
+ * report several kinds (a session destroy: "session" then "kv"; a
+ * catalog write that invalidates sessions: "catalog", "session",
+ * "kv"). */
 typedef void (*fsm_change_fn)(void *ctx, const char *kind, uint64_t index);
 
 struct fsm_stage;
@@ -117,9 +121,12 @@ struct fsm {
     struct kv_store *kv;
     struct cat_store *cat;
     struct acl_store *acl;
+    struct sess_store *sess;
     struct fsm_autopilot autopilot;
     struct fsm_txn_out *txn_out; /* the last transaction's (fsm_txn.c) */
     uint64_t last_index;  /* last applied Raft index */
+    bool sess_changed, kv_changed; /* fsm_apply's scratch: other tables
+                                    * the command changed */
     fsm_change_fn on_change;
     void *ctx;
 };
@@ -165,6 +172,17 @@ int fsm_encode_catalog(const char *op, const json_t *req,
 int fsm_encode_acl(const char *op, const json_t *req, fsm_alloc_fn alloc,
                    void **buf, size_t *len, char *err);
 
+/* Encode a session write: op "create" (req: the session in sess.h's
+ * canonical shape, without indexes; the caller fills in the ID and the
+ * defaults), "destroy" ({"ID"}), "acquire" / "release" ({"Key",
+ * "Session","Flags"?} with the value in val/len: Consul's KVSLock and
+ * KVSUnlock). ERR_INVAL for a request of the wrong shape. Apply of a
+ * create refuses ("Missing node registration", "Missing check '%s'
+ * registration", "Check '%s' is in critical state"); an acquire with an
+ * unknown session is ERR_NOTFOUND "invalid session \"<id>\"". */
+int fsm_encode_session(const char *op, const json_t *req, const void *val,
+                       size_t len, fsm_alloc_fn alloc, void **buf,
+                       size_t *blen, char *err);
 /* Encode a transaction of n (1..FSM_TXN_MAX_OPS) operations. Each op
  * is checked as far as it can be without the state: ERR_INVAL with a
  * message naming the op ("operation 2: unknown KV verb \"put\""). */
@@ -257,7 +275,9 @@ const char *fsm_restore_staged(const struct fsm *f, uint64_t *received);
  * configuration was set before or after, and on_change(ctx, "catalog",
  * last_index) if the catalog had anything before or after, and
  * on_change(ctx, "acl", last_index) if the ACL state had anything (an
- * index or the cluster secret) before or after. A snapshot without an
+ * index or the cluster secret) before or after, and on_change(ctx,
+ * "session", last_index) if the session table index was non-zero
+ * before or after (a snapshot without session records restores none). A snapshot without an
  * autopilot record leaves it unset, one without catalog records an
  * empty catalog (same datacenter), one without ACL records an empty
  * ACL state. */

@@ -40,9 +40,8 @@ static const msgpack_object_type field_types[F_COUNT] = {
     (BIT(F_CLEANUP) | BIT(F_CONTACT) | BIT(F_TRAILING) | BIT(F_QUORUM) | \
      BIT(F_STABLE))
 
-const char *const fsm_table_names[T_COUNT] = {"kv", "autopilot",
-                                               "catalog", "acl", "restore",
-                                               "txn"};
+const char *const fsm_table_names[T_COUNT] = {
+    "kv", "autopilot", "catalog", "acl", "restore", "session", "txn"};
 
 /* Fields each table allows and requires, in fsm_table_names order. */
 static const struct {
@@ -56,6 +55,8 @@ static const struct {
     {BIT(F_V) | BIT(F_T) | BIT(F_OP) | BIT(F_REQ),
      BIT(F_V) | BIT(F_T) | BIT(F_OP) | BIT(F_REQ)},
     {BIT(F_V) | BIT(F_T) | BIT(F_OP) | BIT(F_REQ),
+     BIT(F_V) | BIT(F_T) | BIT(F_OP) | BIT(F_REQ)},
+    {BIT(F_V) | BIT(F_T) | BIT(F_OP) | BIT(F_REQ) | BIT(F_VAL),
      BIT(F_V) | BIT(F_T) | BIT(F_OP) | BIT(F_REQ)},
     {BIT(F_V) | BIT(F_T) | BIT(F_OP) | BIT(F_REQ) | BIT(F_VAL),
      BIT(F_V) | BIT(F_T) | BIT(F_OP) | BIT(F_REQ)},
@@ -229,6 +230,11 @@ static int check_fields(struct fsm_cmd *c, unsigned seen, char *err)
         return err_set(err, ERR_PARSE, "unknown acl op");
     if (t == T_RESTORE && fsm_stage_op(c->f[F_OP]) < 0)
         return err_set(err, ERR_PARSE, "unknown restore op");
+    if (t == T_SESSION && fsm_sess_op(c->f[F_OP]) < 0)
+        return err_set(err, ERR_PARSE, "unknown session op");
+    if (t == T_SESSION && c->f[F_VAL] != NULL &&
+        fsm_sess_op(c->f[F_OP]) < FSM_SESS_ACQUIRE)
+        return err_set(err, ERR_PARSE, "session command with field 'val'");
     if (t == T_TXN)
         return fsm_txn_check_ops(c->f[F_OPS], err);
     return 0;

@@ -1,7 +1,7 @@
 /* fsm_txn.c - transactions (Consul's /v1/txn): the "txn" command's
  * codec, and its all-or-nothing apply.
  *
- * Layer: store (uses util, msgpack, kv). Thread: loop only.
+ * Layer: store (uses util, msgpack, kv, sess). Thread: loop only.
  * Owns: f->txn_out (the last transaction's outcome) and, while one
  * runs, the undo log.
  * Tests: t/unit/check_fsm_txn.c, t/t8101-txn.sh
@@ -24,6 +24,7 @@
 #include "err.h"
 #include "kv.h"
 #include "log.h"
+#include "sess.h"
 
 /* ---- verbs ---- */
 
@@ -287,6 +288,7 @@ struct saved {
 };
 struct run {
     struct kv_store *kv;
+    const struct sess_store *sess; /* for lock: does the session exist */
     uint64_t index;
     struct fsm_txn_out *out;
     size_t rescap, errcap;
@@ -494,15 +496,36 @@ static void run_read(struct run *r, size_t i, int v,
         add_result(r, e, v == V_GET);
 }
 
-/* lock / unlock (Consul's KVLock / KVUnlock). */
+/* lock / unlock (Consul's kvsLockTxn / kvsUnlockTxn): a session must
+ * be given, and for a lock exist; a lock held by another session, or an
+ * unlock by a session that does not hold it, fails the op. */
 static int run_lock(struct run *r, size_t i, int v,
                     const struct fsm_txn_op *op, char *err)
 {
-    (void)r;
-    (void)i;
-    (void)op;
-    return err_set(err, ERR_INVAL, "%s: sessions are not available",
-                   verb_names[v]);
+    const char *sid = op->session != NULL ? op->session : "";
+    char sq[QLEN];
+    bool ok = false;
+    int rc;
+
+    if (sid[0] == '\0')
+        return err_set(err, ERR_INVAL, "missing session");
+    if (v == V_LOCK) {
+        if (r->sess == NULL || sess_peek(r->sess, sid) == NULL)
+            return err_set(err, ERR_INVAL, "invalid session %s",
+                           goq(sq, sizeof(sq), sid));
+        rc = kv_acquire(r->kv, op->key, op->val, op->len, op->flags, sid,
+                        r->index, &ok, err);
+        if (rc == 0 && !ok)
+            fail(r, i, "failed to lock key ", op->key,
+                 ", lock is already held");
+    } else {
+        rc = kv_release(r->kv, op->key, op->val, op->len, op->flags, sid,
+                        r->index, &ok, err);
+        if (rc == 0 && !ok)
+            fail(r, i, "failed to unlock key ", op->key,
+                 ", lock isn't held, or is held by another session");
+    }
+    return rc != 0 ? rc : ok ? 0 : 1;
 }
 
 /* Write verbs. */
@@ -546,6 +569,9 @@ static void run_write(struct run *r, size_t i, int v,
         break;
     default:
         rc = run_lock(r, i, v, op, err);
+        ok = rc == 0;
+        if (rc == 1)
+            rc = 0;
         break;
     }
     if (rc == ERR_NOMEM)
@@ -637,7 +663,7 @@ int fsm_apply_txn(struct fsm *f, uint64_t index, const struct fsm_cmd *c,
     const msgpack_object *arr = c->f[F_OPS];
     struct fsm_txn_op ops[FSM_TXN_MAX_OPS];
     char *strs[FSM_TXN_MAX_OPS] = {NULL};
-    struct run r = {.kv = f->kv, .index = index};
+    struct run r = {.kv = f->kv, .sess = f->sess, .index = index};
     int rc;
 
     fsm_txn_out_free(f->txn_out);
@@ -668,7 +694,7 @@ int fsm_apply_txn(struct fsm *f, uint64_t index, const struct fsm_cmd *c,
 int fsm_txn_read(const struct fsm *f, const struct fsm_txn_op *ops,
                  size_t n, struct fsm_txn_out **out, char *err)
 {
-    struct run r = {.kv = f->kv};
+    struct run r = {.kv = f->kv, .sess = f->sess};
     bool changed;
     int rc;
 

@@ -24,9 +24,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "json_util.h"
 #include "kv.h"
+#include "sess.h"
 
 struct txn_req {
     struct fsm_txn_op ops[FSM_TXN_MAX_OPS];
@@ -257,6 +259,20 @@ static void send_outcome(struct httpd_ctx *c, json_t *results, json_t *errs)
     httpd_send_json(c, errs != NULL ? 409 : 200, body);
 }
 
+/* Is key in the lock delay a session invalidation left on it? (Kept on
+ * each server, outside Raft, as Consul's KVSLockDelay.) */
+static bool lock_delayed(struct httpd_ctx *c, const char *key)
+{
+    struct timespec ts;
+
+    if (c->a->fsm.sess == NULL)
+        return false;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return sess_lock_delay_left(c->a->fsm.sess, key,
+                                (int64_t)ts.tv_sec * 1000 +
+                                    ts.tv_nsec / 1000000) > 0;
+}
+
 /* Consul's kvsPreApply for one op: 0, or 1 with What in msg, or -1
  * for an unknown token. Reads of values are filtered on the way out
  * instead; checks that could reveal a value need key:read; everything
@@ -272,6 +288,11 @@ static int pre_check_op(struct httpd_ctx *c, const struct fsm_txn_op *op,
     }
     if (strcmp(v, "get") == 0 || strcmp(v, "get-tree") == 0)
         return 0;
+    if (strcmp(v, "lock") == 0 && lock_delayed(c, op->key)) {
+        snprintf(msg, n, "failed to lock key \"%.256s\" due to lock delay",
+                 op->key);
+        return 1;
+    }
     if (strcmp(v, "check-session") == 0 || strcmp(v, "check-index") == 0)
         return httpd_acl_key_check(c, op->key, ACL_READ, false, msg, n);
     return httpd_acl_key_check(c, op->key, ACL_WRITE,

@@ -8,6 +8,7 @@
  * and the outcome hand-over (fsm_txn_take).
  */
 #include <check.h>
+#include <jansson.h>
 #include <msgpack.h>
 #include <stdlib.h>
 #include <string.h>
@@ -398,6 +399,116 @@ START_TEST(txn_outcome_is_kept_for_its_index_only)
 }
 END_TEST
 
+#define S1 "11111111-2222-3333-4444-555555555551"
+#define S2 "11111111-2222-3333-4444-555555555552"
+
+/* A node n1 and a session id on it, through the real commands. */
+static void make_session(const char *id, uint64_t index)
+{
+    char text[256];
+    json_t *req;
+    void *buf;
+    size_t len;
+    struct fsm_result res;
+
+    req = json_loads("{\"Node\":\"n1\",\"Address\":\"10.0.0.1\"}", 0,
+                     NULL);
+    ck_assert_int_eq(fsm_encode_catalog("register", req, malloc, &buf, &len,
+                                        err), 0);
+    json_decref(req);
+    ck_assert_int_eq(fsm_apply(&f, index, buf, len, &res, err), 0);
+    free(buf);
+    snprintf(text, sizeof(text), "{\"ID\":\"%s\",\"Node\":\"n1\"}", id);
+    req = json_loads(text, 0, NULL);
+    ck_assert_int_eq(fsm_encode_session("create", req, NULL, 0, malloc, &buf,
+                                        &len, err), 0);
+    json_decref(req);
+    ck_assert_int_eq(fsm_apply(&f, index + 1, buf, len, &res, err), 0);
+    ck_assert(res.ok);
+    free(buf);
+}
+
+START_TEST(txn_lock_unlock_check_session)
+{
+    struct fsm_txn_op lock1[2] = {
+        {.verb = "lock", .key = "l", .val = "v", .len = 1, .session = S1},
+        {.verb = "check-session", .key = "l", .session = S1},
+    };
+    struct fsm_txn_op lock2[1] = {
+        {.verb = "lock", .key = "l", .session = S2},
+    };
+    struct fsm_txn_op bad[3] = {
+        {.verb = "lock", .key = "m"},
+        {.verb = "lock", .key = "m", .session = "nope"},
+        {.verb = "unlock", .key = "l", .session = S2},
+    };
+    struct fsm_txn_op unlock1[1] = {
+        {.verb = "unlock", .key = "l", .val = "w", .len = 1, .session = S1},
+    };
+    struct fsm_result res;
+    struct fsm_txn_out *o;
+
+    make_session(S1, 1);
+    make_session(S2, 3);
+    o = run(lock1, 2, 10, &res);
+    ck_assert(res.ok);
+    ck_assert_uint_eq(o->nres, 2);
+    ck_assert_str_eq(o->res[0]->session, S1);
+    ck_assert_uint_eq(o->res[0]->lock_index, 1);
+    fsm_txn_out_free(o);
+    o = run(lock2, 1, 11, &res);
+    ck_assert(!res.ok);
+    ck_assert_str_eq(o->err[0].what,
+                     "failed to lock key \"l\", lock is already held");
+    fsm_txn_out_free(o);
+    o = run(bad, 3, 12, &res);
+    ck_assert_uint_eq(o->nerr, 3);
+    ck_assert_str_eq(o->err[0].what, "missing session");
+    ck_assert_str_eq(o->err[1].what, "invalid session \"nope\"");
+    ck_assert_str_eq(o->err[2].what, "failed to unlock key \"l\", lock "
+                     "isn't held, or is held by another session");
+    ck_assert_ptr_null(kv_peek(f.kv, "m"));
+    ck_assert_uint_eq(kv_key_index(f.kv, "m"), 0);
+    fsm_txn_out_free(o);
+    o = run(unlock1, 1, 13, &res);
+    ck_assert(res.ok);
+    ck_assert_ptr_null(kv_peek(f.kv, "l")->session);
+    ck_assert_int_eq(kv_peek(f.kv, "l")->val[0], 'w');
+    ck_assert_uint_eq(kv_peek(f.kv, "l")->lock_index, 1);
+    fsm_txn_out_free(o);
+}
+END_TEST
+
+START_TEST(txn_rollback_restores_a_lock)
+{
+    struct fsm_txn_op ops[3] = {
+        {.verb = "unlock", .key = "l", .session = S1},
+        {.verb = "set", .key = "l", .val = "x", .len = 1},
+        OP("get", "missing"),
+    };
+    struct fsm_txn_op lock1[1] = {
+        {.verb = "lock", .key = "l", .val = "v", .len = 1, .session = S1},
+    };
+    struct fsm_result res;
+    struct fsm_txn_out *o;
+    void *before, *after;
+    size_t blen, alen;
+
+    make_session(S1, 1);
+    fsm_txn_out_free(run(lock1, 1, 5, &res));
+    before = state(&blen);
+    o = run(ops, 3, 6, &res);
+    ck_assert(!res.ok);
+    after = state(&alen);
+    ck_assert_uint_eq(alen, blen);
+    ck_assert(memcmp(before, after, blen) == 0);
+    ck_assert_str_eq(kv_peek(f.kv, "l")->session, S1);
+    free(before);
+    free(after);
+    fsm_txn_out_free(o);
+}
+END_TEST
+
 Suite *unit_suite(void)
 {
     Suite *s = suite_create("fsm_txn");
@@ -413,6 +524,8 @@ Suite *unit_suite(void)
     tcase_add_test(tc, txn_decoder_refuses_malformed_commands);
     tcase_add_test(tc, txn_read_only_runs_without_index);
     tcase_add_test(tc, txn_outcome_is_kept_for_its_index_only);
+    tcase_add_test(tc, txn_lock_unlock_check_session);
+    tcase_add_test(tc, txn_rollback_restores_a_lock);
     suite_add_tcase(s, tc);
     return s;
 }
