@@ -4,6 +4,7 @@ test_description='PUT /v1/txn: atomic KV transactions (one agent, then three ser
 
 TEST_SERVERS="s1 s2 s3"
 SQ="'"
+TAB=$(printf '\t')
 reserve_agents a1 s1 s2 s3
 
 # txn BODY [QUERY] [AGENT]: PUT BODY to /v1/txn on AGENT (default a1).
@@ -199,6 +200,97 @@ test_expect_success 'field names are matched case-insensitively, as Go decodes' 
 
 test_expect_success 'GET /v1/txn: 405' '
 	api_on a1 GET /v1/txn && expect_status 405
+'
+
+test_expect_success 'lock and unlock need a session that exists' '
+	txn "[{\"KV\":{\"Verb\":\"lock\",\"Key\":\"lk\"}},
+	      {\"KV\":{\"Verb\":\"lock\",\"Key\":\"lk\",\"Session\":\"00000000-0000-0000-0000-00000000dead\"}},
+	      {\"KV\":{\"Verb\":\"unlock\",\"Key\":\"app/a\",\"Session\":\"00000000-0000-0000-0000-00000000dead\"}},
+	      {\"KV\":{\"Verb\":\"check-session\",\"Key\":\"app/a\"}}]" &&
+	expect_status 409 &&
+	json_get out "join qq(\n), map { \$_->{OpIndex} . q( ) . \$_->{What} } @{\$j->{Errors}}" >actual &&
+	cat >expect <<-EOF &&
+	0 missing session
+	1 invalid session "00000000-0000-0000-0000-00000000dead"
+	2 failed to unlock key "app/a", lock isn${SQ}t held, or is held by another session
+	EOF
+	test_cmp expect actual &&
+	api_on a1 GET /v1/kv/lk && expect_status 404
+'
+
+# ---- kv export / import ----
+
+test_expect_success 'kv export: Consul'"'"'s JSON of a prefix' '
+	proconsul kv put exp/a "<one>" >/dev/null &&
+	proconsul kv put -flags=9 exp/b two >/dev/null &&
+	proconsul kv put exp/dir/ "" >/dev/null &&
+	proconsul kv export exp >actual &&
+	cat >expect <<-EOF &&
+	[
+	${TAB}{
+	${TAB}${TAB}"key": "exp/a",
+	${TAB}${TAB}"flags": 0,
+	${TAB}${TAB}"value": "$(b64 "<one>")"
+	${TAB}},
+	${TAB}{
+	${TAB}${TAB}"key": "exp/b",
+	${TAB}${TAB}"flags": 9,
+	${TAB}${TAB}"value": "$(b64 two)"
+	${TAB}},
+	${TAB}{
+	${TAB}${TAB}"key": "exp/dir/",
+	${TAB}${TAB}"flags": 0,
+	${TAB}${TAB}"value": ""
+	${TAB}}
+	]
+	EOF
+	test_cmp expect actual &&
+	proconsul kv export nothing/here >actual &&
+	echo "[]" >expect && test_cmp expect actual
+'
+
+test_expect_success 'kv import: round trip under a prefix, from a file and stdin' '
+	proconsul kv export exp >exp.json &&
+	proconsul kv import -prefix=copy @exp.json >actual &&
+	printf "Imported: copy/exp/%s\n" a b dir/ >expect &&
+	test_cmp expect actual &&
+	proconsul kv export copy/exp >copied.json &&
+	sed "s,\"copy/,\"," copied.json >back.json &&
+	test_cmp exp.json back.json &&
+	proconsul kv delete -recurse copy >/dev/null &&
+	proconsul kv import - <exp.json >/dev/null &&
+	proconsul kv export exp >again.json &&
+	test_cmp exp.json again.json
+'
+
+test_expect_success 'kv import: 150 keys in three transactions' '
+	i=0 && sep= && printf "[" >many.json &&
+	while test $i -lt 150; do
+		printf "%s{\"key\":\"bulk/%03d\",\"flags\":%d,\"value\":\"%s\"}" \
+			"$sep" $i $i "$(b64 "v$i")" >>many.json
+		sep=, && i=$((i + 1))
+	done &&
+	printf "]" >>many.json &&
+	proconsul kv import @many.json >out.txt &&
+	test "$(wc -l <out.txt)" -eq 150 &&
+	api_on a1 GET "/v1/kv/bulk/?recurse" &&
+	json_get out "scalar(@\$j) . q( ) . scalar(grep { \$_->{ModifyIndex} } @\$j)" >actual &&
+	echo "150 150" >expect && test_cmp expect actual &&
+	json_get out "scalar keys %{{ map { \$_->{ModifyIndex} => 1 } @\$j }}" >actual &&
+	echo 3 >expect && test_cmp expect actual &&
+	kv_is a1 bulk/149 v149
+'
+
+test_expect_success 'kv import: a bad value writes nothing; a refused batch names its key' '
+	test_must_fail proconsul kv import "[{\"key\":\"bad/a\",\"value\":\"$(b64 x)\"},{\"key\":\"bad/b\",\"value\":\"!!\"}]" 2>err &&
+	test_grep "Error base 64 decoding value for key bad/b" err &&
+	api_on a1 GET /v1/kv/bad/a && expect_status 404 &&
+	test_must_fail proconsul kv import "[{\"key\":\"\"}]" 2>err &&
+	test_grep "Error! Failed writing data for key : Must provide key" err &&
+	test_must_fail proconsul kv import 2>err &&
+	test_grep "Missing DATA argument" err &&
+	test_must_fail proconsul kv import "not json" 2>err &&
+	test_grep "^Cannot unmarshal data" err
 '
 
 test_done
