@@ -293,4 +293,83 @@ test_expect_success 'kv import: a bad value writes nothing; a refused batch name
 	test_grep "^Cannot unmarshal data" err
 '
 
+# ---- three servers ----
+
+test_expect_success 'setup: three servers' '
+	stop_agent a1 &&
+	start_servers -bootstrap-expect=3 &&
+	wait_leader 60 s1 s2 s3 &&
+	for f_ in s1 s2 s3; do
+		test "$f_" = "$leader" || follower=$f_
+	done &&
+	test -n "$follower" &&
+	echo "# leader $leader, follower $follower" &&
+	api_on "$leader" PUT /v1/kv/c/a --data-binary one &&
+	api_on "$leader" PUT /v1/kv/c/b --data-binary two &&
+	expect_status 200
+'
+
+test_expect_success 'a write transaction sent to a follower commits everywhere' '
+	txn "[{\"KV\":{\"Verb\":\"set\",\"Key\":\"c/new\",\"Value\":\"$(b64 fresh)\"}},
+	      {\"KV\":{\"Verb\":\"delete\",\"Key\":\"c/b\"}}]" "" "$follower" &&
+	expect_status 200 &&
+	json_get out "\$j->{Results}[0]{KV}{Key}" >actual &&
+	echo c/new >expect && test_cmp expect actual &&
+	for s in s1 s2 s3; do
+		poll_until 20 kv_is $s c/new fresh stale || return 1
+	done
+'
+
+test_expect_success 'a transaction that must roll back, sent to a follower: 409, no server changed' '
+	poll_until 20 api_on "$follower" GET "/v1/kv/c/new?stale" &&
+	api_on "$leader" GET "/v1/kv/c/?recurse" && cidx=$(header X-Consul-Index) &&
+	for s in s1 s2 s3; do
+		api_on $s GET "/v1/kv/?recurse&stale" && json_canon out >before.$s &&
+		header X-Consul-Index >before.$s.idx || return 1
+	done &&
+	txn "[{\"KV\":{\"Verb\":\"set\",\"Key\":\"c/a\",\"Value\":\"$(b64 changed)\"}},
+	      {\"KV\":{\"Verb\":\"delete-tree\",\"Key\":\"c/\"}},
+	      {\"KV\":{\"Verb\":\"check-index\",\"Key\":\"c/new\",\"Index\":1}}]" "" "$follower" &&
+	expect_status 409 &&
+	expect_body "{\"Results\":null,\"Errors\":[{\"OpIndex\":2,\"What\":\"failed to check index, key \\\"c/new\\\" doesn${SQ}t exist\"}]}" &&
+	api_on "$leader" PUT /v1/kv/marker --data-binary m &&
+	for s in s1 s2 s3; do
+		poll_until 20 kv_is $s marker m stale &&
+		api_on $s GET "/v1/kv/c/?recurse&stale" && json_canon out >after.$s &&
+		api_on $s GET "/v1/kv/?recurse&stale" &&
+		json_get out "[grep { \$_->{Key} ne q(marker) } @\$j]" >after.$s &&
+		json_get before.$s "\$j" >cmp.$s &&
+		test_cmp cmp.$s after.$s || return 1
+	done &&
+	api_on "$leader" GET "/v1/kv/c/?recurse" &&
+	test "$(header X-Consul-Index)" = "$cidx"
+'
+
+test_expect_success 'a read-only transaction on a follower: ?stale answered there, default via the leader' '
+	txn "[{\"KV\":{\"Verb\":\"get\",\"Key\":\"c/a\"}},
+	      {\"KV\":{\"Verb\":\"get-tree\",\"Key\":\"c/\"}}]" stale "$follower" &&
+	expect_status 200 &&
+	json_get out "join q(,), map { \$_->{KV}{Key} } @{\$j->{Results}}" >actual &&
+	echo c/a,c/a,c/new >expect && test_cmp expect actual &&
+	test -n "$(header X-Consul-KnownLeader)" &&
+	txn "[{\"KV\":{\"Verb\":\"get\",\"Key\":\"c/new\"}}]" "" "$follower" &&
+	expect_status 200 &&
+	txn "[{\"KV\":{\"Verb\":\"get\",\"Key\":\"c/new\"}}]" consistent "$follower" &&
+	expect_status 200 &&
+	json_get out "\$j->{Results}[0]{KV}{Value}" >actual &&
+	b64 fresh >expect && echo >>expect && test_cmp expect actual &&
+	txn "[{\"KV\":{\"Verb\":\"get\",\"Key\":\"c/new\"}}]" "stale&consistent" "$follower" &&
+	expect_status 400
+'
+
+test_expect_success 'a ?stale read-only transaction needs no leader: served by the follower alone' '
+	for s in s1 s2 s3; do
+		test "$s" = "$follower" || stop_agent $s || return 1
+	done &&
+	txn "[{\"KV\":{\"Verb\":\"get\",\"Key\":\"c/new\"}}]" stale "$follower" &&
+	expect_status 200 &&
+	json_get out "\$j->{Results}[0]{KV}{Key}" >actual &&
+	echo c/new >expect && test_cmp expect actual
+'
+
 test_done
