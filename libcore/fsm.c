@@ -95,7 +95,7 @@
  * "t":"txn", a transaction (Consul's TxnRequestType; fsm_txn.c):
  *   "ops"   array of 1..FSM_TXN_MAX_OPS op maps            required
  * each op:
- *   "kind"    str   "kv"                                   required
+ *   "kind"    str   "kv" | "node" | "service" | "check"    required
  *   "verb"    str   Consul's verb: "set" | "cas" | "lock" | "unlock" |
  *                   "get" | "get-tree" | "check-index" |
  *                   "check-session" | "check-not-exists" | "delete" |
@@ -106,8 +106,13 @@
  *   "flags"   uint  optional, default 0
  *   "index"   uint  the op's Index (cas, check-index, delete-cas)
  *   "session" str   at most 128 bytes, no NUL              optional
- * The encoder writes the three command fields and, per op, kind, verb,
- * key, val, flags, index, then session when one is given. The ops run
+ * A "node", "service" or "check" op (Consul's catalog gets) has only
+ * "kind", "verb" (which must be "get"), "key" (the node, at most 1024
+ * bytes) and, for a service or check, "id" (its ID, at most 1024 bytes,
+ * required).
+ * The encoder writes the three command fields and, per kv op, kind,
+ * verb, key, val, flags, index, then session when one is given; per
+ * catalog op kind, verb, key, then id. The ops run
  * in order at the command's index; if any fails the kv state is rolled
  * back whole and the result lists the errors (fsm_txn_take). An op the
  * decoder refuses (unknown field or kind, wrong type, bad key, more

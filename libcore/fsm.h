@@ -54,7 +54,11 @@ struct fsm_kv_op {
  * check-index, delete-cas); session is NULL or the op's Session. Every
  * pointer is borrowed. */
 #define FSM_TXN_MAX_OPS 64
+enum fsm_txn_kind { FSM_TXN_KV, FSM_TXN_NODE, FSM_TXN_SERVICE, FSM_TXN_CHECK };
 struct fsm_txn_op {
+    enum fsm_txn_kind kind; /* the catalog kinds only "get": key is the
+                             * node, id the service or check ID */
+    const char *id;
     const char *verb;
     const char *key;
     const void *val;
@@ -71,10 +75,16 @@ struct fsm_txn_error {
     int op_index;
     char what[ERR_LEN];
 };
+struct fsm_txn_result {
+    enum fsm_txn_kind kind;
+    struct kv_entry *kv;    /* FSM_TXN_KV: own key, value, session */
+    json_t *obj;            /* else Consul's Node, NodeService or
+                             * HealthCheck object (owned) */
+};
 struct fsm_txn_out {
     uint64_t index;         /* the Raft index it was applied at */
     size_t nres, nerr;
-    struct kv_entry **res;  /* nres entries (own key, value, session) */
+    struct fsm_txn_result *res;
     struct fsm_txn_error *err;
 };
 

@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "err.h"
+#include "cat.h"
 #include "kv.h"
 #include "log.h"
 #include "sess.h"
@@ -66,21 +67,27 @@ bool fsm_txn_is_write(const char *verb)
 /* ---- the op list on the wire ---- */
 
 /* Fields of one op, in encoder order. */
-enum { O_KIND, O_VERB, O_KEY, O_VAL, O_FLAGS, O_INDEX, O_SESSION, O_COUNT };
+enum {
+    O_KIND, O_VERB, O_KEY, O_VAL, O_FLAGS, O_INDEX, O_SESSION, O_ID,
+    O_COUNT
+};
 static const char *const op_fields[O_COUNT] = {
-    "kind", "verb", "key", "val", "flags", "index", "session",
+    "kind", "verb", "key", "val", "flags", "index", "session", "id",
 };
 static const msgpack_object_type op_types[O_COUNT] = {
     MSGPACK_OBJECT_STR, MSGPACK_OBJECT_STR, MSGPACK_OBJECT_STR,
     MSGPACK_OBJECT_BIN, MSGPACK_OBJECT_POSITIVE_INTEGER,
-    MSGPACK_OBJECT_POSITIVE_INTEGER, MSGPACK_OBJECT_STR,
+    MSGPACK_OBJECT_POSITIVE_INTEGER, MSGPACK_OBJECT_STR, MSGPACK_OBJECT_STR,
 };
+static const char *const kind_names[] = {"kv", "node", "service", "check"};
+#define NAME_MAX_LEN 1024 /* a node, service or check name */
 #define SESSION_MAX 128
 
 /* One decoded op: fields point into the msgpack object. */
 struct wire_op {
     const msgpack_object *f[O_COUNT];
     int verb;
+    enum fsm_txn_kind kind;
 };
 
 static int check_key(const char *p, size_t n, int verb, char *err)
@@ -102,6 +109,25 @@ static int check_session(const char *p, size_t n, char *err)
                        SESSION_MAX);
     if (n > 0 && memchr(p, '\0', n) != NULL)
         return err_set(err, ERR_INVAL, "session contains a NUL byte");
+    return 0;
+}
+
+/* A catalog op: only "get", a node name and (service, check) an ID. */
+static int decode_cat_op(const struct wire_op *w, char *err)
+{
+    const msgpack_object_str *k = &w->f[O_KEY]->via.str;
+    const msgpack_object_str *id =
+        w->f[O_ID] != NULL ? &w->f[O_ID]->via.str : NULL;
+
+    if (w->verb != V_GET)
+        return err_set(err, ERR_PARSE, "catalog op other than get");
+    if (w->f[O_VAL] || w->f[O_FLAGS] || w->f[O_INDEX] || w->f[O_SESSION])
+        return err_set(err, ERR_PARSE, "catalog op with kv fields");
+    if (k->size > NAME_MAX_LEN || memchr(k->ptr, '\0', k->size) != NULL ||
+        (w->kind == FSM_TXN_NODE) != (id == NULL) ||
+        (id != NULL && (id->size > NAME_MAX_LEN ||
+                        memchr(id->ptr, '\0', id->size) != NULL)))
+        return err_set(err, ERR_PARSE, "bad catalog op names");
     return 0;
 }
 
@@ -132,11 +158,18 @@ static int decode_op(const msgpack_object *o, struct wire_op *w, char *err)
     }
     if (w->f[O_KIND] == NULL || w->f[O_VERB] == NULL || w->f[O_KEY] == NULL)
         return err_set(err, ERR_PARSE, "op lacks a required field");
-    if (!fsm_str_is(w->f[O_KIND], "kv"))
+    for (fi = 0; fi < 4 && !fsm_str_is(w->f[O_KIND], kind_names[fi]); fi++)
+        ;
+    if (fi == 4)
         return err_set(err, ERR_PARSE, "unknown op kind");
+    w->kind = (enum fsm_txn_kind)fi;
     s = &w->f[O_VERB]->via.str;
     if ((w->verb = verb_of(s->ptr, s->size)) < 0)
         return err_set(err, ERR_PARSE, "unknown kv verb");
+    if (w->kind != FSM_TXN_KV)
+        return decode_cat_op(w, err);
+    if (w->f[O_ID] != NULL)
+        return err_set(err, ERR_PARSE, "kv op with field 'id'");
     s = &w->f[O_KEY]->via.str;
     if (check_key(s->ptr, s->size, w->verb, err) != 0)
         return ERR_PARSE;
@@ -169,11 +202,24 @@ struct txn_arg {
     size_t n;
 };
 
+static int emit_cat_op(msgpack_packer *pk, const struct fsm_txn_op *op)
+{
+    bool id = op->kind != FSM_TXN_NODE;
+
+    return msgpack_pack_map(pk, id ? 4 : 3) || fsm_pack_cstr(pk, "kind") ||
+           fsm_pack_cstr(pk, kind_names[op->kind]) ||
+           fsm_pack_cstr(pk, "verb") || fsm_pack_cstr(pk, op->verb) ||
+           fsm_pack_cstr(pk, "key") || fsm_pack_cstr(pk, op->key) ||
+           (id && (fsm_pack_cstr(pk, "id") || fsm_pack_cstr(pk, op->id)));
+}
+
 static int emit_op(msgpack_packer *pk, const struct fsm_txn_op *op)
 {
     const char *sess = op->session != NULL ? op->session : "";
     int nf = 6 + (sess[0] != '\0');
 
+    if (op->kind != FSM_TXN_KV)
+        return emit_cat_op(pk, op);
     return msgpack_pack_map(pk, (size_t)nf) || fsm_pack_cstr(pk, "kind") ||
            fsm_pack_cstr(pk, "kv") || fsm_pack_cstr(pk, "verb") ||
            fsm_pack_cstr(pk, op->verb) || fsm_pack_cstr(pk, "key") ||
@@ -203,6 +249,19 @@ static int check_op(const struct fsm_txn_op *op, char *err)
 {
     int v;
 
+    if (op->kind > FSM_TXN_CHECK)
+        return err_set(err, ERR_INVAL, "unknown operation kind");
+    if (op->kind != FSM_TXN_KV) {
+        if (op->verb == NULL || strcmp(op->verb, "get") != 0)
+            return err_set(err, ERR_INVAL, "only get is supported for "
+                           "%s operations", kind_names[op->kind]);
+        if (op->key == NULL || strlen(op->key) > NAME_MAX_LEN ||
+            (op->kind != FSM_TXN_NODE &&
+             (op->id == NULL || strlen(op->id) > NAME_MAX_LEN)))
+            return err_set(err, ERR_INVAL, "bad %s operation",
+                           kind_names[op->kind]);
+        return 0;
+    }
     if (op->verb == NULL || (v = verb_of(op->verb, strlen(op->verb))) < 0)
         return err_set(err, ERR_INVAL, "unknown KV verb \"%.32s\"",
                        op->verb != NULL ? op->verb : "");
@@ -241,8 +300,10 @@ void fsm_txn_out_free(struct fsm_txn_out *o)
 {
     if (o == NULL)
         return;
-    for (size_t i = 0; i < o->nres; i++)
-        free(o->res[i]);
+    for (size_t i = 0; i < o->nres; i++) {
+        free(o->res[i].kv);
+        json_decref(o->res[i].obj);
+    }
     free(o->res);
     free(o->err);
     free(o);
@@ -289,6 +350,7 @@ struct saved {
 struct run {
     struct kv_store *kv;
     const struct sess_store *sess; /* for lock: does the session exist */
+    const struct cat_store *cat;   /* for the catalog gets */
     uint64_t index;
     struct fsm_txn_out *out;
     size_t rescap, errcap;
@@ -323,7 +385,21 @@ static void add_result(struct run *r, const struct kv_entry *e, bool val)
         r->nomem = true;
         return;
     }
-    o->res[o->nres++] = c;
+    o->res[o->nres++] = (struct fsm_txn_result){FSM_TXN_KV, c, NULL};
+}
+
+/* A catalog result (takes obj; NULL means out of memory). */
+static void add_obj(struct run *r, enum fsm_txn_kind kind, json_t *obj)
+{
+    struct fsm_txn_out *o = r->out;
+
+    if (obj == NULL ||
+        !grow((void **)&o->res, &r->rescap, o->nres + 1, sizeof(*o->res))) {
+        json_decref(obj);
+        r->nomem = true;
+        return;
+    }
+    o->res[o->nres++] = (struct fsm_txn_result){kind, NULL, obj};
 }
 
 static void add_error(struct run *r, size_t i, const char *what)
@@ -583,6 +659,50 @@ static void run_write(struct run *r, size_t i, int v,
         add_result(r, kv_peek(r->kv, op->key), false);
 }
 
+/* A catalog "get" (Consul's txnNode / txnService / txnCheck). */
+static void run_cat_get(struct run *r, size_t i, const struct fsm_txn_op *op)
+{
+    json_t *node = r->cat != NULL ? cat_node(r->cat, op->key) : NULL;
+    json_t *hit = NULL, *c;
+    char what[2 * QLEN + 64], nq[QLEN], iq[QLEN];
+    size_t k;
+
+    if (node != NULL && op->kind == FSM_TXN_NODE)
+        hit = json_object_get(node, "Node");
+    else if (node != NULL && op->kind == FSM_TXN_SERVICE)
+        hit = json_object_get(json_object_get(node, "Services"), op->id);
+    else if (node != NULL) {
+        json_t *checks = cat_node_checks(r->cat, op->key);
+
+        json_array_foreach(checks, k, c)
+            if (json_is_string(json_object_get(c, "CheckID")) &&
+                strcmp(json_string_value(json_object_get(c, "CheckID")),
+                       op->id) == 0)
+                hit = c;
+        json_incref(hit);
+        json_decref(checks);
+        if (hit != NULL) {
+            add_obj(r, op->kind, hit);
+            json_decref(node);
+            return;
+        }
+    }
+    if (hit != NULL) {
+        add_obj(r, op->kind, json_incref(hit));
+        json_decref(node);
+        return;
+    }
+    json_decref(node);
+    goq(nq, sizeof(nq), op->key);
+    if (op->kind == FSM_TXN_NODE)
+        snprintf(what, sizeof(what), "node %s doesn't exist", nq);
+    else
+        snprintf(what, sizeof(what), "%s %s on node %s doesn't exist",
+                 op->kind == FSM_TXN_SERVICE ? "service" : "check",
+                 goq(iq, sizeof(iq), op->id), nq);
+    add_error(r, i, what);
+}
+
 /* Run every op; on any error roll back. *changed: the store differs. */
 static void run_all(struct run *r, const struct fsm_txn_op *ops, size_t n,
                     bool *changed)
@@ -593,7 +713,9 @@ static void run_all(struct run *r, const struct fsm_txn_op *ops, size_t n,
     for (size_t i = 0; i < n; i++) {
         int v = verb_of(ops[i].verb, strlen(ops[i].verb));
 
-        if (verb_writes(v)) {
+        if (ops[i].kind != FSM_TXN_KV) {
+            run_cat_get(r, i, &ops[i]);
+        } else if (verb_writes(v)) {
             run_write(r, i, v, &ops[i]);
             wrote = true;
         } else {
@@ -604,8 +726,10 @@ static void run_all(struct run *r, const struct fsm_txn_op *ops, size_t n,
         add_error(r, 0, "out of memory");
     *changed = wrote && r->out->nerr == 0 && !r->nomem;
     if (r->out->nerr > 0 || r->nomem) {
-        for (size_t i = 0; i < r->out->nres; i++)
-            free(r->out->res[i]);
+        for (size_t i = 0; i < r->out->nres; i++) {
+            free(r->out->res[i].kv);
+            json_decref(r->out->res[i].obj);
+        }
         r->out->nres = 0;
         if (wrote && !rollback(r, table_index))
             r->nomem = true;
@@ -632,11 +756,14 @@ static int wire_to_ops(const msgpack_object *arr, struct fsm_txn_op *ops,
         if ((rc = decode_op(&arr->via.array.ptr[i], &w, err)) != 0)
             return rc;
         k = &w.f[O_KEY]->via.str;
-        s = w.f[O_SESSION] != NULL ? &w.f[O_SESSION]->via.str : NULL;
+        s = w.f[O_SESSION] != NULL ? &w.f[O_SESSION]->via.str
+          : w.f[O_ID] != NULL      ? &w.f[O_ID]->via.str
+                                   : NULL;
         if ((strs[i] = p = malloc(k->size + 1 + (s ? s->size : 0) + 1)) ==
             NULL)
             return err_set(err, ERR_NOMEM, "decoding a transaction");
         memset(&ops[i], 0, sizeof(ops[i]));
+        ops[i].kind = w.kind;
         ops[i].verb = verb_names[w.verb];
         ops[i].key = p;
         memcpy(p, k->ptr, k->size);
@@ -645,7 +772,10 @@ static int wire_to_ops(const msgpack_object *arr, struct fsm_txn_op *ops,
             p += k->size + 1;
             memcpy(p, s->ptr, s->size);
             p[s->size] = '\0';
-            ops[i].session = p;
+            if (w.kind == FSM_TXN_KV)
+                ops[i].session = p;
+            else
+                ops[i].id = p;
         }
         if (w.f[O_VAL] != NULL && w.f[O_VAL]->via.bin.size > 0) {
             ops[i].val = w.f[O_VAL]->via.bin.ptr;
@@ -663,7 +793,8 @@ int fsm_apply_txn(struct fsm *f, uint64_t index, const struct fsm_cmd *c,
     const msgpack_object *arr = c->f[F_OPS];
     struct fsm_txn_op ops[FSM_TXN_MAX_OPS];
     char *strs[FSM_TXN_MAX_OPS] = {NULL};
-    struct run r = {.kv = f->kv, .sess = f->sess, .index = index};
+    struct run r = {.kv = f->kv, .sess = f->sess, .cat = f->cat,
+                    .index = index};
     int rc;
 
     fsm_txn_out_free(f->txn_out);
@@ -694,7 +825,7 @@ int fsm_apply_txn(struct fsm *f, uint64_t index, const struct fsm_cmd *c,
 int fsm_txn_read(const struct fsm *f, const struct fsm_txn_op *ops,
                  size_t n, struct fsm_txn_out **out, char *err)
 {
-    struct run r = {.kv = f->kv, .sess = f->sess};
+    struct run r = {.kv = f->kv, .sess = f->sess, .cat = f->cat};
     bool changed;
     int rc;
 

@@ -2,7 +2,9 @@
  *
  * Layer: http. Thread: loop only.
  * As Consul's agent/txn_endpoint.go and Txn RPC: the body is a JSON
- * array of at most FSM_TXN_MAX_OPS {"KV": {...}} operations (field
+ * array of at most FSM_TXN_MAX_OPS {"KV": {...}} operations, or
+ * {"Node"|"Service"|"Check": {...}} ones with the verb "get" (the
+ * catalog's write verbs are not implemented: 400) (field
  * names matched case-insensitively, as Go decodes; Value in base64).
  * Every op is first checked against the token (key:write for writes,
  * key:read for reads, key:write on the prefix for delete-tree) and for
@@ -128,7 +130,69 @@ static int get_value(struct httpd_ctx *c, json_t *kv, struct fsm_txn_op *op,
     return 0;
 }
 
-/* One {"KV": {...}} element into op; -1 with a message. */
+/* A string member of o (may be absent: ""), into the pool. */
+static int name_of(struct httpd_ctx *c, json_t *o, const char *field,
+                   const char *gofield, const char **out, char *msg,
+                   size_t n)
+{
+    json_t *v = json_is_object(o) ? member(o, field) : NULL;
+
+    *out = "";
+    if (v == NULL || json_is_null(v))
+        return 0;
+    if (!json_is_string(v) ||
+        strlen(json_string_value(v)) != json_string_length(v)) {
+        snprintf(msg, n, "json: cannot unmarshal %s into Go struct field "
+                 "%s of type string", json_go_kind(v), gofield);
+        return -1;
+    }
+    *out = pool_str(c, json_string_value(v), json_string_length(v));
+    return 0;
+}
+
+/* {"Node": {Verb, Node: {Node}}}, {"Service": {Verb, Node, Service:
+ * {ID}}}, {"Check": {Verb, Check: {Node, CheckID}}}: only "get". */
+static int parse_cat_op(struct httpd_ctx *c, json_t *el,
+                        struct fsm_txn_op *op, char *msg, size_t n)
+{
+    static const char *const kinds[] = {"Node", "Service", "Check"};
+    json_t *o = NULL;
+    int k;
+
+    for (k = 0; k < 3 && (o = member(el, kinds[k])) == NULL; k++)
+        ;
+    if (o == NULL || !json_is_object(o)) {
+        snprintf(msg, n, "operation has no KV, Node, Service or Check "
+                 "member");
+        return -1;
+    }
+    memset(op, 0, sizeof(*op));
+    op->kind = (enum fsm_txn_kind)(k + 1);
+    if (name_of(c, o, "Verb", "Verb", &op->verb, msg, n) != 0)
+        return -1;
+    if (strcmp(op->verb, "get") != 0) {
+        snprintf(msg, n, "%s operations other than get are not supported "
+                 "(\"%.32s\")", kinds[k], op->verb);
+        return -1;
+    }
+    if (op->kind == FSM_TXN_NODE)
+        return name_of(c, member(o, "Node"), "Node", "Node.Node", &op->key,
+                       msg, n);
+    if (op->kind == FSM_TXN_SERVICE)
+        return name_of(c, o, "Node", "Node", &op->key, msg, n) != 0 ||
+                       name_of(c, member(o, "Service"), "ID", "Service.ID",
+                               &op->id, msg, n) != 0
+                   ? -1
+                   : 0;
+    o = member(o, "Check");
+    return name_of(c, o, "Node", "Check.Node", &op->key, msg, n) != 0 ||
+                   name_of(c, o, "CheckID", "Check.CheckID", &op->id, msg,
+                           n) != 0
+               ? -1
+               : 0;
+}
+
+/* One {"KV": {...}} (or catalog) element into op; -1 with a message. */
 static int parse_op(struct httpd_ctx *c, json_t *el, struct fsm_txn_op *op,
                     char *msg, size_t n)
 {
@@ -140,15 +204,8 @@ static int parse_op(struct httpd_ctx *c, json_t *el, struct fsm_txn_op *op,
         return -1;
     }
     kv = member(el, "KV");
-    if (kv == NULL || json_is_null(kv)) {
-        if (member(el, "Node") || member(el, "Service") ||
-            member(el, "Check"))
-            snprintf(msg, n, "Node, Service and Check operations are not "
-                     "supported, only KV");
-        else
-            snprintf(msg, n, "operation has no KV member");
-        return -1;
-    }
+    if (kv == NULL || json_is_null(kv))
+        return parse_cat_op(c, el, op, msg, n);
     if (!json_is_object(kv)) {
         snprintf(msg, n, "json: cannot unmarshal %s into Go struct field "
                  "TxnOp.KV of type api.KVTxnOp", json_go_kind(kv));
@@ -282,6 +339,8 @@ static int pre_check_op(struct httpd_ctx *c, const struct fsm_txn_op *op,
 {
     const char *v = op->verb;
 
+    if (op->kind != FSM_TXN_KV)
+        return 0; /* gets: filtered on the way out */
     if (op->key[0] == '\0' && strcmp(v, "delete-tree") != 0) {
         snprintf(msg, n, "Must provide key");
         return 1;
@@ -315,7 +374,8 @@ static int pre_check(struct httpd_ctx *c, const struct txn_req *t)
             httpd_error(c, 403, "acl_not_found", msg);
             return -1;
         }
-        if (rc == 0 && !verb_known(t->ops[i].verb)) {
+        if (rc == 0 && t->ops[i].kind == FSM_TXN_KV &&
+            !verb_known(t->ops[i].verb)) {
             snprintf(msg, sizeof(msg), "unknown KV verb \"%.32s\"",
                      t->ops[i].verb);
             rc = 1;
@@ -329,6 +389,38 @@ static int pre_check(struct httpd_ctx *c, const struct txn_req *t)
     return -1;
 }
 
+static const char *str_of(const json_t *o, const char *k)
+{
+    const char *s = json_string_value(json_object_get(o, k));
+
+    return s != NULL ? s : "";
+}
+
+/* Consul's FilterTxnResults: key:read, node:read, service:read (a
+ * check: its service's, else its node's). */
+static bool result_readable(struct httpd_ctx *c,
+                            const struct fsm_txn_result *r)
+{
+    const char *svc;
+
+    switch (r->kind) {
+    case FSM_TXN_KV:
+        return httpd_acl_can(c, ACL_RES_KEY, r->kv->key, ACL_READ);
+    case FSM_TXN_NODE:
+        return httpd_acl_can(c, ACL_RES_NODE, str_of(r->obj, "Node"),
+                             ACL_READ);
+    case FSM_TXN_SERVICE:
+        return httpd_acl_can(c, ACL_RES_SERVICE, str_of(r->obj, "Service"),
+                             ACL_READ);
+    default:
+        svc = str_of(r->obj, "ServiceName");
+        return svc[0] != '\0'
+                   ? httpd_acl_can(c, ACL_RES_SERVICE, svc, ACL_READ)
+                   : httpd_acl_can(c, ACL_RES_NODE, str_of(r->obj, "Node"),
+                                   ACL_READ);
+    }
+}
+
 /* The outcome as Consul's TxnResponse; results filtered by key:read. */
 static void respond_out(struct httpd_ctx *c, const struct fsm_txn_out *o)
 {
@@ -337,12 +429,20 @@ static void respond_out(struct httpd_ctx *c, const struct fsm_txn_out *o)
     for (size_t i = 0; i < o->nerr; i++)
         add_error(&errs, (size_t)o->err[i].op_index, o->err[i].what);
     for (size_t i = 0; i < o->nres && errs == NULL; i++) {
-        if (!httpd_acl_can(c, ACL_RES_KEY, o->res[i]->key, ACL_READ)) {
+        const struct fsm_txn_result *r = &o->res[i];
+
+        if (!result_readable(c, r)) {
             httpd_acl_filtered(c);
             continue;
         }
-        json_array_append_new(res, json_pack("{s:o}", "KV",
-                              httpd_kv_entry_json(o->res[i])));
+        if (r->kind == FSM_TXN_KV)
+            json_array_append_new(res, json_pack("{s:o}", "KV",
+                                  httpd_kv_entry_json(r->kv)));
+        else
+            json_array_append_new(res, json_pack("{s:O}",
+                r->kind == FSM_TXN_NODE ? "Node"
+                : r->kind == FSM_TXN_SERVICE ? "Service" : "Check",
+                r->obj));
     }
     send_outcome(c, res, errs);
 }

@@ -179,8 +179,11 @@ test_expect_success 'bad bodies: 400 with a message' '
 	expect_status 400 && test_grep "failed to decode value" out &&
 	txn "[{\"KV\":{\"Verb\":\"set\",\"Key\":\"k\",\"Flags\":\"x\"}}]" &&
 	expect_status 400 && test_grep "Flags of type uint64" out &&
-	txn "[{\"Node\":{\"Verb\":\"get\",\"Node\":{\"Node\":\"n\"}}}]" &&
-	expect_status 400 && test_grep "only KV" out
+	txn "[{\"Node\":{\"Verb\":\"set\",\"Node\":{\"Node\":\"n\"}}}]" &&
+	expect_status 400 &&
+	expect_body "Failed to parse body: Node operations other than get are not supported (\"set\")" &&
+	txn "[{}]" && expect_status 400 &&
+	test_grep "no KV, Node, Service or Check" out
 '
 
 test_expect_success 'unknown verb or missing key: 409, the op named, nothing applied' '
@@ -200,6 +203,24 @@ test_expect_success 'field names are matched case-insensitively, as Go decodes' 
 
 test_expect_success 'GET /v1/txn: 405' '
 	api_on a1 GET /v1/txn && expect_status 405
+'
+
+test_expect_success 'catalog gets: Node, Service and Check results, Consul'"'"'s errors' '
+	api_on a1 PUT /v1/catalog/register --data-binary "{\"Node\":\"ext1\",\"Address\":\"192.0.2.1\",\"Service\":{\"ID\":\"web1\",\"Service\":\"web\",\"Port\":80},\"Check\":{\"CheckID\":\"c1\",\"Status\":\"passing\",\"ServiceID\":\"web1\"}}" &&
+	expect_status 200 &&
+	txn "[{\"Node\":{\"Verb\":\"get\",\"Node\":{\"Node\":\"ext1\"}}},
+	      {\"Service\":{\"Verb\":\"get\",\"Node\":\"ext1\",\"Service\":{\"ID\":\"web1\"}}},
+	      {\"Check\":{\"Verb\":\"get\",\"Check\":{\"Node\":\"ext1\",\"CheckID\":\"c1\"}}},
+	      {\"KV\":{\"Verb\":\"set\",\"Key\":\"with/catalog\"}}]" &&
+	expect_status 200 &&
+	json_get out "join q(,), map { join(q(:), keys %\$_) } @{\$j->{Results}}" >actual &&
+	echo Node,Service,Check,KV >expect && test_cmp expect actual &&
+	json_get out "join q(,), \$j->{Results}[0]{Node}{Address}, \$j->{Results}[1]{Service}{Port}, \$j->{Results}[2]{Check}{Status}" >actual &&
+	echo 192.0.2.1,80,passing >expect && test_cmp expect actual &&
+	txn "[{\"Node\":{\"Verb\":\"get\",\"Node\":{\"Node\":\"nope\"}}},
+	      {\"Service\":{\"Verb\":\"get\",\"Node\":\"ext1\",\"Service\":{\"ID\":\"x\"}}}]" &&
+	expect_status 409 &&
+	expect_body "{\"Results\":null,\"Errors\":[{\"OpIndex\":0,\"What\":\"node \\\"nope\\\" doesn${SQ}t exist\"},{\"OpIndex\":1,\"What\":\"service \\\"x\\\" on node \\\"ext1\\\" doesn${SQ}t exist\"}]}"
 '
 
 test_expect_success 'lock and unlock need a session that exists' '

@@ -113,14 +113,14 @@ START_TEST(txn_applies_in_order_with_one_index)
     ck_assert_uint_eq(o->nerr, 0);
     ck_assert_uint_eq(o->nres, 4);
     /* set: no value; get: the value; check-index and cas: no value */
-    ck_assert_ptr_null(o->res[0]->val);
-    ck_assert_uint_eq(o->res[0]->flags, 7);
-    ck_assert_uint_eq(o->res[1]->len, 1);
-    ck_assert_int_eq(o->res[1]->val[0], '1');
-    ck_assert_ptr_null(o->res[3]->val);
+    ck_assert_ptr_null(o->res[0].kv->val);
+    ck_assert_uint_eq(o->res[0].kv->flags, 7);
+    ck_assert_uint_eq(o->res[1].kv->len, 1);
+    ck_assert_int_eq(o->res[1].kv->val[0], '1');
+    ck_assert_ptr_null(o->res[3].kv->val);
     for (size_t i = 0; i < 4; i++) {
-        ck_assert_str_eq(o->res[i]->key, "a");
-        ck_assert_uint_eq(o->res[i]->modify_index, 10);
+        ck_assert_str_eq(o->res[i].kv->key, "a");
+        ck_assert_uint_eq(o->res[i].kv->modify_index, 10);
     }
     ck_assert_int_eq(kv_peek(f.kv, "a")->val[0], '2');
     ck_assert_uint_eq(kv_table_index(f.kv), 10);
@@ -147,8 +147,8 @@ START_TEST(txn_get_tree_delete_tree_delete_cas)
     o = run(ops, 3, 4, &res);
     ck_assert(res.ok);
     ck_assert_uint_eq(o->nres, 2);
-    ck_assert_str_eq(o->res[0]->key, "p/1");
-    ck_assert_int_eq(o->res[1]->val[0], 'y');
+    ck_assert_str_eq(o->res[0].kv->key, "p/1");
+    ck_assert_int_eq(o->res[1].kv->val[0], 'y');
     ck_assert_uint_eq(kv_count(f.kv), 0);
     ck_assert_uint_eq(kv_tombstone_count(f.kv), 3);
     fsm_txn_out_free(o);
@@ -254,7 +254,7 @@ START_TEST(txn_check_session_matches_held_key)
     o = run(ops, 1, 2, &res);
     ck_assert(res.ok);
     ck_assert_uint_eq(o->nres, 1);
-    ck_assert_str_eq(o->res[0]->session, "abc");
+    ck_assert_str_eq(o->res[0].kv->session, "abc");
     fsm_txn_out_free(o);
 }
 END_TEST
@@ -287,7 +287,8 @@ END_TEST
 
 /* A hand-made txn command: one op map with the fields given. */
 enum { M_OK, M_UNKNOWN_FIELD, M_WRONG_TYPE, M_BAD_VERB, M_BAD_KIND,
-       M_NO_KEY, M_EMPTY_KEY, M_NOT_MAP, M_NO_OPS, M_TOO_MANY, M_DUP };
+       M_NO_KEY, M_EMPTY_KEY, M_NOT_MAP, M_NO_OPS, M_TOO_MANY, M_DUP,
+       M_NODE_SET };
 
 static void pack_str(msgpack_packer *pk, const char *s)
 {
@@ -304,7 +305,8 @@ static void pack_op(msgpack_packer *pk, int m)
     }
     msgpack_pack_map(pk, (size_t)n);
     pack_str(pk, "kind");
-    pack_str(pk, m == M_BAD_KIND ? "node" : "kv");
+    pack_str(pk, m == M_BAD_KIND ? "nodes" : m == M_NODE_SET ? "node"
+                                                            : "kv");
     pack_str(pk, "verb");
     if (m == M_WRONG_TYPE)
         msgpack_pack_uint64(pk, 1);
@@ -347,7 +349,7 @@ START_TEST(txn_decoder_refuses_malformed_commands)
 {
     struct fsm_result res;
 
-    for (int m = M_OK; m <= M_DUP; m++) {
+    for (int m = M_OK; m <= M_NODE_SET; m++) {
         msgpack_sbuffer *sb = make_cmd(m);
         int rc = fsm_apply(&f, 5, sb->data, sb->size, &res, err);
 
@@ -453,8 +455,8 @@ START_TEST(txn_lock_unlock_check_session)
     o = run(lock1, 2, 10, &res);
     ck_assert(res.ok);
     ck_assert_uint_eq(o->nres, 2);
-    ck_assert_str_eq(o->res[0]->session, S1);
-    ck_assert_uint_eq(o->res[0]->lock_index, 1);
+    ck_assert_str_eq(o->res[0].kv->session, S1);
+    ck_assert_uint_eq(o->res[0].kv->lock_index, 1);
     fsm_txn_out_free(o);
     o = run(lock2, 1, 11, &res);
     ck_assert(!res.ok);
@@ -509,6 +511,65 @@ START_TEST(txn_rollback_restores_a_lock)
 }
 END_TEST
 
+START_TEST(txn_catalog_gets)
+{
+    struct fsm_txn_op ops[4] = {
+        {.kind = FSM_TXN_NODE, .verb = "get", .key = "n1"},
+        {.kind = FSM_TXN_SERVICE, .verb = "get", .key = "n1", .id = "web1"},
+        {.kind = FSM_TXN_CHECK, .verb = "get", .key = "n1", .id = "c1"},
+        {.verb = "set", .key = "k"},
+    };
+    struct fsm_txn_op bad[3] = {
+        {.kind = FSM_TXN_NODE, .verb = "get", .key = "nope"},
+        {.kind = FSM_TXN_SERVICE, .verb = "get", .key = "n1", .id = "x"},
+        {.kind = FSM_TXN_CHECK, .verb = "get", .key = "n1", .id = "y"},
+    };
+    struct fsm_txn_op setop[1] = {
+        {.kind = FSM_TXN_NODE, .verb = "set", .key = "n1"},
+    };
+    json_t *req = json_loads(
+        "{\"Node\":\"n1\",\"Address\":\"10.0.0.1\",\"Service\":"
+        "{\"ID\":\"web1\",\"Service\":\"web\",\"Port\":80},\"Check\":"
+        "{\"CheckID\":\"c1\",\"Status\":\"passing\",\"ServiceID\":"
+        "\"web1\"}}", 0, NULL);
+    struct fsm_result res;
+    struct fsm_txn_out *o;
+    void *buf;
+    size_t len;
+
+    ck_assert_int_eq(fsm_encode_catalog("register", req, malloc, &buf, &len,
+                                        err), 0);
+    json_decref(req);
+    ck_assert_int_eq(fsm_apply(&f, 1, buf, len, &res, err), 0);
+    ck_assert(res.ok);
+    free(buf);
+    o = run(ops, 4, 2, &res);
+    ck_assert(res.ok);
+    ck_assert_uint_eq(o->nres, 4);
+    ck_assert_int_eq(o->res[0].kind, FSM_TXN_NODE);
+    ck_assert_str_eq(json_string_value(json_object_get(o->res[0].obj,
+                                                       "Address")),
+                     "10.0.0.1");
+    ck_assert_str_eq(json_string_value(json_object_get(o->res[1].obj,
+                                                       "Service")), "web");
+    ck_assert_str_eq(json_string_value(json_object_get(o->res[2].obj,
+                                                       "Status")),
+                     "passing");
+    ck_assert_int_eq(o->res[3].kind, FSM_TXN_KV);
+    fsm_txn_out_free(o);
+    ck_assert_int_eq(fsm_txn_read(&f, bad, 3, &o, err), 0);
+    ck_assert_uint_eq(o->nerr, 3);
+    ck_assert_str_eq(o->err[0].what, "node \"nope\" doesn't exist");
+    ck_assert_str_eq(o->err[1].what,
+                     "service \"x\" on node \"n1\" doesn't exist");
+    ck_assert_str_eq(o->err[2].what,
+                     "check \"y\" on node \"n1\" doesn't exist");
+    fsm_txn_out_free(o);
+    ck_assert_int_eq(fsm_encode_txn(setop, 1, malloc, &buf, &len, err),
+                     ERR_INVAL);
+}
+END_TEST
+
 Suite *unit_suite(void)
 {
     Suite *s = suite_create("fsm_txn");
@@ -526,6 +587,7 @@ Suite *unit_suite(void)
     tcase_add_test(tc, txn_outcome_is_kept_for_its_index_only);
     tcase_add_test(tc, txn_lock_unlock_check_session);
     tcase_add_test(tc, txn_rollback_restores_a_lock);
+    tcase_add_test(tc, txn_catalog_gets);
     suite_add_tcase(s, tc);
     return s;
 }
