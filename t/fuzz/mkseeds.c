@@ -185,9 +185,15 @@ static void fsm_seeds(void)
             {.verb = "check-not-exists", .key = "t/c"},
         };
 
+        const struct fsm_txn_op catget[2] = {
+            {.kind = FSM_TXN_NODE, .verb = "get", .key = "n1"},
+            {.kind = FSM_TXN_CHECK, .verb = "get", .key = "n1", .id = "c"},
+        };
+
         txn(f, ok, 4);
         txn(f, bad, 4);
         txn(f, ok + 4, 1);
+        txn(f, catget, 2);
     }
     fclose(f);
 
