@@ -5,7 +5,7 @@ test_description='PUT /v1/txn: atomic KV transactions (one agent, then three ser
 TEST_SERVERS="s1 s2 s3"
 SQ="'"
 TAB=$(printf '\t')
-reserve_agents a1 s1 s2 s3
+reserve_agents a1 s1 s2 s3 c1
 
 # txn BODY [QUERY] [AGENT]: PUT BODY to /v1/txn on AGENT (default a1).
 txn () {
@@ -381,6 +381,19 @@ test_expect_success 'a read-only transaction on a follower: ?stale answered ther
 	b64 fresh >expect && echo >>expect && test_cmp expect actual &&
 	txn "[{\"KV\":{\"Verb\":\"get\",\"Key\":\"c/new\"}}]" "stale&consistent" "$follower" &&
 	expect_status 400
+'
+
+test_expect_success 'through a client agent: a write and a read-only transaction' '
+	TEST_AGENT_WAIT=http start_agent c1 -retry-interval=1s \
+		$(retry_join_flags s1 s2 s3) &&
+	poll_until 30 api_on c1 GET /v1/status/leader &&
+	txn "[{\"KV\":{\"Verb\":\"set\",\"Key\":\"via/client\",\"Value\":\"$(b64 c)\"}}]" "" c1 &&
+	expect_status 200 &&
+	txn "[{\"KV\":{\"Verb\":\"get\",\"Key\":\"via/client\"}}]" "" c1 &&
+	expect_status 200 &&
+	json_get out "\$j->{Results}[0]{KV}{Value}" >actual &&
+	b64 c >expect && echo >>expect && test_cmp expect actual &&
+	stop_agent c1
 '
 
 test_expect_success 'a ?stale read-only transaction needs no leader: served by the follower alone' '
