@@ -1,4 +1,5 @@
-/* kv.c - "consul kv get|put|delete": the key/value store from the CLI.
+/* kv.c - "consul kv get|put|delete": the key/value store from the CLI
+ * (export and import: kv_port.c).
  *
  * Endpoints: GET /v1/kv/<key> [?recurse= | ?keys=&separator=],
  *            PUT /v1/kv/<key> [?flags=N] [?cas=N | ?acquire=S | ?release=S],
@@ -24,6 +25,7 @@
 #include "cmd.h"
 #include "err.h"
 #include "httpc.h"
+#include "kv_cli.h"
 #include "opt.h"
 
 struct help {
@@ -31,16 +33,11 @@ struct help {
     const char *text;
 };
 
-/* A byte string that may hold NULs. */
-struct bytes {
-    unsigned char *p;
-    size_t len;
-};
 
 /* One api.KVPair as decoded from the agent's JSON. */
 struct pair {
     const char *key;
-    struct bytes val;
+    struct kvc_bytes val;
     unsigned long long flags, create, modify, lock;
     const char *session;
 };
@@ -181,7 +178,8 @@ static size_t b64_quantum(const char *s, size_t n, size_t *si,
 
 /* DecodeString: the bytes decoded before any error; *bad is the offset
  * Go reports ("illegal base64 data at input byte N") or -1. */
-static int b64_decode(const char *s, size_t n, struct bytes *out, long *bad)
+int kvc_b64_decode(const char *s, size_t n, struct kvc_bytes *out,
+                   long *bad)
 {
     size_t si = 0;
 
@@ -195,7 +193,7 @@ static int b64_decode(const char *s, size_t n, struct bytes *out, long *bad)
     return 0;
 }
 
-static char *b64_encode(const unsigned char *p, size_t n)
+char *kvc_b64_encode(const unsigned char *p, size_t n)
 {
     static const char t[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrst"
                             "uvwxyz0123456789+/";
@@ -341,7 +339,7 @@ static char *kv_path(const char *key)
 /* One request; Go api's error text in err unless the status is 200 (or
  * 404 when ok404). */
 static int call(struct httpc *c, const char *method, const char *key,
-                const char *query, const struct bytes *body, bool ok404,
+                const char *query, const struct kvc_bytes *body, bool ok404,
                 struct httpc_resp *r, char *err)
 {
     char *path = kv_path(key);
@@ -388,7 +386,7 @@ static int decode_pair(const json_t *o, struct pair *p, char *err)
     p->lock = num(o, "LockIndex");
     if (v == NULL)
         return 0;
-    if (b64_decode(v, strlen(v), &p->val, &bad) != 0)
+    if (kvc_b64_decode(v, strlen(v), &p->val, &bad) != 0)
         return err_set(err, ERR_NOMEM, "out of memory");
     if (bad < 0)
         return 0;
@@ -434,7 +432,7 @@ static char *big_ints(const char *s, size_t n, size_t *out_n)
     return out;
 }
 
-static json_t *parse_body(const struct httpc_resp *r, char *err)
+json_t *kvc_parse_list(const struct httpc_resp *r, char *err)
 {
     json_error_t je;
     json_t *j = json_loadb(r->body, r->len, JSON_ALLOW_NUL, &je);
@@ -456,7 +454,7 @@ static json_t *parse_body(const struct httpc_resp *r, char *err)
     return j;
 }
 
-static void print_value(const struct bytes *v, bool b64)
+static void print_value(const struct kvc_bytes *v, bool b64)
 {
     char *enc;
 
@@ -464,7 +462,7 @@ static void print_value(const struct bytes *v, bool b64)
         put_bytes(stdout, v->p, v->len);
         return;
     }
-    enc = b64_encode(v->p, v->len);
+    enc = kvc_b64_encode(v->p, v->len);
     if (enc != NULL)
         fputs(enc, stdout);
     free(enc);
@@ -486,7 +484,7 @@ static void print_detailed(const struct pair *p, bool b64, bool keys_only)
             p->create, p->flags, p->key, p->lock, p->modify,
             p->session != NULL && *p->session ? p->session : "-");
     if (!keys_only && b64) {
-        enc = b64_encode(p->val.p, p->val.len);
+        enc = kvc_b64_encode(p->val.p, p->val.len);
         fprintf(m, "Value\t%s", enc != NULL ? enc : "");
     } else if (!keys_only) {
         fputs("Value\t", m);
@@ -527,7 +525,7 @@ static void print_pair(const struct pair *p, const struct get_opts *g,
 static int print_list(const struct httpc_resp *r, const struct get_opts *g,
                       bool single, bool *found, char *err)
 {
-    json_t *j = parse_body(r, err), *o;
+    json_t *j = kvc_parse_list(r, err), *o;
     struct pair p;
     size_t i;
     int rc = 0;
@@ -679,7 +677,7 @@ static int kv_get(int argc, char **argv)
 
 /* ---- kv put --------------------------------------------------------- */
 
-static int read_all(FILE *f, struct bytes *out)
+static int read_all(FILE *f, struct kvc_bytes *out)
 {
     size_t cap = 0;
     unsigned char *p;
@@ -714,7 +712,7 @@ static const char *go_err(int e)
 
 /* helpers.LoadDataSource: "" is empty, "@path" a file, "-" stdin, any
  * other text (even "-x") the value itself. */
-static int load_data(const char *arg, struct bytes *out, char *err)
+int kvc_load_data(const char *arg, struct kvc_bytes *out, char *err)
 {
     FILE *f;
     int e;
@@ -773,7 +771,7 @@ static char *put_query(const struct put_opts *po)
 
 /* PUT and the "true"/"false" answer; 0 with *ok, else err filled. */
 static int put_call(struct httpc *c, const char *key,
-                    const struct put_opts *po, const struct bytes *data,
+                    const struct put_opts *po, const struct kvc_bytes *data,
                     bool *ok, char *err)
 {
     char *q;
@@ -795,7 +793,7 @@ static int put_call(struct httpc *c, const char *key,
 }
 
 static int put_run(struct httpc *c, const char *key,
-                   const struct put_opts *po, const struct bytes *data)
+                   const struct put_opts *po, const struct kvc_bytes *data)
 {
     char err[ERR_LEN];
     bool ok = false;
@@ -874,10 +872,10 @@ static void put_flags(struct opt *opts, int *n, struct put_opts *po)
 
 /* Key and value from the arguments, base64 applied. Exit code or -1. */
 static int put_args(int nargs, char **args, const struct put_opts *po,
-                    struct bytes *data)
+                    struct kvc_bytes *data)
 {
     char err[ERR_LEN];
-    struct bytes raw;
+    struct kvc_bytes raw;
     long bad;
 
     if (nargs == 0 || nargs > 2) {
@@ -888,15 +886,15 @@ static int put_args(int nargs, char **args, const struct put_opts *po,
                     "got %d)\n", nargs);
         return 1;
     }
-    if (load_data(nargs == 2 ? args[1] : "", data, err) != 0) {
+    if (kvc_load_data(nargs == 2 ? args[1] : "", data, err) != 0) {
         fprintf(stderr, "Error! %s\n", err);
         return 1;
     }
     if (!po->base64)
         return -1;
     raw = *data;
-    if (b64_decode((const char *)raw.p, raw.len, data, &bad) != 0)
-        bad = -1, *data = (struct bytes){NULL, 0};
+    if (kvc_b64_decode((const char *)raw.p, raw.len, data, &bad) != 0)
+        bad = -1, *data = (struct kvc_bytes){NULL, 0};
     free(raw.p);
     if (bad >= 0) {
         /* Consul prints this and then writes what it could decode; a
@@ -905,7 +903,7 @@ static int put_args(int nargs, char **args, const struct put_opts *po,
         fprintf(stderr, "Error! Cannot base 64 decode data: illegal base64 "
                 "data at input byte %ld\n", bad);
         free(data->p);
-        *data = (struct bytes){NULL, 0};
+        *data = (struct kvc_bytes){NULL, 0};
         return 1;
     }
     return -1;
@@ -916,7 +914,7 @@ static int kv_put(int argc, char **argv)
     struct put_opts po = {.session = ""};
     struct httpc_flags hf = {0};
     struct opt opts[7 + HTTPC_N_FLAGS];
-    struct bytes data = {NULL, 0};
+    struct kvc_bytes data = {NULL, 0};
     struct httpc c;
     int n = 0, rest, rc;
 
@@ -1048,7 +1046,9 @@ static int kv_delete(int argc, char **argv)
 
 static const struct opt_verb verbs[] = {
     {"delete", kv_delete, "Removes data from the KV store"},
+    {"export", kvc_export, "Exports a tree from the KV store as JSON"},
     {"get", kv_get, "Retrieves or lists data from the KV store"},
+    {"import", kvc_import, "Imports a tree stored as JSON to the KV store"},
     {"put", kv_put, "Sets or updates data in the KV store"},
 };
 #define N_VERBS ((int)(sizeof(verbs) / sizeof(verbs[0])))

@@ -24,7 +24,7 @@ _proconsul_verbs() {
     case $1 in
     'acl') REPLY='bootstrap policy role set-agent-token token' ;;
     'bootstrap') REPLY='check' ;;
-    'kv') REPLY='delete get put' ;;
+    'kv') REPLY='delete export get import put' ;;
     'operator') REPLY='autopilot raft' ;;
     'services') REPLY='deregister register' ;;
     'snapshot') REPLY='inspect restore save' ;;
@@ -93,7 +93,7 @@ _proconsul_flags() {
         REPLY='-ca-file= -ca-path= -client-cert= -client-key= -datacenter=
             -http-addr= -stale -tls-server-name= -token= -token-file=
             -format=' ;;
-    'acl set-agent-token' | 'operator autopilot get-config' | \
+    'acl set-agent-token' | 'kv export' | 'operator autopilot get-config' | \
         'operator raft list-peers' | 'snapshot restore')
         REPLY='-ca-file= -ca-path= -client-cert= -client-key= -datacenter=
             -http-addr= -stale -tls-server-name= -token= -token-file=' ;;
@@ -167,6 +167,10 @@ _proconsul_flags() {
         REPLY='-ca-file= -ca-path= -client-cert= -client-key= -datacenter=
             -http-addr= -stale -tls-server-name= -token= -token-file=
             -base64 -detailed -keys -recurse -separator=' ;;
+    'kv import')
+        REPLY='-ca-file= -ca-path= -client-cert= -client-key= -datacenter=
+            -http-addr= -stale -tls-server-name= -token= -token-file=
+            -prefix=' ;;
     'kv put')
         REPLY='-ca-file= -ca-path= -client-cert= -client-key= -datacenter=
             -http-addr= -stale -tls-server-name= -token= -token-file=
@@ -211,7 +215,7 @@ _proconsul_args() {
     'acl set-agent-token')
         REPLY='words default agent recovery replication
             config_file_service_registration dns' ;;
-    'kv delete' | 'kv get' | 'kv put')
+    'kv delete' | 'kv export' | 'kv get' | 'kv put')
         REPLY='kvkey' ;;
     *) REPLY= ;;
     esac

@@ -18,7 +18,7 @@
  * skips, so every server must know a table before it is written.
  *   "v"     uint  1             required; other versions are refused
  *   "t"     str   "kv" | "autopilot" | "catalog" | "acl" |
- *                 "restore"                             required
+ *                 "restore" | "session" | "txn"         required
  * "t":"kv", a key/value write:
  *   "verb"  uint  fsm_kv_verb   required; 1 set, 2 cas, 3 delete,
  *                               4 delete-cas, 5 delete-tree
@@ -67,6 +67,21 @@
  * requests) is a per-command ERR_INVAL ("Request decode failed: ...");
  * a request the ACL store refuses is a per-command error with its code
  * (ERR_INVAL, ERR_EXISTS, ERR_NOTFOUND, ERR_DENIED) and message.
+ * "t":"session", a session write or a kv write that needs a session
+ * (Consul's SessionRequestType, KVSLock and KVSUnlock):
+ *   "op"    str   "create" | "destroy" | "acquire" | "release" required
+ *   "req"   str   JSON: create: the session (sess.h's shape, without
+ *                 indexes); destroy: {"ID"}; acquire and release:
+ *                 {"Key","Session","Flags"?}                required
+ *   "val"   bin   acquire and release only: the value (may be empty)
+ * The encoder writes "v","t","op","req" and, for acquire and release,
+ * "val", in this order. Apply of a create checks the catalog as Consul
+ * does (node registered, checks present and not critical); a destroy
+ * of an unknown session succeeds and changes nothing; destroying one
+ * releases or deletes its keys (its Behavior) and sets their lock
+ * delay (kept in memory only). A catalog write also destroys, in the
+ * same apply, every session whose node or check it removed or made
+ * critical (fsm_sess.c).
  * "t":"restore", a snapshot restore replicated in pieces (fsm_stage.c):
  *   "op"    str   "begin" | "chunk" | "commit" | "abort"  required
  *   "req"   str   JSON: begin {"ID","Size","SHA256"}, chunk {"ID",
@@ -77,6 +92,31 @@
  * must arrive in order, commit swaps the stream in through fsm_restore
  * only when all of it arrived and its SHA-256 matches (else a
  * per-command ERR_INVAL and the state is untouched); abort drops it.
+ * "t":"txn", a transaction (Consul's TxnRequestType; fsm_txn.c):
+ *   "ops"   array of 1..FSM_TXN_MAX_OPS op maps            required
+ * each op:
+ *   "kind"    str   "kv" | "node" | "service" | "check"    required
+ *   "verb"    str   Consul's verb: "set" | "cas" | "lock" | "unlock" |
+ *                   "get" | "get-tree" | "check-index" |
+ *                   "check-session" | "check-not-exists" | "delete" |
+ *                   "delete-tree" | "delete-cas"          required
+ *   "key"     str   as a kv command's key; empty only for get-tree
+ *                   and delete-tree                        required
+ *   "val"     bin   optional, default empty
+ *   "flags"   uint  optional, default 0
+ *   "index"   uint  the op's Index (cas, check-index, delete-cas)
+ *   "session" str   at most 128 bytes, no NUL              optional
+ * A "node", "service" or "check" op (Consul's catalog gets) has only
+ * "kind", "verb" (which must be "get"), "key" (the node, at most 1024
+ * bytes) and, for a service or check, "id" (its ID, at most 1024 bytes,
+ * required).
+ * The encoder writes the three command fields and, per kv op, kind,
+ * verb, key, val, flags, index, then session when one is given; per
+ * catalog op kind, verb, key, then id. The ops run
+ * in order at the command's index; if any fails the kv state is rolled
+ * back whole and the result lists the errors (fsm_txn_take). An op the
+ * decoder refuses (unknown field or kind, wrong type, bad key, more
+ * than FSM_TXN_MAX_OPS) makes the whole buffer undecodable.
  * An unknown or repeated field, a field of another table, a wrong type,
  * an unknown verb or op, a truncated map or bytes after it make the
  * buffer undecodable (ERR_PARSE, nothing changes); a bad key, autopilot
@@ -105,13 +145,20 @@
  *            extinction indexes
  *   acl     [6, record str]: one acl_store_foreach record as compact
  *            JSON ({"Kind":"policy"|"role"|"token"|"meta", ...})
+ *   session [7, record str]: one session as compact JSON in sess.h's
+ *            shape with "CreateIndex" and "ModifyIndex"
+ *   session index [8, index uint]: the sessions table index (it also
+ *            covers removals), after every session record, at most once
  *   end     [0, number of records between the header and it]
  * The writer emits entries then tombstones, each in key order, then the
  * autopilot record if the configuration was ever set, then the catalog
  * records in cat_foreach order (nodes, services, checks) and the
  * catalog indexes in cat_foreach_index order, then the ACL records in
  * acl_store_foreach order (policies, roles, tokens, then one "meta"
- * record with the table and bootstrap indexes and the cluster secret).
+ * record with the table and bootstrap indexes and the cluster secret),
+ * then the sessions in ID order and the session index (only when the
+ * table index is non-zero: a state that never had a session writes no
+ * session record).
  * The kv and autopilot records may come in any order; catalog records
  * must come in an order cat_restore_record accepts (a node before its
  * services, a service before its checks), and no catalog record may
@@ -127,10 +174,11 @@
  * state that never had an autopilot configuration, a catalog or ACLs
  * is byte for byte what earlier writers produced, and the version stays
  * 1; a reader that predates a record type refuses a stream that has one
- * ("unknown record type 4", or 6).
+ * ("unknown record type 4", or 6, or 7). Every older stream reads as
+ * before (no session record: no sessions).
  * Nothing may follow the end record, so a cut stream never passes for a
  * complete one. Restore decodes into a new kv_store, cat_store,
- * acl_store and autopilot value and swaps them in only when every
+ * acl_store, sess_store and autopilot value and swaps them in only when every
  * record checked out.
  */
 #include "fsm.h"
@@ -248,14 +296,31 @@ static int apply_autopilot(struct fsm *f, uint64_t index,
     return 0;
 }
 
+/* A catalog write, then the sessions it invalidates (Consul does both
+ * in one state store transaction). */
+static int apply_catalog(struct fsm *f, uint64_t index,
+                         const struct fsm_cmd *c, bool *ok, bool *changed,
+                         char *err)
+{
+    int rc = fsm_apply_catalog(f, index, c, ok, changed, err);
+
+    if (rc == 0 && *changed)
+        rc = fsm_sess_after_catalog(f, index, &f->sess_changed,
+                                    &f->kv_changed, err);
+    return rc;
+}
+
 static int dispatch(struct fsm *f, uint64_t index, const struct fsm_cmd *c,
-                    bool *ok, bool *changed, char *err)
+                    bool *ok, bool *changed, bool *kv_changed, char *err)
 {
     switch (c->table) {
     case T_KV: return apply_kv(f, index, c, ok, changed, err);
     case T_AUTOPILOT: return apply_autopilot(f, index, c, ok, changed, err);
-    case T_CATALOG: return fsm_apply_catalog(f, index, c, ok, changed, err);
+    case T_CATALOG: return apply_catalog(f, index, c, ok, changed, err);
     case T_RESTORE: return fsm_apply_stage(f, c, ok, err);
+    case T_SESSION:
+        return fsm_apply_session(f, index, c, ok, changed, kv_changed, err);
+    case T_TXN: return fsm_apply_txn(f, index, c, ok, changed, err);
     default: return fsm_apply_acl(f, index, c, ok, changed, err);
     }
 }
@@ -263,6 +328,7 @@ static int dispatch(struct fsm *f, uint64_t index, const struct fsm_cmd *c,
 /* Per-table apply timings, by Consul's names where it has one. */
 static const char *const apply_metric[T_COUNT] = {
     "fsm.kvs", "fsm.autopilot", "fsm.catalog", "fsm.acl", "fsm.restore",
+    "fsm.session", "fsm.txn",
 };
 
 int fsm_apply(struct fsm *f, uint64_t index, const void *buf, size_t len,
@@ -288,7 +354,9 @@ int fsm_apply(struct fsm *f, uint64_t index, const void *buf, size_t len,
             memcpy(err, res->msg, ERR_LEN);
         return res->rc = rc;
     }
-    res->rc = dispatch(f, index, &c, &res->ok, &changed, res->msg);
+    f->sess_changed = f->kv_changed = false;
+    res->rc = dispatch(f, index, &c, &res->ok, &changed, &f->kv_changed,
+                       res->msg);
     msgpack_unpacked_destroy(&u);
     if (c.table >= 0 && c.table < T_COUNT)
         metrics_sample(apply_metric[c.table], metrics_since_ms(t0));
@@ -297,8 +365,16 @@ int fsm_apply(struct fsm *f, uint64_t index, const void *buf, size_t len,
     else if (err != NULL)
         memcpy(err, res->msg, ERR_LEN);
     f->last_index = index;
-    if (changed && f->on_change != NULL)
-        f->on_change(f->ctx, fsm_table_names[c.table], index);
+    if (f->on_change != NULL) {
+        if (changed)
+            f->on_change(f->ctx, c.table == T_TXN ? "kv"
+                                                  : fsm_table_names[c.table],
+                         index);
+        if (f->sess_changed && c.table != T_SESSION)
+            f->on_change(f->ctx, "session", index);
+        if (f->kv_changed && c.table != T_KV)
+            f->on_change(f->ctx, "kv", index);
+    }
     return 0;
 }
 
@@ -309,7 +385,8 @@ int fsm_init_dc(struct fsm *f, const char *dc, char *err)
     memset(f, 0, sizeof(*f));
     if ((f->kv = kv_new()) == NULL ||
         (f->cat = cat_new(dc != NULL ? dc : "dc1")) == NULL ||
-        (f->acl = acl_store_new()) == NULL) {
+        (f->acl = acl_store_new()) == NULL ||
+        (f->sess = sess_new()) == NULL) {
         fsm_release(f);
         return err_set(err, ERR_NOMEM, "creating the state store");
     }
@@ -326,5 +403,9 @@ void fsm_release(struct fsm *f)
     f->cat = NULL;
     acl_store_free(f->acl);
     f->acl = NULL;
+    sess_free(f->sess);
+    f->sess = NULL;
+    fsm_txn_out_free(f->txn_out);
+    f->txn_out = NULL;
     fsm_stage_free(f);
 }

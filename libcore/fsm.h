@@ -2,12 +2,12 @@
  *
  * Layer: store (uses util, codec, kv, cat, acl). Thread: loop only.
  * Owns: the kv_store, the cat_store (catalog), the acl_store (tokens,
- * policies, roles) and the autopilot configuration (and later
- * sessions).
+ * policies, roles), the sess_store (sessions) and the autopilot
+ * configuration.
  * A command is one msgpack map; its encoding is documented in fsm.c and
  * versioned by the "v" field so that a newer agent can still apply an
  * older log; its "t" field names the table it is for ("kv",
- * "autopilot", "catalog", "acl"). Unknown commands are an error, never a
+ * "autopilot", "catalog", "acl", "session"). Unknown commands are an error, never a
  * crash.
  * The snapshot encoding (msgpack stream with a header and typed records)
  * is documented in fsm.c; restore validates it fully before it replaces
@@ -27,6 +27,7 @@
 #include "cat.h"
 #include "err.h"
 #include "kv.h"
+#include "sess.h"
 
 enum fsm_kv_verb {
     FSM_KV_SET = 1,
@@ -43,6 +44,48 @@ struct fsm_kv_op {
     size_t len;
     uint64_t flags;
     uint64_t cas;
+};
+
+/* A transaction (Consul's /v1/txn): up to FSM_TXN_MAX_OPS operations
+ * applied as one command, all or nothing (fsm_txn.c). verb is Consul's
+ * verb name ("set", "cas", "lock", "unlock", "get", "get-tree",
+ * "check-index", "check-session", "check-not-exists", "delete",
+ * "delete-tree", "delete-cas"); index is the op's Index (cas,
+ * check-index, delete-cas); session is NULL or the op's Session. Every
+ * pointer is borrowed. */
+#define FSM_TXN_MAX_OPS 64
+enum fsm_txn_kind { FSM_TXN_KV, FSM_TXN_NODE, FSM_TXN_SERVICE, FSM_TXN_CHECK };
+struct fsm_txn_op {
+    enum fsm_txn_kind kind; /* the catalog kinds only "get": key is the
+                             * node, id the service or check ID */
+    const char *id;
+    const char *verb;
+    const char *key;
+    const void *val;
+    size_t len;
+    uint64_t flags;
+    uint64_t index;
+    const char *session;
+};
+
+/* What a transaction produced: on success the results (copies of the
+ * entries: values only for "get" and "get-tree", as Consul), else the
+ * errors (each op that failed, with Consul's message). */
+struct fsm_txn_error {
+    int op_index;
+    char what[ERR_LEN];
+};
+struct fsm_txn_result {
+    enum fsm_txn_kind kind;
+    struct kv_entry *kv;    /* FSM_TXN_KV: own key, value, session */
+    json_t *obj;            /* else Consul's Node, NodeService or
+                             * HealthCheck object (owned) */
+};
+struct fsm_txn_out {
+    uint64_t index;         /* the Raft index it was applied at */
+    size_t nres, nerr;
+    struct fsm_txn_result *res;
+    struct fsm_txn_error *err;
 };
 
 /* The autopilot configuration as replicated through Raft (Consul keeps
@@ -73,7 +116,10 @@ struct fsm_result {
 };
 
 /* Something changed at index; kind is "kv", "autopilot", "catalog",
- * "acl", or "fatal" (see fsm_restore). */
+ * "acl", "session", or "fatal" (see fsm_restore). One command may
+ * report several kinds (a session destroy: "session" then "kv"; a
+ * catalog write that invalidates sessions: "catalog", "session",
+ * "kv"). */
 typedef void (*fsm_change_fn)(void *ctx, const char *kind, uint64_t index);
 
 struct fsm_stage;
@@ -85,8 +131,12 @@ struct fsm {
     struct kv_store *kv;
     struct cat_store *cat;
     struct acl_store *acl;
+    struct sess_store *sess;
     struct fsm_autopilot autopilot;
+    struct fsm_txn_out *txn_out; /* the last transaction's (fsm_txn.c) */
     uint64_t last_index;  /* last applied Raft index */
+    bool sess_changed, kv_changed; /* fsm_apply's scratch: other tables
+                                    * the command changed */
     fsm_change_fn on_change;
     void *ctx;
 };
@@ -131,6 +181,35 @@ int fsm_encode_catalog(const char *op, const json_t *req,
  * apply generates nothing. */
 int fsm_encode_acl(const char *op, const json_t *req, fsm_alloc_fn alloc,
                    void **buf, size_t *len, char *err);
+
+/* Encode a session write: op "create" (req: the session in sess.h's
+ * canonical shape, without indexes; the caller fills in the ID and the
+ * defaults), "destroy" ({"ID"}), "acquire" / "release" ({"Key",
+ * "Session","Flags"?} with the value in val/len: Consul's KVSLock and
+ * KVSUnlock). ERR_INVAL for a request of the wrong shape. Apply of a
+ * create refuses ("Missing node registration", "Missing check '%s'
+ * registration", "Check '%s' is in critical state"); an acquire with an
+ * unknown session is ERR_NOTFOUND "invalid session \"<id>\"". */
+int fsm_encode_session(const char *op, const json_t *req, const void *val,
+                       size_t len, fsm_alloc_fn alloc, void **buf,
+                       size_t *blen, char *err);
+/* Encode a transaction of n (1..FSM_TXN_MAX_OPS) operations. Each op
+ * is checked as far as it can be without the state: ERR_INVAL with a
+ * message naming the op ("operation 2: unknown KV verb \"put\""). */
+int fsm_encode_txn(const struct fsm_txn_op *ops, size_t n,
+                   fsm_alloc_fn alloc, void **buf, size_t *len, char *err);
+/* Is verb one that changes the state (Consul's isWrite)? */
+bool fsm_txn_is_write(const char *verb);
+/* Run a read-only transaction (no op may write: ERR_INVAL) against the
+ * current state, without Raft; *out is new (index 0), for
+ * fsm_txn_out_free. */
+int fsm_txn_read(const struct fsm *f, const struct fsm_txn_op *ops,
+                 size_t n, struct fsm_txn_out **out, char *err);
+/* The outcome of the transaction applied at index, detached (the
+ * caller frees it), or NULL when the last transaction applied is not
+ * that one (only the last one is kept). */
+struct fsm_txn_out *fsm_txn_take(struct fsm *f, uint64_t index);
+void fsm_txn_out_free(struct fsm_txn_out *o);
 
 /* Apply one encoded command at Raft index `index`. Fills res. Returns 0
  * when the command was understood (res->rc may still carry a per-command
@@ -206,7 +285,9 @@ const char *fsm_restore_staged(const struct fsm *f, uint64_t *received);
  * configuration was set before or after, and on_change(ctx, "catalog",
  * last_index) if the catalog had anything before or after, and
  * on_change(ctx, "acl", last_index) if the ACL state had anything (an
- * index or the cluster secret) before or after. A snapshot without an
+ * index or the cluster secret) before or after, and on_change(ctx,
+ * "session", last_index) if the session table index was non-zero
+ * before or after (a snapshot without session records restores none). A snapshot without an
  * autopilot record leaves it unset, one without catalog records an
  * empty catalog (same datacenter), one without ACL records an empty
  * ACL state. */

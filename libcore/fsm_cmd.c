@@ -21,7 +21,7 @@ const char *const fsm_field_names[F_COUNT] = {
     "v", "t", "verb", "key", "val", "flags", "cas",
     "cleanup_dead_servers", "last_contact_threshold_ms",
     "max_trailing_logs", "min_quorum", "server_stabilization_time_ms",
-    "op", "req",
+    "op", "req", "ops",
 };
 /* NEGATIVE_INTEGER stands for an integer of either sign. */
 static const msgpack_object_type field_types[F_COUNT] = {
@@ -32,6 +32,7 @@ static const msgpack_object_type field_types[F_COUNT] = {
     MSGPACK_OBJECT_NEGATIVE_INTEGER, MSGPACK_OBJECT_NEGATIVE_INTEGER,
     MSGPACK_OBJECT_NEGATIVE_INTEGER, MSGPACK_OBJECT_NEGATIVE_INTEGER,
     MSGPACK_OBJECT_STR,              MSGPACK_OBJECT_STR,
+    MSGPACK_OBJECT_ARRAY,
 };
 
 #define BIT(fi) (1u << (fi))
@@ -39,8 +40,8 @@ static const msgpack_object_type field_types[F_COUNT] = {
     (BIT(F_CLEANUP) | BIT(F_CONTACT) | BIT(F_TRAILING) | BIT(F_QUORUM) | \
      BIT(F_STABLE))
 
-const char *const fsm_table_names[T_COUNT] = {"kv", "autopilot",
-                                               "catalog", "acl", "restore"};
+const char *const fsm_table_names[T_COUNT] = {
+    "kv", "autopilot", "catalog", "acl", "restore", "session", "txn"};
 
 /* Fields each table allows and requires, in fsm_table_names order. */
 static const struct {
@@ -57,6 +58,9 @@ static const struct {
      BIT(F_V) | BIT(F_T) | BIT(F_OP) | BIT(F_REQ)},
     {BIT(F_V) | BIT(F_T) | BIT(F_OP) | BIT(F_REQ) | BIT(F_VAL),
      BIT(F_V) | BIT(F_T) | BIT(F_OP) | BIT(F_REQ)},
+    {BIT(F_V) | BIT(F_T) | BIT(F_OP) | BIT(F_REQ) | BIT(F_VAL),
+     BIT(F_V) | BIT(F_T) | BIT(F_OP) | BIT(F_REQ)},
+    {BIT(F_V) | BIT(F_T) | BIT(F_OPS), BIT(F_V) | BIT(F_T) | BIT(F_OPS)},
 };
 
 static bool verb_valid(uint64_t v)
@@ -226,6 +230,13 @@ static int check_fields(struct fsm_cmd *c, unsigned seen, char *err)
         return err_set(err, ERR_PARSE, "unknown acl op");
     if (t == T_RESTORE && fsm_stage_op(c->f[F_OP]) < 0)
         return err_set(err, ERR_PARSE, "unknown restore op");
+    if (t == T_SESSION && fsm_sess_op(c->f[F_OP]) < 0)
+        return err_set(err, ERR_PARSE, "unknown session op");
+    if (t == T_SESSION && c->f[F_VAL] != NULL &&
+        fsm_sess_op(c->f[F_OP]) < FSM_SESS_ACQUIRE)
+        return err_set(err, ERR_PARSE, "session command with field 'val'");
+    if (t == T_TXN)
+        return fsm_txn_check_ops(c->f[F_OPS], err);
     return 0;
 }
 

@@ -29,6 +29,8 @@ enum {
     FSM_REC_CAT = 4,
     FSM_REC_CAT_INDEX = 5,
     FSM_REC_ACL = 6,
+    FSM_REC_SESSION = 7,
+    FSM_REC_SESSION_INDEX = 8,
     FSM_REC_COUNT
 };
 
@@ -60,9 +62,12 @@ int fsm_pack_exact(fsm_emit_fn emit, const void *arg, fsm_alloc_fn alloc,
 enum {
     F_V, F_T, F_VERB, F_KEY, F_VAL, F_FLAGS, F_CAS,
     F_CLEANUP, F_CONTACT, F_TRAILING, F_QUORUM, F_STABLE,
-    F_OP, F_REQ, F_COUNT
+    F_OP, F_REQ, F_OPS, F_COUNT
 };
-enum { T_KV, T_AUTOPILOT, T_CATALOG, T_ACL, T_RESTORE, T_COUNT };
+enum {
+    T_KV, T_AUTOPILOT, T_CATALOG, T_ACL, T_RESTORE, T_SESSION, T_TXN,
+    T_COUNT
+};
 
 extern const char *const fsm_field_names[F_COUNT];
 extern const char *const fsm_table_names[T_COUNT];
@@ -125,6 +130,50 @@ int fsm_acl_emit(msgpack_packer *pk, const struct fsm_acl_dump *d,
  * or ERR_NOMEM. */
 int fsm_acl_restore(struct acl_store *acl, const msgpack_object *a,
                     uint32_t n, char *err);
+
+/* ---- fsm_sess.c ---- */
+
+enum {
+    FSM_SESS_CREATE, FSM_SESS_DESTROY, FSM_SESS_ACQUIRE, FSM_SESS_RELEASE,
+    FSM_SESS_NOPS
+};
+int fsm_sess_op(const msgpack_object *o);
+/* CLOCK_MONOTONIC in ms (the lock-delay clock). */
+int64_t fsm_now_ms(void);
+/* *changed: the sessions table; *kv_changed: the kv table. */
+int fsm_apply_session(struct fsm *f, uint64_t index, const struct fsm_cmd *c,
+                      bool *ok, bool *changed, bool *kv_changed, char *err);
+/* Destroy session id at index: release or delete its keys, set their
+ * lock delay, remove it. *existed false (and nothing done) if absent;
+ * *kv_changed is set (never cleared) when keys changed. */
+int fsm_sess_destroy(struct fsm *f, const char *id, uint64_t index,
+                     bool *existed, bool *kv_changed, char *err);
+/* After a catalog write: destroy the sessions whose node or checks went
+ * away or went critical. Sets (never clears) the two flags. */
+int fsm_sess_after_catalog(struct fsm *f, uint64_t index, bool *sess_changed,
+                           bool *kv_changed, char *err);
+
+struct fsm_sess_dump;
+int fsm_sess_dump_new(const struct sess_store *s, struct fsm_sess_dump **out,
+                      char *err);
+void fsm_sess_dump_free(struct fsm_sess_dump *d);
+/* Emit the session records, then the table index record (if non-zero);
+ * adds their number to *records. */
+int fsm_sess_emit(msgpack_packer *pk, const struct fsm_sess_dump *d,
+                  uint64_t table_index, uint64_t *records);
+/* Restore one REC_SESSION or REC_SESSION_INDEX record; *index_seen
+ * enforces sessions before the index. ERR_PARSE or ERR_NOMEM. */
+int fsm_sess_restore(struct sess_store *s, const msgpack_object *a,
+                     uint32_t n, bool *index_seen, char *err);
+/* ---- fsm_txn.c ---- */
+
+/* Apply a "txn" command: *ok when every op succeeded (then *changed if
+ * the kv store may differ); the outcome goes to f->txn_out. ERR_PARSE
+ * for an op list the decoder refuses (nothing changes). */
+int fsm_apply_txn(struct fsm *f, uint64_t index, const struct fsm_cmd *c,
+                  bool *ok, bool *changed, char *err);
+/* Check an op list's shape (count, fields, types, verbs): ERR_PARSE. */
+int fsm_txn_check_ops(const msgpack_object *o, char *err);
 
 /* ---- fsm_stage.c ---- */
 

@@ -2,7 +2,7 @@
  * (format in fsm.c), strictly: every record is checked, and a stream
  * that fails anywhere leaves the running state as it was.
  *
- * Layer: store (uses util, msgpack, kv, cat, acl). Thread: loop only.
+ * Layer: store (uses util, msgpack, kv, cat, acl, sess). Thread: loop only.
  * Owns: what a restore builds until it is swapped in, and the backup of
  * the old state while it runs.
  * Tests: t/unit/check_fsm.c
@@ -29,6 +29,7 @@
 #include "cat.h"
 #include "err.h"
 #include "kv.h"
+#include "sess.h"
 #include "log.h"
 #include "util_fs.h"
 
@@ -37,8 +38,10 @@ struct restore {
     struct kv_store *st;
     struct cat_store *cat;
     struct acl_store *acl;
+    struct sess_store *sess;
     struct fsm_autopilot ap;
     bool cat_indexes;  /* a catalog index record was seen */
+    bool sess_index;   /* the session index record was seen */
     char *bufs;  /* key and session, KV_MAX_KEY + 1 bytes each */
 };
 
@@ -171,6 +174,9 @@ static int restore_record(struct restore *r, const msgpack_object *o,
                                &r->cat_indexes, err);
     if (type == FSM_REC_ACL)
         return fsm_acl_restore(r->acl, a, o->via.array.size, err);
+    if (type == FSM_REC_SESSION || type == FSM_REC_SESSION_INDEX)
+        return fsm_sess_restore(r->sess, a, o->via.array.size,
+                                &r->sess_index, err);
     if (o->via.array.size != sizes[type])
         return err_set(err, ERR_PARSE, "type %llu record has %u fields",
                        (unsigned long long)type,
@@ -251,6 +257,7 @@ static void restore_free(struct restore *r)
     kv_free(r->st);
     cat_free(r->cat);
     acl_store_free(r->acl);
+    sess_free(r->sess);
     memset(r, 0, sizeof(*r));
 }
 
@@ -264,7 +271,9 @@ static int decode_new(struct restore *r, const char *dc, const void *buf,
     r->st = kv_new();
     r->cat = cat_new(dc);
     r->acl = acl_store_new();
-    if (r->st == NULL || r->cat == NULL || r->acl == NULL) {
+    r->sess = sess_new();
+    if (r->st == NULL || r->cat == NULL || r->acl == NULL ||
+        r->sess == NULL) {
         restore_free(r);
         return err_set(err, ERR_NOMEM, "restoring snapshot");
     }
@@ -282,9 +291,11 @@ static void drop_state(struct fsm *f)
     kv_free(f->kv);
     cat_free(f->cat);
     acl_store_free(f->acl);
+    sess_free(f->sess);
     f->kv = NULL;
     f->cat = NULL;
     f->acl = NULL;
+    f->sess = NULL;
 }
 
 static void install(struct fsm *f, struct restore *r,
@@ -293,6 +304,7 @@ static void install(struct fsm *f, struct restore *r,
     f->kv = r->st;
     f->cat = r->cat;
     f->acl = r->acl;
+    f->sess = r->sess;
     f->autopilot = r->ap;
     f->last_index = h->last_index;
     memset(r, 0, sizeof(*r));
@@ -374,6 +386,7 @@ static int replace(struct fsm *f, const char *dc, const void *buf,
         f->kv = kv_new();
         f->cat = cat_new(dc);
         f->acl = acl_store_new();
+        f->sess = sess_new();
     }
     close(bfd);
     return rc;
@@ -385,6 +398,7 @@ int fsm_restore(struct fsm *f, const void *buf, size_t len, char *err)
     bool had_autopilot = f->autopilot.set;
     bool had_catalog = cat_max_index(f->cat) != 0;
     bool had_acl = acl_any(f->acl);
+    bool had_sess = sess_table_index(f->sess) != 0;
     bool fatal = false;
     char *dc = strdup(cat_datacenter(f->cat));
     msgpack_unpacked u;
@@ -421,6 +435,8 @@ int fsm_restore(struct fsm *f, const void *buf, size_t len, char *err)
             f->on_change(f->ctx, "catalog", h.last_index);
         if (had_acl || acl_any(f->acl))
             f->on_change(f->ctx, "acl", h.last_index);
+        if (had_sess || sess_table_index(f->sess) != 0)
+            f->on_change(f->ctx, "session", h.last_index);
     }
     return 0;
 }

@@ -16,6 +16,7 @@
 #include "cat.h"
 #include "err.h"
 #include "kv.h"
+#include "sess.h"
 
 struct emitter {
     msgpack_packer *pk;
@@ -82,6 +83,7 @@ struct snap_arg {
     const struct fsm *f;
     const struct fsm_cat_dump *cat;
     const struct fsm_acl_dump *acl;
+    const struct fsm_sess_dump *sess;
 };
 
 /* The whole stream as one walk that emits records; a streaming writer
@@ -102,7 +104,9 @@ static int emit_snapshot(msgpack_packer *pk, const void *arg)
         em.records++;
     }
     if (fsm_cat_emit(pk, a->cat, &em.records) != 0 ||
-        fsm_acl_emit(pk, a->acl, &em.records) != 0)
+        fsm_acl_emit(pk, a->acl, &em.records) != 0 ||
+        fsm_sess_emit(pk, a->sess, sess_table_index(f->sess),
+                      &em.records) != 0)
         return -1;
     return msgpack_pack_array(pk, 2) || msgpack_pack_uint8(pk, FSM_REC_END) ||
            msgpack_pack_uint64(pk, em.records);
@@ -111,19 +115,23 @@ static int emit_snapshot(msgpack_packer *pk, const void *arg)
 int fsm_snapshot(const struct fsm *f, fsm_alloc_fn alloc, void **buf,
                  size_t *len, char *err)
 {
-    struct snap_arg a = {f, NULL, NULL};
+    struct snap_arg a = {f, NULL, NULL, NULL};
     struct fsm_cat_dump *d = NULL;
     struct fsm_acl_dump *ad = NULL;
+    struct fsm_sess_dump *sd = NULL;
     int rc;
 
     if (fsm_restore_pending(f))
         return err_set(err, ERR_CONFLICT, "a restore is being staged");
     rc = fsm_cat_dump_new(f->cat, &d, err);
-    if (rc == 0 && (rc = fsm_acl_dump_new(f->acl, &ad, err)) == 0) {
+    if (rc == 0 && (rc = fsm_acl_dump_new(f->acl, &ad, err)) == 0 &&
+        (rc = fsm_sess_dump_new(f->sess, &sd, err)) == 0) {
         a.cat = d;
         a.acl = ad;
+        a.sess = sd;
         rc = fsm_pack_exact(emit_snapshot, &a, alloc, buf, len, err);
     }
+    fsm_sess_dump_free(sd);
     fsm_acl_dump_free(ad);
     fsm_cat_dump_free(d);
     if (rc != 0)
@@ -178,17 +186,20 @@ static int stream_write(void *data, const char *b, size_t n)
 int fsm_snapshot_stream(const struct fsm *f, fsm_size_fn size_fn,
                         fsm_out_fn out, void *ctx, char *err)
 {
-    struct snap_arg a = {f, NULL, NULL};
+    struct snap_arg a = {f, NULL, NULL, NULL};
     struct fsm_cat_dump *d = NULL;
     struct fsm_acl_dump *ad = NULL;
+    struct fsm_sess_dump *sd = NULL;
     struct stream *s = calloc(1, sizeof(*s));
     msgpack_packer pk;
     int rc = s == NULL ? err_set(err, ERR_NOMEM, "out of memory") : 0;
 
     if (rc == 0 && (rc = fsm_cat_dump_new(f->cat, &d, err)) == 0 &&
-        (rc = fsm_acl_dump_new(f->acl, &ad, err)) == 0) {
+        (rc = fsm_acl_dump_new(f->acl, &ad, err)) == 0 &&
+        (rc = fsm_sess_dump_new(f->sess, &sd, err)) == 0) {
         a.cat = d;
         a.acl = ad;
+        a.sess = sd;
         s->out = out;
         s->ctx = ctx;
         s->counting = true;
@@ -206,6 +217,7 @@ int fsm_snapshot_stream(const struct fsm *f, fsm_size_fn size_fn,
         if (emit_snapshot(&pk, &a) != 0 || stream_flush(s) != 0)
             rc = err_set(err, ERR_IO, "writing snapshot: aborted");
     }
+    fsm_sess_dump_free(sd);
     fsm_acl_dump_free(ad);
     fsm_cat_dump_free(d);
     free(s);
@@ -235,6 +247,8 @@ static const char *rec_name(const msgpack_object *o)
     case FSM_REC_TOMB: return "Tombstone";
     case FSM_REC_AUTOPILOT: return "Autopilot";
     case FSM_REC_CAT_INDEX: return "Index";
+    case FSM_REC_SESSION: return "Session";
+    case FSM_REC_SESSION_INDEX: return "Index";
     case FSM_REC_END: return "";
     case FSM_REC_CAT:
         return fsm_is_uint(&a[1]) && a[1].via.u64 < 3 ? cat_names[a[1].via.u64]

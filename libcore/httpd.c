@@ -153,6 +153,7 @@ static const struct route routes[] = {
      P(ACL, WRITE, GLOBAL), P(ACL, WRITE, GLOBAL)},
     {"/v1/status/leader", GET, SERVER, httpd_status_leader, PUB, PUB},
     {"/v1/status/peers", GET, SERVER, httpd_status_peers, PUB, PUB},
+    {"/v1/txn", PUT, SERVER, httpd_txn, PUB, P(KEY, WRITE, HANDLER)},
 };
 #define N_ROUTES (sizeof(routes) / sizeof(routes[0]))
 

@@ -88,10 +88,11 @@ bool httpd_acl_can(struct httpd_ctx *c, enum acl_res res, const char *name,
     return acl_allowed(w.z, w.default_allow, res, name, need);
 }
 
-static void deny(struct httpd_ctx *c, const struct agent_acl_who *w,
-                 enum acl_res res, const char *name, enum acl_need need)
+static void deny_msg(const struct agent_acl_who *w, enum acl_res res,
+                     const char *name, enum acl_need need, char *msg,
+                     size_t n)
 {
-    char msg[600], who[80], on[300] = "";
+    char who[80], on[300] = "";
 
     if (w->anonymous)
         snprintf(who, sizeof(who), "anonymous token");
@@ -102,12 +103,41 @@ static void deny(struct httpd_ctx *c, const struct agent_acl_who *w,
                  w->accessor);
     if (acl_res_labeled(res) && name != NULL && name[0] != '\0')
         snprintf(on, sizeof(on), " on \"%.256s\"", name);
-    snprintf(msg, sizeof(msg), "Permission denied: %s lacks permission "
+    snprintf(msg, n, "Permission denied: %s lacks permission "
              "'%s:%s'%s%s", who, acl_res_name(res), acl_need_name(need), on,
              w->anonymous ? ". The anonymous token is used implicitly when "
                             "a request does not specify a token."
                           : "");
+}
+
+static void deny(struct httpd_ctx *c, const struct agent_acl_who *w,
+                 enum acl_res res, const char *name, enum acl_need need)
+{
+    char msg[600];
+
+    deny_msg(w, res, name, need, msg, sizeof(msg));
     httpd_error(c, 403, "permission_denied", msg);
+}
+
+int httpd_acl_key_check(struct httpd_ctx *c, const char *key,
+                        enum acl_need need, bool prefix, char *msg,
+                        size_t n)
+{
+    struct agent_acl_who w;
+    bool ok;
+
+    if (!httpd_acl_enabled(c))
+        return 0;
+    if (resolve(c, &w) != 0) {
+        snprintf(msg, n, "ACL not found");
+        return -1;
+    }
+    ok = prefix ? acl_key_write_prefix(w.z, w.default_allow, key)
+                : acl_allowed(w.z, w.default_allow, ACL_RES_KEY, key, need);
+    if (ok)
+        return 0;
+    deny_msg(&w, ACL_RES_KEY, key, need, msg, n);
+    return 1;
 }
 
 static void not_found(struct httpd_ctx *c)

@@ -234,6 +234,13 @@ bool httpd_acl_require(struct httpd_ctx *c, enum acl_res res,
                        const char *name, enum acl_need need);
 /* httpd_acl_require for a recursive KV delete (acl_key_write_prefix). */
 bool httpd_acl_require_key_prefix(struct httpd_ctx *c, const char *prefix);
+/* One key check among several (/v1/txn): 0 allowed; 1 denied, with
+ * httpd_acl_require's message in msg; -1 the token is unknown ("ACL
+ * not found"). prefix: acl_key_write_prefix (a recursive delete).
+ * Sends nothing. */
+int httpd_acl_key_check(struct httpd_ctx *c, const char *key,
+                        enum acl_need need, bool prefix, char *msg,
+                        size_t n);
 /* A list lost entries: the response will carry
  * X-Consul-Results-Filtered-By-ACLs: true (never for the anonymous
  * token, as Consul). Call before sending. */
@@ -286,6 +293,10 @@ void httpd_snapshot(struct httpd_ctx *c);
 
 /* Handlers (one per route). */
 void httpd_kv(struct httpd_ctx *c);
+/* PUT /v1/txn (httpd_txn.c). */
+void httpd_txn(struct httpd_ctx *c);
+/* A KV entry as Consul's DirEntry JSON (Value base64 or null). */
+json_t *httpd_kv_entry_json(const struct kv_entry *e);
 void httpd_status_leader(struct httpd_ctx *c);
 void httpd_status_peers(struct httpd_ctx *c);
 void httpd_agent_self(struct httpd_ctx *c);

@@ -42,7 +42,7 @@ static json_t *b64(const unsigned char *v, size_t n)
     return j;
 }
 
-static json_t *entry_json(const struct kv_entry *e)
+json_t *httpd_kv_entry_json(const struct kv_entry *e)
 {
     json_t *o = json_object();
 
@@ -61,7 +61,7 @@ static json_t *entry_json(const struct kv_entry *e)
 
 /* The one-entry GET answer, written straight into the request's pool:
  * byte for byte what json_dumps(JSON_COMPACT | JSON_PRESERVE_ORDER) of
- * entry_json() gives, without building the jansson tree, dumping it,
+ * httpd_kv_entry_json() gives, without building the jansson tree, dumping it,
  * escaping the 344-character base64 value one character at a time and
  * undoing the u64 marks (about 45k of the 69k instructions a GET cost,
  * bench/ir.sh). Only for keys and sessions that need no escaping;
@@ -174,7 +174,7 @@ static int add_entry(void *ctx, const struct kv_entry *e)
         httpd_acl_filtered(ew->c);
         return 0;
     }
-    json_array_append_new(ew->arr, entry_json(e));
+    json_array_append_new(ew->arr, httpd_kv_entry_json(e));
     return 0;
 }
 
@@ -263,7 +263,7 @@ static void respond_get(struct httpd_ctx *c)
             json_decref(arr);
             return;
         }
-        json_array_append_new(arr, entry_json(e));
+        json_array_append_new(arr, httpd_kv_entry_json(e));
     }
     if (json_array_size(arr) == 0) {
         json_decref(arr);

@@ -477,6 +477,102 @@ int kv_cas(struct kv_store *st, const char *key, const void *val,
     return 0;
 }
 
+static int check_session(const char *session, char *err)
+{
+    if (session == NULL || session[0] == '\0')
+        return err_set(err, ERR_INVAL, "missing session");
+    return 0;
+}
+
+int kv_acquire(struct kv_store *st, const char *key, const void *val,
+               size_t len, uint64_t flags, const char *session,
+               uint64_t index, bool *ok, char *err)
+{
+    const struct node *n;
+    uint64_t lock_index = 1;
+    struct kv_entry *e;
+    char *copy = NULL;
+    int rc;
+
+    *ok = false;
+    if ((rc = check_key(key, false, err)) != 0 ||
+        (rc = check_session(session, err)) != 0)
+        return rc;
+    if ((n = find(&st->live, key)) != NULL) {
+        if (n->e->session != NULL && strcmp(n->e->session, session) != 0)
+            return 0;
+        lock_index = n->e->lock_index + (n->e->session == NULL);
+    }
+    if ((n == NULL || n->e->session == NULL) &&
+        (copy = strdup(session)) == NULL)
+        return err_set(err, ERR_NOMEM, "storing a session");
+    if ((rc = kv_put(st, key, val, len, flags, index, err)) != 0) {
+        free(copy);
+        return rc;
+    }
+    e = find(&st->live, key)->e;
+    e->lock_index = lock_index;
+    if (copy != NULL) {
+        free(e->session);
+        e->session = copy;
+    }
+    *ok = true;
+    return 0;
+}
+
+int kv_release(struct kv_store *st, const char *key, const void *val,
+               size_t len, uint64_t flags, const char *session,
+               uint64_t index, bool *ok, char *err)
+{
+    const struct node *n;
+    struct kv_entry *e;
+    int rc;
+
+    *ok = false;
+    if ((rc = check_key(key, false, err)) != 0 ||
+        (rc = check_session(session, err)) != 0)
+        return rc;
+    n = find(&st->live, key);
+    if (n == NULL || n->e->session == NULL ||
+        strcmp(n->e->session, session) != 0)
+        return 0;
+    if ((rc = kv_put(st, key, val, len, flags, index, err)) != 0)
+        return rc;
+    e = find(&st->live, key)->e;
+    free(e->session);
+    e->session = NULL;
+    *ok = true;
+    return 0;
+}
+
+/* Modify index changes: fix the subtree maxima along the key's path. */
+static void touch(struct node *n, const char *key, uint64_t index)
+{
+    int c = strcmp(key, n->key);
+
+    if (c == 0) {
+        n->idx = n->e->modify_index = index;
+        return;
+    }
+    touch(n->kid[c > 0], key, index);
+    pull(n, c > 0);
+}
+
+bool kv_session_clear(struct kv_store *st, const char *key,
+                      const char *session, uint64_t index)
+{
+    struct node *n = find(&st->live, key);
+
+    if (n == NULL || n->e->session == NULL ||
+        strcmp(n->e->session, session) != 0)
+        return false;
+    free(n->e->session);
+    n->e->session = NULL;
+    touch(st->live.root, key, index);
+    note_index(st, index);
+    return true;
+}
+
 /* Move an unlinked live node to the tombstone tree. */
 static void bury(struct kv_store *st, struct node *n, uint64_t index)
 {
@@ -634,6 +730,17 @@ void kv_reap_tombstones(struct kv_store *st, uint64_t upto)
 void kv_set_table_index(struct kv_store *st, uint64_t index)
 {
     note_index(st, index);
+}
+
+void kv_reset_table_index(struct kv_store *st, uint64_t index)
+{
+    st->table_index = index;
+}
+
+void kv_forget(struct kv_store *st, const char *key)
+{
+    free_node(tree_unlink(&st->live, key));
+    free_node(tree_unlink(&st->tombs, key));
 }
 
 int kv_walk_tombstones(const struct kv_store *st, kv_tomb_fn fn, void *ctx)

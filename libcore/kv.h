@@ -55,6 +55,28 @@ int kv_cas(struct kv_store *st, const char *key, const void *val,
            size_t len, uint64_t flags, uint64_t cas, uint64_t index,
            bool *ok, char *err);
 
+/* Consul's KVLock: take key for session (NUL-terminated, non-empty),
+ * setting val/flags at index. Absent key: created with lock_index 1.
+ * Free key: taken, lock_index + 1. Held by the same session: value and
+ * flags updated, lock_index unchanged. Held by another session: *ok =
+ * false and nothing changes. The caller checks the session exists. */
+int kv_acquire(struct kv_store *st, const char *key, const void *val,
+               size_t len, uint64_t flags, const char *session,
+               uint64_t index, bool *ok, char *err);
+
+/* Consul's KVUnlock: only if key exists and is held by session: set
+ * val/flags at index and clear the session (lock_index kept);
+ * otherwise *ok = false and nothing changes. */
+int kv_release(struct kv_store *st, const char *key, const void *val,
+               size_t len, uint64_t flags, const char *session,
+               uint64_t index, bool *ok, char *err);
+
+/* A session's invalidation with behavior "release": clear key's session
+ * at index, keeping value, flags and lock_index. No-op (returns false)
+ * unless key is held by session. */
+bool kv_session_clear(struct kv_store *st, const char *key,
+                      const char *session, uint64_t index);
+
 /* Delete key if present, leaving a tombstone at index. Deleting a missing
  * key succeeds and changes nothing. */
 int kv_delete(struct kv_store *st, const char *key, uint64_t index,
@@ -91,6 +113,13 @@ size_t kv_tombstone_count(const struct kv_store *st);
 
 /* Raise the table index without an entry (used after a restore). */
 void kv_set_table_index(struct kv_store *st, uint64_t index);
+
+/* Undoing a transaction (fsm_txn.c): set the table index to exactly
+ * index (it may go back), and drop key's entry and its tombstone
+ * without leaving one, so that kv_restore_entry/kv_restore_tombstone
+ * can put back what was there before. */
+void kv_reset_table_index(struct kv_store *st, uint64_t index);
+void kv_forget(struct kv_store *st, const char *key);
 
 /* Tombstone iteration, for snapshots: fn gets key and index. */
 typedef int (*kv_tomb_fn)(void *ctx, const char *key, uint64_t index);

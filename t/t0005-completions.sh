@@ -197,7 +197,7 @@ test_expect_success ZSH 'zsh: commands, verbs, nested verbs' '
 	zcomp consul "" &&
 	test_grep "acl agent bootstrap event force-leave help info join keygen kv" out &&
 	zcomp consul kv "" &&
-	test_grep -x "delete get put" out &&
+	test_grep -x "delete export get import put" out &&
 	zcomp consul acl token "" &&
 	test_grep -x "clone create delete list read update" out
 '

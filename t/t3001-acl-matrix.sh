@@ -115,6 +115,9 @@ test_expect_success 'token sources: header, Bearer, ?token=' '
 #                      check (the operation itself may fail: no peer...)
 #   EXPECT filter:MARK no token and NEIGHBOUR: MARK absent from the
 #                      answer (not 403); RULE: 2xx with MARK
+#   EXPECT conflict    a body of several checks (/v1/txn): no token and
+#                      NEIGHBOUR: 409 whose Errors say "Permission
+#                      denied", as Consul's Txn preCheck; RULE: 2xx
 #   EXPECT stream      a body that never ends (monitor): no token and
 #                      NEIGHBOUR: 403; RULE: the 200 headers arrive
 #                      (a short curl -m whose timeout is expected)
@@ -170,6 +173,7 @@ cat >samples <<EOF
 /v1/operator/raft/transfer-leader|POST|/v1/operator/raft/transfer-leader||operator = "write"|operator = "read"|deny-any
 /v1/snapshot|GET|/v1/snapshot||acl = "write"|acl = "read"|deny
 /v1/snapshot|PUT|/v1/snapshot|not a snapshot|acl = "write"|acl = "read"|deny-any
+/v1/txn|PUT|/v1/txn|[{"KV":{"Verb":"set","Key":"m/t","Value":"eA=="}},{"KV":{"Verb":"get","Key":"m/t"}}]|key "m/t" { policy = "write" }|key "m/t" { policy = "read" }|conflict
 /v1/agent/leave|PUT|/v1/agent/leave||agent "$N" { policy = "write" }|agent "$N" { policy = "read" }|deny
 EOF
 
@@ -230,7 +234,10 @@ run_sample () {
 		deny*:none|deny*:bad|stream:none|stream:bad)
 			test "$status" = 403 || { echo "expected 403"; return 1; }
 			test_grep "^Permission denied" out || return 1 ;;
-		deny:ok)
+		conflict:none|conflict:bad)
+			test "$status" = 409 || { echo "expected 409"; return 1; }
+			test_grep "\"What\":\"Permission denied" out || return 1 ;;
+		deny:ok|conflict:ok)
 			case $status in 2??) ;; *) echo "expected 2xx"; return 1 ;; esac ;;
 		deny-any:ok)
 			test "$status" != 403 || { echo "expected the ACL check to pass"; return 1; } ;;

@@ -85,6 +85,17 @@ static void acl(FILE *f, const char *op, const char *req)
     free(buf);
 }
 
+static void txn(FILE *f, const struct fsm_txn_op *ops, size_t n)
+{
+    void *buf;
+    size_t len;
+
+    if (fsm_encode_txn(ops, n, malloc, &buf, &len, err) != 0)
+        abort();
+    put(f, buf, len);
+    free(buf);
+}
+
 #define P1 "165d4317-e379-f732-ce70-86278c4558f7"
 #define T1 "6a1253d2-1785-24fd-91c2-f8e78c745511"
 #define S1 "45a3bd52-07c7-47a4-52fd-0745e0cfe967"
@@ -153,6 +164,36 @@ static void fsm_seeds(void)
         put(f, b.base, b.len);
         free(buf);
         raft_free(b.base);
+    }
+    fclose(f);
+
+    /* a transaction that commits, then one whose 3rd op fails (the
+     * rollback path) */
+    f = out("fsm_apply", "txn");
+    {
+        const struct fsm_txn_op ok[5] = {
+            {.verb = "set", .key = "t/a", .val = "1", .len = 1, .flags = 3},
+            {.verb = "cas", .key = "t/b", .val = "2", .len = 1},
+            {.verb = "get-tree", .key = "t/"},
+            {.verb = "check-index", .key = "t/a", .index = 1},
+            {.verb = "check-session", .key = "t/a", .session = "s"},
+        };
+        const struct fsm_txn_op bad[4] = {
+            {.verb = "delete", .key = "t/a"},
+            {.verb = "delete-tree", .key = ""},
+            {.verb = "delete-cas", .key = "t/b", .index = 99},
+            {.verb = "check-not-exists", .key = "t/c"},
+        };
+
+        const struct fsm_txn_op catget[2] = {
+            {.kind = FSM_TXN_NODE, .verb = "get", .key = "n1"},
+            {.kind = FSM_TXN_CHECK, .verb = "get", .key = "n1", .id = "c"},
+        };
+
+        txn(f, ok, 4);
+        txn(f, bad, 4);
+        txn(f, ok + 4, 1);
+        txn(f, catget, 2);
     }
     fclose(f);
 
