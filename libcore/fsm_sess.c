@@ -74,7 +74,7 @@ static int check_lock_req(const json_t *req, char *err)
 
     if (!json_is_object(req) || json_object_size(req) != n ||
         !json_is_string(k) || !json_is_string(s) ||
-        (fl != NULL && (!json_is_integer(fl) || json_integer_value(fl) < 0)))
+        (fl != NULL && !json_is_integer(fl)))
         return err_set(err, ERR_INVAL, "malformed lock request");
     if (json_string_length(k) == 0 ||
         strlen(json_string_value(k)) != json_string_length(k) ||

@@ -307,8 +307,9 @@ static void submit_lock(struct httpd_ctx *c, const char *op,
         httpd_send_json(c, 200, json_false());
         return;
     }
+    /* Flags: the uint64 as its two's-complement int64 (jansson). */
     req = json_pack("{s:s, s:s, s:I}", "Key", c->rest, "Session", sess,
-                    "Flags", (json_int_t)(flags & INT64_MAX));
+                    "Flags", (json_int_t)(int64_t)flags);
     rc = req == NULL ? ERR_NOMEM
                      : fsm_encode_session(op, req, c->req->entity.base, len,
                                           raft_malloc, &buf, &blen, err);
