@@ -43,11 +43,15 @@ void httpd_session_mark_origin(struct httpd_ctx *c)
 {
     const char *n = c->a->cfg.node_name;
 
-    if (n == NULL || h2o_find_header_by_str(&c->req->headers, NODE_HEADER,
-                                            strlen(NODE_HEADER), -1) >= 0)
+    if (n == NULL)
         return;
-    h2o_add_header_by_str(&c->req->pool, &c->req->headers, NODE_HEADER,
-                          strlen(NODE_HEADER), 0, NULL, n, strlen(n));
+    /* A server forwarding again keeps the origin's; a client's own
+     * request never brings one in. */
+    if (c->via_rpc && h2o_find_header_by_str(&c->req->headers, NODE_HEADER,
+                                             strlen(NODE_HEADER), -1) >= 0)
+        return;
+    h2o_set_header_by_str(&c->req->pool, &c->req->headers, NODE_HEADER,
+                          strlen(NODE_HEADER), 0, n, strlen(n), 1);
 }
 
 static const char *default_node(struct httpd_ctx *c)
