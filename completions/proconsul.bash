@@ -14,8 +14,8 @@
 # CONSUL_HTTP_* environment and the connection flags of the line).
 
 _proconsul_cmds='acl agent bootstrap event force-leave help info join keygen
-    kv leave members monitor operator ping reload services snapshot validate
-    version watch'
+    kv leave lock members monitor operator ping reload services snapshot
+    validate version watch'
 _proconsul_conn_flags='-ca-file -ca-path -client-cert -client-key
     -datacenter -http-addr -stale -tls-server-name -token -token-file'
 
@@ -68,6 +68,11 @@ _proconsul_flags() {
     'join')
         REPLY='-ca-file= -ca-path= -client-cert= -client-key= -datacenter=
             -http-addr= -tls-server-name= -token= -token-file= -wan' ;;
+    'lock')
+        REPLY='-ca-file= -ca-path= -client-cert= -client-key= -datacenter=
+            -http-addr= -stale -tls-server-name= -token= -token-file=
+            -child-exit-code -monitor-retry= -n= -name= -pass-stdin -shell
+            -timeout= -try= -verbose' ;;
     'members')
         REPLY='-ca-file= -ca-path= -client-cert= -client-key= -datacenter=
             -http-addr= -tls-server-name= -token= -token-file= -detailed

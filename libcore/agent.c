@@ -697,6 +697,7 @@ void agent_release(struct agent *a)
     a->lock_fd = -1;
     fsm_release(&a->fsm);
     agent_acl_release(a);
+    agent_sess_release(a);
     agent_servers_release(a);
     agent_metrics_release(a);
     agent_event_release(a);

@@ -28,6 +28,7 @@ struct agent_local; /* agent_local.h: local services and checks */
 struct agent_acl;   /* agent_acl.c: the agent's tokens, token cache */
 struct agent_events; /* agent_event.c: the last user events received */
 struct agent_watches; /* agent_watches.c: children running `watches` */
+struct agent_sess;  /* agent_sess.c: session TTL deadlines (leader) */
 
 /* A blocking query waiting for state to move past some index. fn is
  * called after every applied change; it may remove its own watch. */
@@ -126,6 +127,7 @@ struct agent {
     struct agent_acl *acl;      /* tokens, resolution cache (agent_acl.c) */
     struct agent_events *events; /* user events (agent_event.c) */
     struct agent_watches *watches; /* config watches (agent_watches.c) */
+    struct agent_sess *sess;    /* session TTL deadlines (agent_sess.c) */
     /* a restore left staged by a leader that died (agent_servers.c) */
     char stage_id[80];
     uint64_t stage_len, stage_since_ms;
@@ -293,6 +295,15 @@ size_t agent_dc_list(const struct agent_wan_srv *s, size_t n,
  * *known: s has some server of dc, alive or not. */
 int agent_wan_choose(const struct agent_wan_srv *s, size_t n, const char *dc,
                      const char *avoid, unsigned rnd, bool *known);
+/* ---- session TTLs (agent_sess.c) ----
+ * Leader tick: start the clock of new TTL sessions (all of them after
+ * an election), destroy those 2 x TTL past their last renewal. */
+void agent_sess_tick(struct agent *a);
+/* PUT /v1/session/renew on the leader: restart id's clock. 0 (also for
+ * a session without TTL, or when not the leader), ERR_NOTFOUND for an
+ * unknown session, ERR_NOMEM. */
+int agent_sess_renew(struct agent *a, const char *id);
+void agent_sess_release(struct agent *a);
 
 /* ---- telemetry (agent_metrics.c) ----
  * The registry (telemetry.metrics_prefix, disable_hostname,

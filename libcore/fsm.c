@@ -73,6 +73,7 @@
  *   "req"   str   JSON: create: the session (sess.h's shape, without
  *                 indexes); destroy: {"ID"}; acquire and release:
  *                 {"Key","Session","Flags"?}                required
+ *                 (Flags: the uint64 as a two's-complement int64)
  *   "val"   bin   acquire and release only: the value (may be empty)
  * The encoder writes "v","t","op","req" and, for acquire and release,
  * "val", in this order. Apply of a create checks the catalog as Consul

@@ -185,7 +185,8 @@ int fsm_encode_acl(const char *op, const json_t *req, fsm_alloc_fn alloc,
 /* Encode a session write: op "create" (req: the session in sess.h's
  * canonical shape, without indexes; the caller fills in the ID and the
  * defaults), "destroy" ({"ID"}), "acquire" / "release" ({"Key",
- * "Session","Flags"?} with the value in val/len: Consul's KVSLock and
+ * "Session","Flags"?} (Flags: the uint64 as a two's-complement int64)
+ * with the value in val/len: Consul's KVSLock and
  * KVSUnlock). ERR_INVAL for a request of the wrong shape. Apply of a
  * create refuses ("Missing node registration", "Missing check '%s'
  * registration", "Check '%s' is in critical state"); an acquire with an

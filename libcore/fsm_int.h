@@ -138,8 +138,6 @@ enum {
     FSM_SESS_NOPS
 };
 int fsm_sess_op(const msgpack_object *o);
-/* CLOCK_MONOTONIC in ms (the lock-delay clock). */
-int64_t fsm_now_ms(void);
 /* *changed: the sessions table; *kv_changed: the kv table. */
 int fsm_apply_session(struct fsm *f, uint64_t index, const struct fsm_cmd *c,
                       bool *ok, bool *changed, bool *kv_changed, char *err);

@@ -21,7 +21,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 #include "cat.h"
 #include "err.h"
@@ -39,14 +38,6 @@ int fsm_sess_op(const msgpack_object *o)
         if (fsm_str_is(o, ops[i]))
             return i;
     return -1;
-}
-
-int64_t fsm_now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* ---- command ---- */
@@ -83,7 +74,7 @@ static int check_lock_req(const json_t *req, char *err)
 
     if (!json_is_object(req) || json_object_size(req) != n ||
         !json_is_string(k) || !json_is_string(s) ||
-        (fl != NULL && (!json_is_integer(fl) || json_integer_value(fl) < 0)))
+        (fl != NULL && !json_is_integer(fl)))
         return err_set(err, ERR_INVAL, "malformed lock request");
     if (json_string_length(k) == 0 ||
         strlen(json_string_value(k)) != json_string_length(k) ||
@@ -233,7 +224,7 @@ int fsm_sess_destroy(struct fsm *f, const char *id, uint64_t index,
 {
     const struct sess_entry *e = sess_peek(f->sess, id);
     struct held h = {id, NULL, 0, 0};
-    int64_t now = fsm_now_ms(), delay_ms;
+    int64_t now = sess_now_ms(), delay_ms;
     bool del;
     size_t i;
     int rc = 0;

@@ -149,6 +149,18 @@ static const struct route routes[] = {
      P(OPERATOR, WRITE, GLOBAL)},
     {"/v1/operator/raft/transfer-leader", POST, LEADER,
      httpd_operator_transfer, PUB, P(OPERATOR, WRITE, GLOBAL)},
+    {"/v1/session/create", PUT, LEADER, httpd_session_create, PUB,
+     P(SESSION, WRITE, HANDLER)},
+    {"/v1/session/destroy/", PUT, LEADER, httpd_session_destroy, PUB,
+     P(SESSION, WRITE, HANDLER)},
+    {"/v1/session/info/", GET, LEADER, httpd_session_info,
+     P(SESSION, READ, HANDLER), PUB},
+    {"/v1/session/list", GET, LEADER, httpd_session_list,
+     P(SESSION, READ, HANDLER), PUB},
+    {"/v1/session/node/", GET, LEADER, httpd_session_node,
+     P(SESSION, READ, HANDLER), PUB},
+    {"/v1/session/renew/", PUT, LEADER, httpd_session_renew, PUB,
+     P(SESSION, WRITE, HANDLER)},
     {"/v1/snapshot", GET | PUT, LEADER, httpd_snapshot,
      P(ACL, WRITE, GLOBAL), P(ACL, WRITE, GLOBAL)},
     {"/v1/status/leader", GET, SERVER, httpd_status_leader, PUB, PUB},
@@ -368,6 +380,8 @@ static void dispatch(struct httpd_ctx *c, const char *raw, size_t rawlen)
         return;
     }
     if (httpd_needs_forward(c, r->kind)) {
+        if (r->fn == httpd_session_create)
+            httpd_session_mark_origin(c);
         httpd_forward(c, run_route);
         return;
     }

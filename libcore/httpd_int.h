@@ -297,6 +297,16 @@ void httpd_kv(struct httpd_ctx *c);
 void httpd_txn(struct httpd_ctx *c);
 /* A KV entry as Consul's DirEntry JSON (Value base64 or null). */
 json_t *httpd_kv_entry_json(const struct kv_entry *e);
+/* /v1/session/... (httpd_session.c). */
+void httpd_session_create(struct httpd_ctx *c);
+void httpd_session_destroy(struct httpd_ctx *c);
+void httpd_session_renew(struct httpd_ctx *c);
+void httpd_session_info(struct httpd_ctx *c);
+void httpd_session_node(struct httpd_ctx *c);
+void httpd_session_list(struct httpd_ctx *c);
+/* Before forwarding a session create: record this agent's node name
+ * (the default Node) in a request header, unless one is there. */
+void httpd_session_mark_origin(struct httpd_ctx *c);
 void httpd_status_leader(struct httpd_ctx *c);
 void httpd_status_peers(struct httpd_ctx *c);
 void httpd_agent_self(struct httpd_ctx *c);

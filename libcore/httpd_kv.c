@@ -18,6 +18,7 @@
 #include "kv.h"
 #include "log.h"
 #include "metrics.h"
+#include "sess.h"
 
 enum get_mode { GET_ONE, GET_RECURSE, GET_KEYS };
 
@@ -355,6 +356,61 @@ static void submit(struct httpd_ctx *c, const struct fsm_kv_op *op)
     httpd_apply(c, buf, len, write_done);
 }
 
+/* ?acquire / ?release: Consul's KVSLock and KVSUnlock. */
+static void lock_done(struct httpd_ctx *c, int rc,
+                      const struct fsm_result *res, const char *msg)
+{
+    if (rc != 0) {
+        httpd_error_rc(c, rc, msg);
+        return;
+    }
+    metrics_sample("kvs.apply", metrics_since_ms(c->start_ns));
+    if (res->rc != 0) {
+        /* "invalid session \"<id>\"", as Consul's state store says */
+        httpd_error(c, 500, "internal", res->msg);
+        return;
+    }
+    httpd_send_json(c, 200, json_boolean(res->ok));
+}
+
+static void submit_lock(struct httpd_ctx *c, const char *op,
+                        const char *sess, uint64_t flags, size_t len)
+{
+    char err[ERR_LEN];
+    void *buf = NULL;
+    size_t blen = 0;
+    json_t *req;
+    int rc;
+
+    if (sess[0] == '\0') {
+        httpd_error(c, 500, "internal", "missing session");
+        return;
+    }
+    /* Lock-delay is enforced before Raft, on the leader only, as
+     * Consul's KVS endpoint does: the key stays free, the answer is
+     * false. */
+    if (strcmp(op, "acquire") == 0 &&
+        sess_lock_delay_left(c->a->fsm.sess, c->rest, sess_now_ms()) > 0) {
+        LOG_WARN("kv", "rejecting lock of key '%.128s' due to lock-delay",
+                 c->rest);
+        httpd_send_json(c, 200, json_false());
+        return;
+    }
+    /* Flags: the uint64 as its two's-complement int64 (jansson). */
+    req = json_pack("{s:s, s:s, s:I}", "Key", c->rest, "Session", sess,
+                    "Flags", (json_int_t)(int64_t)flags);
+    rc = req == NULL ? ERR_NOMEM
+                     : fsm_encode_session(op, req, c->req->entity.base, len,
+                                          raft_malloc, &buf, &blen, err);
+    json_decref(req);
+    if (rc != 0) {
+        httpd_error(c, 400, "bad_request", rc == ERR_NOMEM ? "out of memory"
+                                                           : err);
+        return;
+    }
+    httpd_apply(c, buf, blen, lock_done);
+}
+
 static int put_params(struct httpd_ctx *c, struct fsm_kv_op *op)
 {
     const char *flags = httpd_q(c, "flags"), *cas = httpd_q(c, "cas");
@@ -398,13 +454,12 @@ static void handle_put(struct httpd_ctx *c)
         httpd_error(c, 413, "too_large", msg);
         return;
     }
-    if (sess == NULL)
-        sess = httpd_q(c, "release");
     if (sess != NULL) {
-        /* No session exists until sessions are implemented; this is
-         * what Consul answers for an unknown session. */
-        snprintf(msg, sizeof(msg), "invalid session \"%.64s\"", sess);
-        httpd_error(c, 500, "invalid_session", msg);
+        submit_lock(c, "acquire", sess, op.flags, len);
+        return;
+    }
+    if ((sess = httpd_q(c, "release")) != NULL) {
+        submit_lock(c, "release", sess, op.flags, len);
         return;
     }
     op.val = c->req->entity.base;

@@ -23,6 +23,8 @@ static const struct {
                     "state, in ms."},
     {"fsm.kvs", "Time to apply a key/value change to the state, in ms."},
     {"fsm.restore", "Time to apply a piece of a snapshot restore, in ms."},
+    {"fsm.session", "Time to apply a session change or a key/value lock "
+                    "or unlock to the state, in ms."},
     {"kvs.apply", "Time to complete a key/value write request, in ms."},
     {"memberlist.gossip", "Time of one gossip round, in ms."},
     {"memberlist.health.score", "Local health score of the gossip layer "

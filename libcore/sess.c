@@ -13,6 +13,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "opt.h"
 #include "util_rand.h"
@@ -469,6 +470,14 @@ void sess_set_table_index(struct sess_store *s, uint64_t index)
 }
 
 /* ---- lock delay ---- */
+
+int64_t sess_now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 static void drop_delay(struct sess_store *s, size_t i)
 {

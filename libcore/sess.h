@@ -115,8 +115,9 @@ void sess_set_table_index(struct sess_store *s, uint64_t index);
 
 /* ---- lock delay (Consul keeps it in memory only, per server) ----
  * After a session is invalidated its released keys cannot be acquired
- * until the lock delay passes. Times are in ms of the caller's clock
- * (monotonic). */
+ * until the lock delay passes. Times are in ms of sess_now_ms(). */
+/* CLOCK_MONOTONIC in ms. */
+int64_t sess_now_ms(void);
 int sess_lock_delay_set(struct sess_store *s, const char *key,
                         int64_t until_ms, char *err);
 /* ms until key's delay expires at now_ms (0: none); expired entries

@@ -67,8 +67,14 @@ test_expect_success 'setup: data the list routes filter' '
 	m_api PUT /v1/agent/service/register -d "{\"Name\":\"web\",\"Port\":80}" &&
 	expect_status 200 &&
 	m_api PUT /v1/agent/check/register -d "{\"Name\":\"mchk\",\"TTL\":\"1h\"}" &&
-	expect_status 200
+	expect_status 200 &&
+	m_api PUT /v1/session/create -d "{\"Node\":\"ext1\",\"NodeChecks\":[]}" &&
+	expect_status 200 && json_get out "\$j->{ID}" >sid1 &&
+	m_api PUT /v1/session/create -d "{\"Node\":\"ext1\",\"NodeChecks\":[]}" &&
+	expect_status 200 && json_get out "\$j->{ID}" >sid2
 '
+SID=$(cat sid1 2>/dev/null)
+SID2=$(cat sid2 2>/dev/null)
 
 # mk_token RULES: a new policy holding RULES and a token holding it; the
 # secret goes to stdout.
@@ -165,6 +171,12 @@ cat >samples <<EOF
 /v1/kv/|GET|/v1/kv/m/?recurse||key "m/a" { policy = "read" }|key "m/b" { policy = "read" }|filter:"m/a"
 /v1/kv/|PUT|/v1/kv/m/c|x|key "m/c" { policy = "write" }|key "m/c" { policy = "read" }|deny
 /v1/kv/|DELETE|/v1/kv/z/?recurse||key_prefix "z/" { policy = "write" }|key_prefix "z/" { policy = "write" } key "z/1" { policy = "read" }|deny
+/v1/session/create|PUT|/v1/session/create|{"Node":"ext1","NodeChecks":[]}|session "ext1" { policy = "write" }|session "ext1" { policy = "read" }|deny
+/v1/session/destroy/|PUT|/v1/session/destroy/$SID2||session "ext1" { policy = "write" }|session "ext9" { policy = "write" }|deny
+/v1/session/info/|GET|/v1/session/info/$SID||session "ext1" { policy = "read" }|session "ext9" { policy = "read" }|filter:$SID
+/v1/session/list|GET|/v1/session/list||session "ext1" { policy = "read" }|session "ext9" { policy = "read" }|filter:$SID
+/v1/session/node/|GET|/v1/session/node/ext1||session "ext1" { policy = "read" }|session "ext9" { policy = "read" }|filter:$SID
+/v1/session/renew/|PUT|/v1/session/renew/$SID||session "ext1" { policy = "write" }|session "ext1" { policy = "read" }|deny
 /v1/operator/autopilot/configuration|GET|/v1/operator/autopilot/configuration||operator = "read"|keyring = "read"|deny
 /v1/operator/autopilot/configuration|PUT|/v1/operator/autopilot/configuration|{"CleanupDeadServers":true,"LastContactThreshold":"200ms","MaxTrailingLogs":250,"MinQuorum":0,"ServerStabilizationTime":"10s"}|operator = "write"|operator = "read"|deny
 /v1/operator/autopilot/health|GET|/v1/operator/autopilot/health||operator = "read"|keyring = "read"|deny

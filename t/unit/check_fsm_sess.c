@@ -6,6 +6,7 @@
  */
 #include <check.h>
 #include <jansson.h>
+#include <msgpack.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -340,6 +341,137 @@ START_TEST(snapshot_stats_names_sessions)
 }
 END_TEST
 
+/* A stream: header, then the given records (packed by fn), then the
+ * end record counting n of them. */
+static void pack_str(msgpack_packer *pk, const char *t)
+{
+    msgpack_pack_str(pk, strlen(t));
+    msgpack_pack_str_body(pk, t, strlen(t));
+}
+
+static void header(msgpack_packer *pk)
+{
+    msgpack_pack_map(pk, 4);
+    pack_str(pk, "format");
+    pack_str(pk, "proconsul-state");
+    pack_str(pk, "version");
+    msgpack_pack_uint64(pk, 1);
+    pack_str(pk, "last_index");
+    msgpack_pack_uint64(pk, 50);
+    pack_str(pk, "kv_table_index");
+    msgpack_pack_uint64(pk, 0);
+}
+
+static void sess_rec(msgpack_packer *pk, const char *json)
+{
+    msgpack_pack_array(pk, 2);
+    msgpack_pack_uint8(pk, 7);
+    pack_str(pk, json);
+}
+
+static void index_rec(msgpack_packer *pk, uint64_t index)
+{
+    msgpack_pack_array(pk, 2);
+    msgpack_pack_uint8(pk, 8);
+    msgpack_pack_uint64(pk, index);
+}
+
+static void end_rec(msgpack_packer *pk, uint64_t n)
+{
+    msgpack_pack_array(pk, 2);
+    msgpack_pack_uint8(pk, 0);
+    msgpack_pack_uint64(pk, n);
+}
+
+#define GOOD_REC                                                        \
+    "{\"ID\":\"" ID2 "\",\"Name\":\"\",\"Node\":\"n1\",\"LockDelay\":0,"  \
+    "\"Behavior\":\"release\",\"TTL\":\"\",\"NodeChecks\":null,"         \
+    "\"ServiceChecks\":null,\"CreateIndex\":4,\"ModifyIndex\":4}"
+
+START_TEST(restore_checks_session_records)
+{
+    static const char *const bad[] = {
+        "not json",
+        "[]",
+        "{\"ID\":\"" ID2 "\",\"Node\":\"n1\"}",   /* no indexes */
+        "{\"ID\":\"x\",\"Node\":\"n1\",\"CreateIndex\":1,"
+        "\"ModifyIndex\":1}",
+        "{\"ID\":\"" ID2 "\",\"Node\":\"n1\",\"CreateIndex\":5,"
+        "\"ModifyIndex\":4}",
+    };
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    size_t i;
+    int k;
+
+    ck_assert(create(ID1, "", 2).ok);
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]) + 3; i++) {
+        msgpack_sbuffer_init(&sb);
+        msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+        header(&pk);
+        if (i < sizeof(bad) / sizeof(bad[0])) {
+            sess_rec(&pk, bad[i]);
+            end_rec(&pk, 1);
+        } else if (i == sizeof(bad) / sizeof(bad[0])) {
+            /* a session after the index */
+            index_rec(&pk, 9);
+            sess_rec(&pk, GOOD_REC);
+            end_rec(&pk, 2);
+        } else if (i == sizeof(bad) / sizeof(bad[0]) + 1) {
+            /* the same ID twice */
+            sess_rec(&pk, GOOD_REC);
+            sess_rec(&pk, GOOD_REC);
+            end_rec(&pk, 2);
+        } else {
+            /* an index below what the sessions imply */
+            sess_rec(&pk, GOOD_REC);
+            index_rec(&pk, 3);
+            end_rec(&pk, 2);
+        }
+        k = fsm_restore(&f, sb.data, sb.size, err);
+        ck_assert_msg(k == ERR_PARSE, "case %zu: rc %d (%s)", i, k, err);
+        /* the running state is untouched */
+        ck_assert_ptr_nonnull(sess_peek(f.sess, ID1));
+        ck_assert_uint_eq(sess_count(f.sess), 1);
+        msgpack_sbuffer_destroy(&sb);
+    }
+    /* and the good one restores */
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    header(&pk);
+    sess_rec(&pk, GOOD_REC);
+    index_rec(&pk, 9);
+    end_rec(&pk, 2);
+    ck_assert_msg(fsm_restore(&f, sb.data, sb.size, err) == 0, "%s", err);
+    ck_assert_ptr_null(sess_peek(f.sess, ID1));
+    ck_assert_uint_eq(sess_peek(f.sess, ID2)->create_index, 4);
+    ck_assert_uint_eq(sess_table_index(f.sess), 9);
+    msgpack_sbuffer_destroy(&sb);
+}
+END_TEST
+
+START_TEST(lock_flags_keep_64_bits)
+{
+    char t[256];
+    json_t *req;
+    void *buf;
+    size_t len;
+
+    ck_assert(create(ID1, "", 2).ok);
+    /* Consul's semaphore flags, above INT64_MAX, travel as int64 */
+    snprintf(t, sizeof(t), "{\"Key\":\"s/.lock\",\"Session\":\"%s\","
+             "\"Flags\":%lld}", ID1,
+             (long long)(int64_t)UINT64_C(0xe0f69a2baa414de0));
+    req = jtext(t);
+    ck_assert_int_eq(fsm_encode_session("acquire", req, "v", 1, alloc_fn,
+                                        &buf, &len, err), 0);
+    json_decref(req);
+    ck_assert(apply_enc(buf, len, 3).ok);
+    ck_assert_uint_eq(kv_peek(f.kv, "s/.lock")->flags,
+                      UINT64_C(0xe0f69a2baa414de0));
+}
+END_TEST
+
 Suite *unit_suite(void)
 {
     Suite *su = suite_create("fsm_sess");
@@ -354,6 +486,8 @@ Suite *unit_suite(void)
     tcase_add_test(tc, encode_rejects);
     tcase_add_test(tc, snapshot_round_trip);
     tcase_add_test(tc, snapshot_stats_names_sessions);
+    tcase_add_test(tc, restore_checks_session_records);
+    tcase_add_test(tc, lock_flags_keep_64_bits);
     suite_add_tcase(su, tc);
     return su;
 }
