@@ -353,4 +353,9 @@ json_t *httpd_member_self(struct agent *a);
 char *httpd_unescape(h2o_mem_pool_t *pool, const char *s, size_t n,
                      bool plus_is_space, size_t *out_len);
 
+/* httpd_ui.c: the web UI (GET/HEAD /ui and /ui/<file>, path decoded,
+ * n its length); httpd_ui_enabled: -ui, ui_config.enabled or .dir. */
+bool httpd_ui_enabled(const struct agent *a);
+void httpd_ui(struct httpd_ctx *c, const char *path, size_t n);
+
 #endif
