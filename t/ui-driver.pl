@@ -10,7 +10,7 @@
 # Commands (waits poll every 200 ms up to SECONDS, then fail with what
 # the page showed):
 #   new                      start headless Chromium (/usr/bin/chromium)
-#   go PAGEURL               navigate
+#   go PAGEURL               navigate (reload if already there)
 #   wait-text CSS TEXT SECS  an element matching CSS contains TEXT
 #   wait-count CSS N SECS    exactly N elements match CSS
 #   wait-gone CSS SECS       no element matches CSS
@@ -102,7 +102,8 @@ if ($cmd eq 'new') {
                      '--no-first-run', '--no-proxy-server',
                      '--disable-extensions', '--disable-background-networking',
                      '--disable-component-update', '--disable-sync',
-                     '--disable-default-apps', '--no-default-browser-check'],
+                     '--disable-default-apps', '--no-default-browser-check',
+                     '--disable-crash-reporter', '--disable-breakpad'],
         },
         timeouts => {pageLoad => 60000, script => 30000},
     }}});
@@ -110,7 +111,12 @@ if ($cmd eq 'new') {
     print $fh "$v->{sessionId}\n";
     close($fh);
 } elsif ($cmd eq 'go') {
-    wd('POST', sid() . '/url', {url => $args[0]});
+    # the same URL again (a hash route) would not reload: refresh
+    if (wd('GET', sid() . '/url') eq $args[0]) {
+        wd('POST', sid() . '/refresh', {});
+    } else {
+        wd('POST', sid() . '/url', {url => $args[0]});
+    }
 } elsif ($cmd eq 'wait-text') {
     my ($css, $want, $secs) = @args;
     poll($secs // 20, "'$want' in $css", sub {

@@ -51,6 +51,10 @@
         b.textContent = msg;
     }
 
+    /* A message for the next page: shown once the route changed. */
+    var flashMsg = null;
+    function flash(msg) { flashMsg = msg; }
+
     function ApiError(status, text) {
         this.status = status;
         this.message = status === 403
@@ -391,7 +395,7 @@
             api('PUT', '/v1/kv/' + encKey(key) + '?cas=0&flags=' + (flags.value || '0'),
                 key.slice(-1) === '/' ? '' : val.value).then(function (r) {
                 if (r.data !== true) { banner('Key "' + key + '" already exists.'); return; }
-                banner('Created ' + key, true);
+                flash('Created ' + key);
                 location.hash = '#/kv/' + encKey(key);
             }).catch(fail);
         });
@@ -424,7 +428,7 @@
                                  onclick: function () {
                                      api('DELETE', '/v1/kv/' + encKey(key) + '?cas=' + e.ModifyIndex).then(function (d) {
                                          if (d.data !== true) { banner('Not deleted: "' + key + '" changed since it was loaded; reload.'); return; }
-                                         banner('Deleted ' + key, true);
+                                         flash('Deleted ' + key);
                                          location.hash = '#/kv/' + encKey(key.replace(/[^/]*$/, ''));
                                      }).catch(fail);
                                  }})));
@@ -526,7 +530,8 @@
         aborts = [];
         timers.forEach(clearTimeout);
         timers = [];
-        banner('');
+        banner(flashMsg || '', true);
+        flashMsg = null;
         whoami();
         document.querySelectorAll('header nav a').forEach(function (a) {
             a.classList.toggle('active', a.id === 'nav-' + (head === 'service' ? 'services' : head || 'overview'));
