@@ -48,7 +48,7 @@ bool httpd_ui_enabled(const struct agent *a)
     return a->cfg.ui || a->cfg.ui_dir != NULL;
 }
 
-static const char *content_type(const char *name)
+const char *httpd_ui_content_type(const char *name)
 {
     static const struct { const char *ext, *type; } tab[] = {
         {".html", "text/html; charset=utf-8"},
@@ -68,7 +68,7 @@ static const char *content_type(const char *name)
     return "application/octet-stream";
 }
 
-static bool name_ok(const char *s, size_t n)
+bool httpd_ui_name_ok(const char *s, size_t n)
 {
     if (n == 0 || n > 128 || s[0] == '.')
         return false;
@@ -111,7 +111,7 @@ static void send_file(struct httpd_ctx *c, const char *name,
             return;
         }
     }
-    httpd_send_body(c, 200, content_type(name), data, len);
+    httpd_send_body(c, 200, httpd_ui_content_type(name), data, len);
 }
 
 static void not_found(struct httpd_ctx *c)
@@ -160,8 +160,25 @@ static void serve_dir(struct httpd_ctx *c, const char *name)
     send_file(c, name, buf, got, etag);
 }
 
+const void *httpd_ui_embedded(const char *name, size_t n, size_t *len,
+                              const char **etag)
+{
+    for (size_t i = 0; i < N_ASSETS; i++) {
+        if (strlen(ui_assets[i].name) == n &&
+            memcmp(ui_assets[i].name, name, n) == 0) {
+            *len = ui_assets[i].len;
+            *etag = ui_assets[i].etag;
+            return ui_assets[i].data;
+        }
+    }
+    return NULL;
+}
+
 void httpd_ui(struct httpd_ctx *c, const char *path, size_t n)
 {
+    const void *data;
+    const char *etag;
+    size_t len;
     const char *name;
     size_t nlen;
 
@@ -181,7 +198,7 @@ void httpd_ui(struct httpd_ctx *c, const char *path, size_t n)
         name = "index.html";
         nlen = strlen(name);
     }
-    if (!name_ok(name, nlen)) {
+    if (!httpd_ui_name_ok(name, nlen)) {
         not_found(c);
         return;
     }
@@ -189,13 +206,11 @@ void httpd_ui(struct httpd_ctx *c, const char *path, size_t n)
         serve_dir(c, h2o_strdup(&c->req->pool, name, nlen).base);
         return;
     }
-    for (size_t i = 0; i < N_ASSETS; i++) {
-        if (strlen(ui_assets[i].name) == nlen &&
-            memcmp(ui_assets[i].name, name, nlen) == 0) {
-            send_file(c, ui_assets[i].name, ui_assets[i].data,
-                      ui_assets[i].len, ui_assets[i].etag);
-            return;
-        }
+    data = httpd_ui_embedded(name, nlen, &len, &etag);
+    if (data == NULL) {
+        not_found(c);
+        return;
     }
-    not_found(c);
+    send_file(c, h2o_strdup(&c->req->pool, name, nlen).base, data, len,
+              etag);
 }
