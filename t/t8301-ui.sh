@@ -139,6 +139,13 @@ test_expect_success 'ui_config.dir: serves that directory, nothing outside it' '
 	no_escape "$c2_HTTP"
 '
 
+test_expect_success '-ui with -ui-dir is refused, as in Consul' '
+	test_expect_code 1 proconsul agent -ui -ui-dir="$TRASH/uidir" \
+		-data-dir="$TRASH/both" -bind="$TEST_NET.200" \
+		-client="$TEST_NET.200" 2>err &&
+	test_grep "Both the ui_config.enabled and ui_config.dir" err
+'
+
 # ---------------------------------------------------------------------
 # The browser part: chromedriver (on 127.0.0.1, a free port it picks
 # itself: it cannot bind another address) and a headless Chromium.
