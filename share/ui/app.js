@@ -107,9 +107,9 @@
                 if (myGen !== gen) return;
                 var changed = index === 0 || r.index !== index;
                 index = r.index < index ? 0 : r.index;
-                if (changed) return Promise.resolve(onData(r.data)).then(loop);
-                loop();
-            }, function (e) {
+                if (changed) return Promise.resolve(onData(r.data));
+            }).then(loop, function (e) {
+                /* the query or what onData fetched failed: say so, retry */
                 if (myGen !== gen || (e && e.name === 'AbortError')) return;
                 fail(e);
                 index = 0;
