@@ -375,6 +375,23 @@ test_expect_success UI 'a read-only token: listing tokens and saving a key show 
 	echo v1 >expect && test_cmp expect actual
 '
 
+# violations_are N: the page counted N Content-Security-Policy violations.
+violations_are () {
+	ui js "return window.cspViolations" >n &&
+	echo "$1" >expect && test_cmp expect n
+}
+
+test_expect_success UI 'the pages caused no CSP violation; the browser enforces it' '
+	for r in overview nodes services service/web kv/ro/ acl; do
+		ui go "$s1_HTTP/ui/#/$r" &&
+		ui wait-text "h1" "" 10 || return 1
+	done &&
+	violations_are 0 &&
+	ui js "var s = document.createElement(\"script\"); s.textContent = \"window.inlineRan = 1\"; document.head.appendChild(s); return window.inlineRan === undefined" >r &&
+	echo true >expect && test_cmp expect r &&
+	poll_until 10 violations_are 1
+'
+
 test_expect_success UI 'screenshots of each page kept' '
 	for p in anonymous-kv-403 acl overview nodes kv-key kv-folder services \
 		service acl-read-only kv-403; do

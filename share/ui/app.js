@@ -547,6 +547,11 @@
         }
     }
 
+    /* counted for the tests (t8301): the page itself must cause none */
+    window.cspViolations = 0;
+    document.addEventListener('securitypolicyviolation', function () {
+        window.cspViolations++;
+    });
     window.addEventListener('hashchange', route);
     window.addEventListener('DOMContentLoaded', route);
 })();
