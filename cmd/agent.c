@@ -131,6 +131,8 @@ static const struct flagmap flagmaps[] = {
      "Enables logging to syslog (facility: syslog_facility, LOCAL0)."},
     {"ui", "ui_config.enabled", K_BOOL, NULL,
      "Enables the built-in static web UI server."},
+    {"ui-dir", "ui_config.dir", K_STR, "<path>",
+     "Serves the web UI from this directory instead of the built-in files."},
 };
 #define N_FLAGS (sizeof(flagmaps) / sizeof(flagmaps[0]))
 

@@ -51,7 +51,7 @@ _proconsul_flags() {
             -node= -node-id= -node-meta= -pid-file= -primary-datacenter=
             -rejoin -retry-interval= -retry-interval-wan= -retry-join=
             -retry-join-wan= -retry-max= -serf-lan-port= -serf-wan-port=
-            -server -server-port= -syslog -ui' ;;
+            -server -server-port= -syslog -ui -ui-dir=' ;;
     'bootstrap')
         REPLY='-datacenter= -binary= -clients= -config-dir= -data-dir=
             -force -node-prefix= -out= -servers=' ;;
@@ -232,7 +232,7 @@ _proconsul_value() {
     -ca-file | -client-cert | -client-key | -token-file | -config-file | \
         -log-file | -pid-file | -binary | -socket)
         REPLY='file' ;;
-    -ca-path | -config-dir | -data-dir | -out | -dir)
+    -ca-path | -config-dir | -data-dir | -ui-dir | -out | -dir)
         REPLY='dir' ;;
     -format)
         REPLY='words pretty json' ;;

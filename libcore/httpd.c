@@ -304,7 +304,7 @@ static void root_page(struct httpd_ctx *c)
         "Consul Agent: UI disabled. To enable, set ui_config.enabled=true "
         "in the agent configuration and restart.";
 
-    if (c->a->cfg.ui) {
+    if (httpd_ui_enabled(c->a)) {
         httpd_header(c, "Location", "/ui/");
         httpd_send_body(c, 301, "text/html; charset=utf-8", "", 0);
         return;
@@ -336,6 +336,11 @@ static void dispatch(struct httpd_ctx *c, const char *raw, size_t rawlen)
     }
     if (dlen == 1 && path[0] == '/') {
         root_page(c);
+        return;
+    }
+    if (!c->via_rpc && httpd_ui_enabled(c->a) && dlen >= 3 &&
+        memcmp(path, "/ui", 3) == 0 && (dlen == 3 || path[3] == '/')) {
+        httpd_ui(c, path, dlen);
         return;
     }
     r = find_route(path, dlen);

@@ -404,4 +404,18 @@ json_t *httpd_member_self(struct agent *a);
 char *httpd_unescape(h2o_mem_pool_t *pool, const char *s, size_t n,
                      bool plus_is_space, size_t *out_len);
 
+/* httpd_ui.c: the web UI (GET/HEAD /ui and /ui/<file>, path decoded,
+ * n its length); httpd_ui_enabled: -ui, ui_config.enabled or .dir. */
+bool httpd_ui_enabled(const struct agent *a);
+void httpd_ui(struct httpd_ctx *c, const char *path, size_t n);
+/* A UI file name: one segment of [A-Za-z0-9._-], not starting with '.',
+ * 1..128 bytes (s need not be NUL-terminated). */
+bool httpd_ui_name_ok(const char *s, size_t n);
+/* Content-Type for a file name, by extension (static string). */
+const char *httpd_ui_content_type(const char *name);
+/* The compiled-in file named by n bytes of name: its bytes (static),
+ * length and quoted ETag; NULL if there is none. */
+const void *httpd_ui_embedded(const char *name, size_t n, size_t *len,
+                              const char **etag);
+
 #endif
