@@ -100,7 +100,108 @@ static void recv_wrap(struct raft_io *io, struct raft_message *msg)
     struct raftglue *rg = RG_OF(io);
 
     heard_from(rg, msg->server_id);
+    if (msg->type == RAFT_IO_INSTALL_SNAPSHOT) {
+        /* the end of the install is fsm_restore_cb's "restored state" */
+        const struct raft_install_snapshot *is = &msg->install_snapshot;
+
+        LOG_INFO("raft", "installing a snapshot from %s: index %llu, "
+                 "term %llu, %zu bytes", msg->server_address,
+                 (unsigned long long)is->last_index,
+                 (unsigned long long)is->last_term, is->data.len);
+    }
     rg->raft_recv(io, msg);
+}
+
+/* A write of the Raft log failed (disk full, I/O error): libraft's uv
+ * I/O then refuses every later append, so this server could never
+ * persist an entry again while it kept answering. Stop it through the
+ * FSM's fatal path (the agent exits 1); started again once there is
+ * room, it catches up from its log and the leader. */
+static void append_failed(struct raftglue *rg, int status)
+{
+    if (rg->closing || status == RAFT_CANCELED || rg->append_failed)
+        return;
+    rg->append_failed = true;
+    LOG_ERROR("raft", "writing the Raft log in %s failed (%s); stopping: "
+              "free room in the data dir and start the agent again",
+              rg->dir, rg->io.errmsg[0] != '\0' ? rg->io.errmsg
+                                                 : raft_strerror(status));
+    if (rg->fsm != NULL && rg->fsm->on_change != NULL)
+        rg->fsm->on_change(rg->fsm->ctx, "fatal", rg->fsm->last_index);
+}
+
+/* Each append goes through a small wrapper request (kept on a free list
+ * of up to APPEND_FREE_MAX, so the hot path does not allocate). */
+#define APPEND_FREE_MAX 64
+
+struct append_wrap {
+    struct raft_io_append req;    /* what libraft's uv I/O sees */
+    struct raft_io_append *orig;  /* libraft's own request */
+    raft_io_append_cb cb;
+    struct raftglue *rg;
+    struct append_wrap *next_free;
+};
+
+static void append_release(struct raftglue *rg, struct append_wrap *w)
+{
+    if (rg->append_nfree < APPEND_FREE_MAX) {
+        w->next_free = rg->append_free;
+        rg->append_free = w;
+        rg->append_nfree++;
+    } else {
+        free(w);
+    }
+}
+
+static void append_done(struct raft_io_append *req, int status)
+{
+    struct append_wrap *w = req->data;
+    struct raft_io_append *orig = w->orig;
+    raft_io_append_cb cb = w->cb;
+    struct raftglue *rg = w->rg;
+
+    append_release(rg, w);
+    if (status != 0)
+        append_failed(rg, status);
+    cb(orig, status);
+}
+
+static int append_wrap(struct raft_io *io, struct raft_io_append *req,
+                       const struct raft_entry entries[], unsigned n,
+                       raft_io_append_cb cb)
+{
+    struct raftglue *rg = RG_OF(io);
+    struct append_wrap *w = rg->append_free;
+    int rv;
+
+    if (w != NULL) {
+        rg->append_free = w->next_free;
+        rg->append_nfree--;
+    } else if ((w = malloc(sizeof(*w))) == NULL) {
+        return RAFT_NOMEM;
+    }
+    w->req.data = w;
+    w->orig = req;
+    w->cb = cb;
+    w->rg = rg;
+    rv = rg->io_append(io, &w->req, entries, n, append_done);
+    if (rv != 0) {
+        append_release(rg, w);
+        if (rv == RAFT_IOERR)
+            append_failed(rg, rv);
+    }
+    return rv;
+}
+
+static void append_free_all(struct raftglue *rg)
+{
+    while (rg->append_free != NULL) {
+        struct append_wrap *w = rg->append_free;
+
+        rg->append_free = w->next_free;
+        free(w);
+    }
+    rg->append_nfree = 0;
 }
 
 static int start_wrap(struct raft_io *io, unsigned msecs,
@@ -124,6 +225,7 @@ int raftglue_init(struct raftglue *rg, uv_loop_t *loop, struct fsm *fsm,
     rg->fsm = fsm;
     rg->last_state = RAFT_UNAVAILABLE;
     snprintf(rg->address, sizeof(rg->address), "%s", address);
+    snprintf(rg->dir, sizeof(rg->dir), "%s", dir);
     if (util_mkdir_p(dir, 0700, err) != 0)
         return ERR_IO;
     raftglue_fsm_init(&rg->gfsm, fsm, &rg->raft);
@@ -143,6 +245,8 @@ int raftglue_init(struct raftglue *rg, uv_loop_t *loop, struct fsm *fsm,
         rg->io.version = 2;
     rg->io_start = rg->io.start;
     rg->io.start = start_wrap;
+    rg->io_append = rg->io.append;
+    rg->io.append = append_wrap;
     rg->tracer.impl = rg;
     rg->tracer.enabled = log_get_level() <= LOG_LVL_TRACE;
     rg->tracer.emit = tracer_emit;
@@ -604,6 +708,7 @@ static void raft_closed(struct raft *r)
     struct raftglue *rg = r->data;
 
     raft_uv_close(&rg->io);
+    append_free_all(rg); /* every append finished before raft_close's cb */
     rpc_raft_transport_release(&rg->transport);
     if (rg->started) {
         uv_timer_stop(&rg->poll);

@@ -21,6 +21,7 @@
 #include "rpc.h"
 
 struct raftglue;
+struct append_wrap;
 
 #define RAFTGLUE_MAX_HEARD 16
 
@@ -64,6 +65,15 @@ struct raftglue {
     int (*io_start)(struct raft_io *io, unsigned msecs,
                     raft_io_tick_cb tick, raft_io_recv_cb recv);
     raft_io_recv_cb raft_recv;
+    /* libraft's io->append, wrapped to stop the agent when the log
+     * cannot be written (raftglue.c: append_failed) */
+    int (*io_append)(struct raft_io *io, struct raft_io_append *req,
+                     const struct raft_entry entries[], unsigned n,
+                     raft_io_append_cb cb);
+    struct append_wrap *append_free;
+    unsigned append_nfree;
+    bool append_failed;
+    char dir[4096];
     struct {
         uint64_t id, ms;
     } heard[RAFTGLUE_MAX_HEARD];
