@@ -51,11 +51,15 @@ static const char *state_name(int state)
     }
 }
 
+static void append_flush_held(struct raftglue *rg);
+
 static void poll_cb(uv_timer_t *t)
 {
     struct raftglue *rg = t->data;
-    int st = raft_state(&rg->raft);
-    int old = rg->last_state;
+    int st, old = rg->last_state;
+
+    append_flush_held(rg);
+    st = raft_state(&rg->raft);
 
     if (raftglue_leader_address(rg) != NULL)
         rg->last_contact_ms = uv_now(rg->loop);
@@ -139,7 +143,8 @@ struct append_wrap {
     struct raft_io_append *orig;  /* libraft's own request */
     raft_io_append_cb cb;
     struct raftglue *rg;
-    struct append_wrap *next_free;
+    struct append_wrap *next_free; /* also: next held failure */
+    int status;
 };
 
 static void append_release(struct raftglue *rg, struct append_wrap *w)
@@ -153,6 +158,27 @@ static void append_release(struct raftglue *rg, struct append_wrap *w)
     }
 }
 
+/* Failed appends go back to libraft newest first. A leader's failed
+ * append truncates its in-memory log from the entry's index on, and
+ * libraft 0.15 does that for each failure as it comes: the oldest
+ * first, every later truncation is past the end of the log and crashes
+ * it (a NULL read, seen in t7006 when the leader's disk filled). So
+ * failures are held (newest on top) until the next poll or the close,
+ * which both run before libraft goes on. */
+static void append_flush_held(struct raftglue *rg)
+{
+    while (rg->append_held != NULL) {
+        struct append_wrap *w = rg->append_held;
+        struct raft_io_append *orig = w->orig;
+        raft_io_append_cb cb = w->cb;
+        int status = w->status;
+
+        rg->append_held = w->next_free;
+        append_release(rg, w);
+        cb(orig, status);
+    }
+}
+
 static void append_done(struct raft_io_append *req, int status)
 {
     struct append_wrap *w = req->data;
@@ -160,9 +186,22 @@ static void append_done(struct raft_io_append *req, int status)
     raft_io_append_cb cb = w->cb;
     struct raftglue *rg = w->rg;
 
-    append_release(rg, w);
-    if (status != 0)
+    if (status != 0 && !rg->closing) {
+        w->status = status;
+        w->next_free = rg->append_held;
+        rg->append_held = w;
         append_failed(rg, status);
+        return;
+    }
+    /* Closing after a failed write: the appends still queued come back
+     * cancelled, oldest first, the same crash as above. raft_close made
+     * the server unavailable, where libraft ignores a write's outcome
+     * but for that truncation: report them done instead (libraft then
+     * only releases their entries; nothing is persisted or answered). */
+    if (status != 0 && rg->append_failed &&
+        raft_state(&rg->raft) == RAFT_UNAVAILABLE)
+        status = 0;
+    append_release(rg, w);
     cb(orig, status);
 }
 
@@ -722,6 +761,7 @@ void raftglue_close(struct raftglue *rg, raftglue_close_cb cb)
 {
     if (rg->closing)
         return;
+    append_flush_held(rg); /* before libraft closes its log */
     rg->closing = true;
     rg->close_cb = cb;
     rg->raft.data = rg;

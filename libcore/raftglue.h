@@ -71,6 +71,7 @@ struct raftglue {
                      const struct raft_entry entries[], unsigned n,
                      raft_io_append_cb cb);
     struct append_wrap *append_free;
+    struct append_wrap *append_held; /* failed, newest first */
     unsigned append_nfree;
     bool append_failed;
     char dir[4096];
