@@ -848,6 +848,25 @@ stale_reads () {
 	' >stale 2>stale.sum
 }
 
+test_expect_success 'the stale-read check finds a stale default read (made-up history)' '
+	mkdir -p stale-self &&
+	(
+		cd stale-self &&
+		printf "%s\n" "1000000 c1 invoke write f/k0 c1-1 # s1" \
+			"1100000 c1 ok write f/k0 # s1" \
+			"1200000 c2 invoke read f/k0 # s2" \
+			"1300000 c2 ok read f/k0 c1-1 50 # s2" >history &&
+		printf "%s\n" "1050000 1060000 f/k0 40 s3" \
+			"2500000 2600000 f/k0 40 s3" \
+			"3000000 3100000 f/k0 50 s1" >hist.d1 &&
+		stale_reads &&
+		echo "1400 2500000 f/k0 40 s3" >expect &&
+		test_cmp expect stale &&
+		echo "3 1400" >expect &&
+		test_cmp expect stale.sum
+	)
+'
+
 test_expect_success HISTORY 'default-mode reads are stale by at most one election timeout (1000 ms)' '
 	stale_reads &&
 	read dreads stale_max <stale.sum &&
