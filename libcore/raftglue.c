@@ -51,11 +51,15 @@ static const char *state_name(int state)
     }
 }
 
+static void append_flush_held(struct raftglue *rg);
+
 static void poll_cb(uv_timer_t *t)
 {
     struct raftglue *rg = t->data;
-    int st = raft_state(&rg->raft);
-    int old = rg->last_state;
+    int st, old = rg->last_state;
+
+    append_flush_held(rg);
+    st = raft_state(&rg->raft);
 
     if (raftglue_leader_address(rg) != NULL)
         rg->last_contact_ms = uv_now(rg->loop);
@@ -143,6 +147,15 @@ static void recv_wrap(struct raft_io *io, struct raft_message *msg)
 
     heard_from(rg, msg->server_id);
     unstick_vote(rg, msg);
+    if (msg->type == RAFT_IO_INSTALL_SNAPSHOT) {
+        /* the end of the install is fsm_restore_cb's "restored state" */
+        const struct raft_install_snapshot *is = &msg->install_snapshot;
+
+        LOG_INFO("raft", "installing a snapshot from %s: index %llu, "
+                 "term %llu, %zu bytes", msg->server_address,
+                 (unsigned long long)is->last_index,
+                 (unsigned long long)is->last_term, is->data.len);
+    }
     rg->raft_recv(io, msg);
     state_check(rg);
 }
@@ -220,6 +233,133 @@ static int send_wrap(struct raft_io *io, struct raft_io_send *req,
     return rv;
 }
 
+/* A write of the Raft log failed (disk full, I/O error): libraft's uv
+ * I/O then refuses every later append, so this server could never
+ * persist an entry again while it kept answering. Stop it through the
+ * FSM's fatal path (the agent exits 1); started again once there is
+ * room, it catches up from its log and the leader. */
+static void append_failed(struct raftglue *rg, int status)
+{
+    if (rg->closing || status == RAFT_CANCELED || rg->append_failed)
+        return;
+    rg->append_failed = true;
+    LOG_ERROR("raft", "writing the Raft log in %s failed (%s); stopping: "
+              "free room in the data dir and start the agent again",
+              rg->dir, rg->io.errmsg[0] != '\0' ? rg->io.errmsg
+                                                 : raft_strerror(status));
+    if (rg->fsm != NULL && rg->fsm->on_change != NULL)
+        rg->fsm->on_change(rg->fsm->ctx, "fatal", rg->fsm->last_index);
+}
+
+/* Each append goes through a small wrapper request (kept on a free list
+ * of up to APPEND_FREE_MAX, so the hot path does not allocate). */
+#define APPEND_FREE_MAX 64
+
+struct append_wrap {
+    struct raft_io_append req;    /* what libraft's uv I/O sees */
+    struct raft_io_append *orig;  /* libraft's own request */
+    raft_io_append_cb cb;
+    struct raftglue *rg;
+    struct append_wrap *next_free; /* also: next held failure */
+    int status;
+};
+
+static void append_release(struct raftglue *rg, struct append_wrap *w)
+{
+    if (rg->append_nfree < APPEND_FREE_MAX) {
+        w->next_free = rg->append_free;
+        rg->append_free = w;
+        rg->append_nfree++;
+    } else {
+        free(w);
+    }
+}
+
+/* Failed appends go back to libraft newest first. A leader's failed
+ * append truncates its in-memory log from the entry's index on, and
+ * libraft 0.15 does that for each failure as it comes: the oldest
+ * first, every later truncation is past the end of the log and crashes
+ * it (a NULL read, seen in t7006 when the leader's disk filled). So
+ * failures are held (newest on top) until the next poll or the close,
+ * which both run before libraft goes on. */
+static void append_flush_held(struct raftglue *rg)
+{
+    while (rg->append_held != NULL) {
+        struct append_wrap *w = rg->append_held;
+        struct raft_io_append *orig = w->orig;
+        raft_io_append_cb cb = w->cb;
+        int status = w->status;
+
+        rg->append_held = w->next_free;
+        append_release(rg, w);
+        cb(orig, status);
+    }
+}
+
+static void append_done(struct raft_io_append *req, int status)
+{
+    struct append_wrap *w = req->data;
+    struct raft_io_append *orig = w->orig;
+    raft_io_append_cb cb = w->cb;
+    struct raftglue *rg = w->rg;
+
+    if (status != 0 && !rg->closing) {
+        w->status = status;
+        w->next_free = rg->append_held;
+        rg->append_held = w;
+        append_failed(rg, status);
+        return;
+    }
+    /* Closing after a failed write: the appends still queued come back
+     * cancelled, oldest first, the same crash as above. raft_close made
+     * the server unavailable, where libraft ignores a write's outcome
+     * but for that truncation: report them done instead (libraft then
+     * only releases their entries; nothing is persisted or answered). */
+    if (status != 0 && rg->append_failed &&
+        raft_state(&rg->raft) == RAFT_UNAVAILABLE)
+        status = 0;
+    append_release(rg, w);
+    cb(orig, status);
+}
+
+static int append_wrap(struct raft_io *io, struct raft_io_append *req,
+                       const struct raft_entry entries[], unsigned n,
+                       raft_io_append_cb cb)
+{
+    struct raftglue *rg = RG_OF(io);
+    struct append_wrap *w = rg->append_free;
+    int rv;
+
+    if (w != NULL) {
+        rg->append_free = w->next_free;
+        rg->append_nfree--;
+    } else if ((w = malloc(sizeof(*w))) == NULL) {
+        return RAFT_NOMEM;
+    }
+    w->req.data = w;
+    w->orig = req;
+    w->cb = cb;
+    w->rg = rg;
+    rv = rg->io_append(io, &w->req, entries, n, append_done);
+    if (rv != 0) {
+        append_release(rg, w);
+        if (rv == RAFT_IOERR)
+            append_failed(rg, rv);
+    }
+    return rv;
+}
+
+static void append_free_all(struct raftglue *rg)
+{
+    while (rg->append_free != NULL) {
+        struct append_wrap *w = rg->append_free;
+
+        rg->append_free = w->next_free;
+        free(w);
+    }
+    rg->append_nfree = 0;
+}
+
 static int start_wrap(struct raft_io *io, unsigned msecs,
                       raft_io_tick_cb tick, raft_io_recv_cb recv)
 {
@@ -242,6 +382,7 @@ int raftglue_init(struct raftglue *rg, uv_loop_t *loop, struct fsm *fsm,
     rg->fsm = fsm;
     rg->last_state = RAFT_UNAVAILABLE;
     snprintf(rg->address, sizeof(rg->address), "%s", address);
+    snprintf(rg->dir, sizeof(rg->dir), "%s", dir);
     if (util_mkdir_p(dir, 0700, err) != 0)
         return ERR_IO;
     raftglue_fsm_init(&rg->gfsm, fsm, &rg->raft);
@@ -263,6 +404,8 @@ int raftglue_init(struct raftglue *rg, uv_loop_t *loop, struct fsm *fsm,
     rg->io.start = start_wrap;
     rg->io_send = rg->io.send;
     rg->io.send = send_wrap;
+    rg->io_append = rg->io.append;
+    rg->io.append = append_wrap;
     rg->tracer.impl = rg;
     rg->tracer.enabled = log_get_level() <= LOG_LVL_TRACE;
     rg->tracer.emit = tracer_emit;
@@ -724,6 +867,7 @@ static void raft_closed(struct raft *r)
     struct raftglue *rg = r->data;
 
     raft_uv_close(&rg->io);
+    append_free_all(rg); /* every append finished before raft_close's cb */
     rpc_raft_transport_release(&rg->transport);
     if (rg->started) {
         uv_timer_stop(&rg->poll);
@@ -737,6 +881,7 @@ void raftglue_close(struct raftglue *rg, raftglue_close_cb cb)
 {
     if (rg->closing)
         return;
+    append_flush_held(rg); /* before libraft closes its log */
     rg->closing = true;
     rg->close_cb = cb;
     rg->raft.data = rg;

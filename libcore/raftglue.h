@@ -21,6 +21,7 @@
 #include "rpc.h"
 
 struct raftglue;
+struct append_wrap;
 
 #define RAFTGLUE_MAX_HEARD 16
 
@@ -67,6 +68,16 @@ struct raftglue {
                    const struct raft_message *msg, raft_io_send_cb cb);
     raft_io_recv_cb raft_recv;
     raft_io_tick_cb raft_tick;
+    /* libraft's io->append, wrapped to stop the agent when the log
+     * cannot be written (raftglue.c: append_failed) */
+    int (*io_append)(struct raft_io *io, struct raft_io_append *req,
+                     const struct raft_entry entries[], unsigned n,
+                     raft_io_append_cb cb);
+    struct append_wrap *append_free;
+    struct append_wrap *append_held; /* failed, newest first */
+    unsigned append_nfree;
+    bool append_failed;
+    char dir[4096];
     struct {
         uint64_t id, ms;
     } heard[RAFTGLUE_MAX_HEARD];

@@ -25,7 +25,9 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -122,6 +124,16 @@ static void snap_reset(struct raftglue_fsm *gf)
     gf->snap_len = 0;
 }
 
+#define SNAP_RETRY_NS (10 * 1000000000LL)
+
+static int64_t mono_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
 static int fsm_snapshot_cb(struct raft_fsm *rf, struct raft_buffer *bufs[],
                            unsigned *n_bufs)
 {
@@ -136,12 +148,15 @@ static int fsm_snapshot_cb(struct raft_fsm *rf, struct raft_buffer *bufs[],
     }
     if (gf->snap_pid != 0 || gf->snap_fd >= 0)
         return RAFT_BUSY;
+    if (gf->snap_retry_ns != 0 && mono_ns() < gf->snap_retry_ns)
+        return RAFT_BUSY; /* the last one failed: not yet */
     if ((*bufs = raft_calloc(1, sizeof(**bufs))) == NULL)
         return RAFT_NOMEM;
     if ((fd = util_tmpfile(gf->fsm->tmp_dir, err)) < 0 ||
         (pid = fork()) < 0) {
-        LOG_ERROR("raft", "snapshot not taken: %s",
+        LOG_ERROR("raft", "snapshot not taken: %s; next try in 10 s",
                   fd < 0 ? err : strerror(errno));
+        gf->snap_retry_ns = mono_ns() + SNAP_RETRY_NS;
         if (fd >= 0)
             close(fd);
         raft_free(*bufs);
@@ -189,10 +204,22 @@ static int fsm_snapshot_finalize_cb(struct raft_fsm *rf,
 {
     struct raftglue_fsm *gf = rf->data;
 
-    if (gf->snap_len > 0)
+    struct statvfs vfs;
+
+    if (gf->snap_len > 0) {
         LOG_INFO("raft", "snapshot taken: %zu bytes", gf->snap_len);
-    else
-        LOG_ERROR("raft", "snapshot failed: its writer did not finish");
+        gf->snap_retry_ns = 0;
+    } else {
+        /* the child says only that it failed: a full disk is the usual
+         * reason, and the one an operator can act on */
+        bool full = gf->snap_fd >= 0 && fstatvfs(gf->snap_fd, &vfs) == 0 &&
+                    vfs.f_bavail == 0;
+
+        LOG_ERROR("raft", "snapshot failed: its writer did not finish%s; "
+                  "next try in 10 s",
+                  full ? " (no room left in the data dir)" : "");
+        gf->snap_retry_ns = mono_ns() + SNAP_RETRY_NS;
+    }
     snap_reset(gf);
     raft_free(*bufs);
     *bufs = NULL;

@@ -18,6 +18,8 @@
 #include <raft.h>
 #include <stddef.h>
 
+#include <stdint.h>
+
 #include "err.h"
 #include "fsm.h"
 
@@ -32,6 +34,10 @@ struct raftglue_fsm {
     int snap_fd;                    /* -1 when none */
     const void *snap_map;
     size_t snap_len;
+    /* After a failed snapshot (a full disk, most often), none is tried
+     * again before this CLOCK_MONOTONIC time: libraft asks at every
+     * entry applied past its threshold, and each try forks. */
+    int64_t snap_retry_ns;
 };
 
 /* Stop a Raft snapshot's child now (agent shutting down): the snapshot

@@ -9,6 +9,9 @@
 #
 # `run` forks one process per client, each appending to PREFIX.cN until
 # FILE exists (or -max seconds); it returns once they all stopped.
+# Default-mode reads (no ?consistent: not linearizable, so not in the
+# history) go to PREFIX.dN, a line each answered 200 or 404:
+# "INVOKE_US DONE_US KEY MODIFYINDEX NAME" (index 0 for a 404).
 # `final` reads every key once (?consistent), retrying, into FILE.
 # Times are CLOCK_MONOTONIC microseconds (shared by every process of
 # the machine, so the test's nemesis log uses the same clock). After
@@ -111,6 +114,24 @@ sub op_read {
 	return 0;
 }
 
+# A default-mode read: a line in $dfh when it was answered.
+sub op_dread {
+	my ($dfh, $n, $k, $tmo) = @_;
+	my $t0 = now_us();
+	my ($st, $b) = http($n, 'GET', "/v1/kv/$k", '', $tmo);
+	my $t = now_us();
+	my $idx;
+	if (defined $st && $st == 200) {
+		my $j = eval { decode_json($b) };
+		$idx = $j->[0]{ModifyIndex}
+			if ref $j eq 'ARRAY' && @$j && defined $j->[0]{ModifyIndex};
+	} elsif (defined $st && $st == 404) {
+		$idx = 0;
+	}
+	printf $dfh "%d %d %s %d %s\n", $t0, $t, $k, $idx, $n->[0]
+		if defined $idx;
+}
+
 sub op_write {
 	my ($fh, $proc, $n, $k, $v, $cas, $tmo) = @_;
 	my $f = defined $cas ? 'cas' : 'write';
@@ -137,13 +158,17 @@ sub client {
 	srand($$ ^ time);
 	open my $fh, '>', "$o{out}.c$c" or die "$o{out}.c$c: $!\n";
 	$fh->autoflush(1);
+	open my $dfh, '>', "$o{out}.d$c" or die "$o{out}.d$c: $!\n";
+	$dfh->autoflush(1);
 	my $end = clock_gettime(CLOCK_MONOTONIC) + $o{max};
 	my (%lastidx, $seq);
 	while (!-e $o{stop} && clock_gettime(CLOCK_MONOTONIC) < $end) {
 		my $k = 'f/k' . int(rand $o{keys});
 		my $n = $nodes[int rand @nodes];
 		my $r = rand;
-		if ($r < 0.4) {
+		if ($r < 0.15) {
+			op_dread($dfh, $n, $k, $o{timeout});
+		} elsif ($r < 0.4) {
 			op_read($fh, "c$c", $n, $k, $o{timeout}, \%lastidx);
 		} else {
 			$seq++;
@@ -153,6 +178,7 @@ sub client {
 		sleep $o{pause};
 	}
 	close $fh;
+	close $dfh;
 	POSIX::_exit(0);
 }
 

@@ -11,22 +11,34 @@ test_description='fault suite: five servers in network namespaces under a KV wor
 # (?cas=N, N from their last read of the key) and ?consistent reads on
 # 3 keys through random agents (c1 forwards to the servers), each
 # request bounded by a timeout
-# (then indeterminate), into a history with CLOCK_MONOTONIC times.
+# (then indeterminate), into a history with CLOCK_MONOTONIC times;
+# default-mode reads too, into a file of their own (not linearizable).
+# Raft snapshots every 256 entries (raft.hcl); s5's data dir is a tmpfs.
 # Meanwhile the nemeses, one after the other, each bounded in time:
 #   kill -9 of the leader, restarted 5 s later on its data dir;
+#   kill -9 of a random server (4 s), then of two at once (5 s);
 #   SIGSTOP of the leader for 6 s, then SIGCONT;
 #   the leader isolated for 8 s (policy rules in each namespace
 #   blackhole the packets from the other side: the workload, from
 #   pc7006a's address, still reaches every server);
 #   a 2/3 split for 10 s, the leader on the minority side;
+#   a bridge for 10 s: {A B} <-> M <-> {C D}, A B cut from C D;
+#   s5's disk filled: it must exit 1 saying so, the rest serves; then
+#   room is made and s5 started again;
+#   a follower far behind killed -9 as its snapshot install begins (up
+#   to 3 times until one kill lands before the install ended), then
+#   started again;
+#   a slow link (tc tbf: queueing delay, tail drops) for 8 s;
 #   network delay and loss (tc netem) on every server for 8 s, when the
 #   kernel has sch_netem (else skipped, with a note).
 # Then: one leader within 15 s and every server answering a write and
 # a ?consistent read; final reads of every key; t/lincheck says the
 # history (final reads included, so no acknowledged write was lost) is
-# linearizable; no request to the minority side of the split, nor to the
-# isolated leader, was acknowledged while they were cut off. The last
-# line sums up: operations, faults, anomalies.
+# linearizable; default-mode reads are stale by at most one election
+# timeout; no request to the minority side of the split, nor to the
+# isolated leader, was acknowledged while they were cut off; every
+# server holds the same KV store (SHA-256). The last line sums up:
+# operations, faults, anomalies.
 # A failing history is kept in the trash directory (history, with
 # nemesis.log); T7006_KEEP=DIR copies them to DIR in any case. The
 # checker is $LINCHECK_BIN, else the one built beside the proconsul
@@ -252,6 +264,8 @@ faults_cleanup () {
 		driver_pid=
 	fi
 	heal
+	rm -f "$TRASH/s5/filler"
+	test -z "${disk_mounted-}" || umount -l "$TRASH/s5" 2>/dev/null
 	for s in $SERVERS; do
 		tc -n "$(ns_of $s)" qdisc del dev "$(veth $s)" root 2>/dev/null
 	done
@@ -301,13 +315,42 @@ else
 	echo "# tc qdisc netem is not available here (sch_netem): the delay/loss nemesis is skipped"
 fi
 
+# No netem here, maybe: tbf (a token bucket) still makes a slow link,
+# with queueing delay and tail drops once its queue is full.
+if tc -n "$(ns_of s1)" qdisc add dev "$(veth s1)" root tbf rate 1mbit \
+	burst 10kb latency 80ms 2>/dev/null &&
+	tc -n "$(ns_of s1)" qdisc del dev "$(veth s1)" root; then
+	test_set_prereq TBF
+else
+	skipped_nemeses="$skipped_nemeses slow-link"
+	echo "# tc qdisc tbf is not available here: the slow-link nemesis is skipped"
+fi
+
 test_expect_success 'setup: the checker is built' '
 	test -n "$LINCHECK" ||
 	{ echo "no lincheck: run make lincheck (or make asan)"; false; }
 '
 
+# Raft snapshots every 256 entries, 128 kept behind them: a server down
+# for a few hundred writes catches up through a snapshot install.
+cat >raft.hcl <<\EOF
+raft_snapshot_threshold = 256
+raft_trailing_logs = 128
+EOF
+
+# s5's data dir is a tmpfs of its own (the disk-full nemesis fills it).
+# This shell runs under ip netns exec, in a mount namespace of its own:
+# the mount is seen by s5 (started from here) and by no one outside.
+test_expect_success 'setup: s5 has a 192 MiB tmpfs as its data dir' '
+	mkdir -p "$TRASH/s5" &&
+	mount -t tmpfs -o size=192m,mode=0700 pc7006disk "$TRASH/s5" &&
+	disk_mounted=1 &&
+	df -k "$TRASH/s5" | tail -n 1 &&
+	test_set_prereq TMPFS
+'
+
 test_expect_success 'five servers, one per namespace, elect a leader' '
-	start_servers -bootstrap-expect=5 &&
+	start_servers -bootstrap-expect=5 -config-file="$TRASH/raft.hcl" &&
 	wait_leader 60 $SERVERS &&
 	TEST_AGENT_WAIT=http start_agent c1 -datacenter=dc1 \
 		-retry-interval=1s $(retry_join_flags $SERVERS) &&
@@ -342,6 +385,34 @@ test_expect_success WORKLOAD 'nemesis: kill -9 of the leader, restarted after 5 
 	relaunch_agent $victim &&
 	nemesis end kill9 $victim &&
 	fault_done kill9 &&
+	wait_leader 30 $SERVERS &&
+	sleep 2
+'
+
+test_expect_success WORKLOAD 'nemesis: kill -9 of a random server, restarted after 4 s' '
+	wait_leader 30 $SERVERS &&
+	set -- $(printf "%s\n" $SERVERS | shuf) &&
+	victim=$1 &&
+	nemesis start kill9-random $victim &&
+	kill9 $victim &&
+	sleep 4 &&
+	relaunch_agent $victim &&
+	nemesis end kill9-random $victim &&
+	fault_done kill9-random &&
+	wait_leader 30 $SERVERS &&
+	sleep 2
+'
+
+test_expect_success WORKLOAD 'nemesis: kill -9 of two random servers at once, restarted after 5 s' '
+	wait_leader 30 $SERVERS &&
+	set -- $(printf "%s\n" $SERVERS | shuf) &&
+	v1=$1 && v2=$2 &&
+	nemesis start kill9-two $v1 $v2 &&
+	kill9 $v1 && kill9 $v2 &&
+	sleep 5 &&
+	relaunch_agent $v1 && relaunch_agent $v2 &&
+	nemesis end kill9-two $v1 $v2 &&
+	fault_done kill9-two &&
 	wait_leader 30 $SERVERS &&
 	sleep 2
 '
@@ -395,6 +466,223 @@ test_expect_success WORKLOAD 'nemesis: a 2/3 split for 10 s, the leader in the m
 	sleep 2
 '
 
+test_expect_success WORKLOAD 'nemesis: a bridge for 10 s: {A B} <-> M <-> {C D}, A B cut from C D' '
+	wait_leader 30 $SERVERS &&
+	set -- $(printf "%s\n" $SERVERS | shuf) &&
+	bridge_mid=$5 &&
+	cut_off $1 $2 -- $3 $4 &&
+	cut_off $3 $4 -- $1 $2 &&
+	nemesis bridge-start $1 $2 $bridge_mid $3 $4 &&
+	sleep 10 &&
+	nemesis bridge-end &&
+	heal &&
+	fault_done bridge &&
+	wait_leader 30 $SERVERS &&
+	sleep 2
+'
+
+# big_writes FROM TO: writes FROM..TO of 500 kB each through the leader
+# (HTTP::Tiny, one connection), to f/big/0..15 in turn (the Raft log
+# grows by 500 kB a write, the state by at most 8 MB); stops early once
+# ./big.stop exists. The count answered 200 true into ./big.n.
+big_writes () {
+	perl -MHTTP::Tiny -e '
+		my ($url, $from, $to) = @ARGV;
+		my $h = HTTP::Tiny->new(timeout => 10);
+		my $v = "v" x 500000;
+		my $n = 0;
+		for my $i ($from .. $to) {
+			last if -e "big.stop";
+			my $r = $h->put("$url/v1/kv/f/big/" . $i % 16,
+				{ content => $v . $i });
+			$n++ if $r->{status} == 200 && $r->{content} eq "true";
+		}
+		print "$n\n";
+	' "$(agent_http $leader)" "$1" "$2" >big.n
+}
+
+# small_writes N: N writes of f/bulk/0..3 through the leader, on 4
+# connections at once (log entries without much data: they move Raft
+# past its snapshot threshold); fails unless most were answered 200.
+small_writes () {
+	perl -MHTTP::Tiny -e '
+		my ($url, $n) = @ARGV;
+		my @kids;
+		for my $c (0 .. 3) {
+			my $pid = fork // die "fork: $!\n";
+			if ($pid) { push @kids, $pid; next }
+			my $h = HTTP::Tiny->new(timeout => 10);
+			my $ok = 0;
+			for my $i (1 .. $n / 4) {
+				my $r = $h->put("$url/v1/kv/f/bulk/$c",
+					{ content => "b$i" });
+				$ok++ if $r->{status} == 200;
+			}
+			exit($ok > $n / 8 ? 0 : 1);
+		}
+		my $bad = 0;
+		for (@kids) { waitpid $_, 0; $bad++ if $? }
+		exit($bad ? 1 : 0);
+	' "$(agent_http $leader)" "$1"
+}
+
+# exited NAME: NAME's process has exited on its own; its status into
+# $exit_status, and it is forgotten (as after stop_agent).
+exited () {
+	ex_pid_=$(agent_pid "$1")
+	test -n "$ex_pid_" && ! pid_alive "$ex_pid_" || return 1
+	wait "$ex_pid_"
+	exit_status=$?
+	eval "$1_PID="
+	rm -f "$TRASH/$1.pid"
+}
+
+# revive: start again each server that is not running (after a failed
+# nemesis, so that the next ones still run with five).
+revive () {
+	rm -f "$TRASH/s5/filler"
+	for s in $SERVERS; do
+		test -n "$(running_agents $s)" || relaunch_agent $s || return 1
+	done
+}
+
+# to_leader NAME: make NAME the leader (transfer-leader to its Raft ID).
+to_leader () {
+	raft_config $leader >/dev/null &&
+	tl_id_=$(json_get out "(map { \$_->{ID} } grep { \$_->{Node} eq \"$1\" } @{\$j->{Servers}})[0]") &&
+	api_on $leader POST "/v1/operator/raft/transfer-leader?id=$tl_id_" &&
+	expect_status 200 &&
+	wait_leader 15 $SERVERS &&
+	test "$leader" = "$1"
+}
+
+# The disk fills on the leader or on a follower (at random, or as
+# T7006_DISK_ROLE says): a leader that cannot write has its own path in
+# libraft.
+disk_role=${T7006_DISK_ROLE:-$(printf "leader\nfollower\n" | shuf -n 1)}
+
+test_expect_success WORKLOAD,TMPFS "nemesis: s5 disk full (s5 $disk_role); it stops with a clear log line, the rest serves" '
+	wait_leader 30 $SERVERS &&
+	if test $disk_role = leader; then
+		test $leader = s5 || poll_until 30 to_leader s5 || return 1
+	elif test $leader = s5; then
+		poll_until 30 to_leader s1 || return 1
+	fi &&
+	nemesis start disk-full s5 $disk_role &&
+	{ dd if=/dev/zero of="$TRASH/s5/filler" bs=1M 2>dd.err; :; } &&
+	test_grep "No space left on device" dd.err &&
+	rm -f big.stop &&
+	{ big_writes 1 100 & } &&
+	bw_pid=$! &&
+	poll_until 120 exited s5 &&
+	: >big.stop &&
+	wait "$bw_pid" &&
+	echo "s5 exited with status $exit_status after $(cat big.n) big writes" &&
+	test "$exit_status" = 1 &&
+	agent_log s5 >s5.last &&
+	test_grep "writing the Raft log in .* failed (.*); stopping: free room in the data dir and start the agent again" s5.last &&
+	wait_leader 30 s1 s2 s3 s4 &&
+	for s in s1 s2 s3 s4; do
+		answers $s || return 1
+	done &&
+	rm -f "$TRASH/s5/filler" &&
+	relaunch_agent s5 &&
+	nemesis end disk-full s5 &&
+	fault_done disk-full &&
+	wait_leader 30 $SERVERS &&
+	poll_until 30 answers s5
+'
+
+# kill_at_install NAME: start NAME again and SIGKILL it as soon as its
+# log says a snapshot install began (within 30 s); "mid" into
+# ./install.out when its log did not yet say the state was restored
+# from it (the kill came in the middle of the install), else "late".
+kill_at_install () {
+	ki_off_=$(wc -c <"$TRASH/$1.log") &&
+	TEST_AGENT_WAIT=none relaunch_agent "$1" &&
+	ki_pid_=$(agent_pid "$1") &&
+	perl -MTime::HiRes=sleep -e '
+		my ($log, $off, $pid) = @ARGV;
+		open my $f, "<", $log or die "$log: $!\n";
+		seek $f, $off, 0;
+		my $buf = "";
+		for (1 .. 3000) {
+			seek $f, 0, 1;	# forget the last EOF: read what came since
+			while (my $l = <$f>) { $buf .= $l }
+			if ($buf =~ /installing a snapshot from/) {
+				kill "KILL", $pid;
+				sleep 0.2;
+				seek $f, 0, 1;
+				while (my $l = <$f>) { $buf .= $l }
+				my ($after) = $buf =~ /installing a snapshot from(.*)/s;
+				print $after =~ /restored state from snapshot/
+					? "late\n" : "mid\n";
+				exit 0;
+			}
+			exit 2 unless kill 0, $pid;
+			sleep 0.01;
+		}
+		exit 1;
+	' "$TRASH/$1.log" "$ki_off_" "$ki_pid_" >install.out
+	ki_rc_=$?
+	kill -s KILL "$ki_pid_" 2>/dev/null
+	wait "$ki_pid_"
+	eval "$1_PID="
+	rm -f "$TRASH/$1.pid"
+	echo "==== kill -9 ====" >>"$TRASH/$1.log"
+	test $ki_rc_ = 0 && test -s install.out
+}
+
+test_expect_success WORKLOAD 'nemesis: a follower far behind, killed -9 during its snapshot install' '
+	revive &&
+	wait_leader 30 $SERVERS &&
+	set -- $(others $leader) &&
+	victim=$1 &&
+	nemesis start snapshot-crash $victim &&
+	kill9 $victim &&
+	small_writes 400 &&
+	mids=0 &&
+	tries=0 &&
+	while test $tries -lt 3 && test $mids = 0; do
+		tries=$((tries + 1))
+		kill_at_install $victim || return 1
+		echo "attempt $tries: killed $(cat install.out) install"
+		test "$(cat install.out)" != mid || mids=$((mids + 1))
+	done &&
+	relaunch_agent $victim &&
+	nemesis end snapshot-crash $victim &&
+	fault_done snapshot-crash &&
+	echo "killed in the middle of an install: $mids of $tries" &&
+	test $mids -ge 1 &&
+	wait_leader 30 $SERVERS &&
+	poll_until 60 answers $victim &&
+	agent_log $victim >victim.last &&
+	test_grep "restored state from snapshot" victim.last &&
+	if grep "\[ERROR\]" victim.last; then false; fi
+'
+
+test_expect_success WORKLOAD 'the big values go (f/big/ deleted)' '
+	wait_leader 30 $SERVERS &&
+	api_on $leader DELETE "/v1/kv/f/big/?recurse" &&
+	expect_status 200
+'
+
+test_expect_success WORKLOAD,TBF 'nemesis: a slow link on every server for 8 s (tbf: 1 Mbit/s, 80 ms queue, tail drops)' '
+	for s in $SERVERS; do
+		tc -n "$(ns_of $s)" qdisc add dev "$(veth $s)" root tbf \
+			rate 1mbit burst 10kb latency 80ms || return 1
+	done &&
+	nemesis start slow-link &&
+	sleep 8 &&
+	for s in $SERVERS; do
+		tc -n "$(ns_of $s)" -s qdisc show dev "$(veth $s)" |
+			sed -n "s/^ *Sent \([0-9]*\) bytes \([0-9]*\) pkt (dropped \([0-9]*\).*/$s: \2 packets, \3 dropped/p" &&
+		tc -n "$(ns_of $s)" qdisc del dev "$(veth $s)" root || return 1
+	done &&
+	nemesis end slow-link &&
+	fault_done slow-link
+'
+
 test_expect_success WORKLOAD,NETEM 'nemesis: 40 ms +- 30 ms delay and 5% loss on every server for 8 s' '
 	for s in $SERVERS; do
 		tc -n "$(ns_of $s)" qdisc add dev "$(veth $s)" root netem \
@@ -409,16 +697,36 @@ test_expect_success WORKLOAD,NETEM 'nemesis: 40 ms +- 30 ms delay and 5% loss on
 	fault_done netem
 '
 
+# answered_by NAME T0: in a directory of its own (api writes ./out),
+# poll until NAME answers (15 s), then the milliseconds since T0 into
+# ./rec.NAME.
+answered_by () {
+	mkdir -p "rec-$1" &&
+	(cd "rec-$1" && poll_until 15 answers "$1") &&
+	echo $(( $(now_ms) - $2 )) >"rec.$1"
+}
+
 test_expect_success CLUSTER 'after the faults: one leader and every agent answers within 15 s' '
+	revive &&
 	t0=$(now_ms) &&
 	wait_leader 15 $SERVERS &&
 	recovery_detail=" leader:$(( $(now_ms) - t0 ))ms" &&
+	rm -f rec.* &&
+	rec_pids= &&
 	for s in $SERVERS c1; do
-		poll_until 15 answers $s || return 1
-		recovery_detail="$recovery_detail $s:$(( $(now_ms) - t0 ))ms"
+		answered_by $s $t0 &
+		rec_pids="$rec_pids $!"
 	done &&
-	recovery_ms=$(( $(now_ms) - t0 )) &&
-	echo "recovered in $recovery_ms ms" &&
+	for p in $rec_pids; do
+		wait $p || return 1
+	done &&
+	recovery_ms=0 &&
+	for s in $SERVERS c1; do
+		ms=$(cat rec.$s) || return 1
+		recovery_detail="$recovery_detail $s:${ms}ms"
+		test "$ms" -le "$recovery_ms" || recovery_ms=$ms
+	done &&
+	echo "recovered in $recovery_ms ms:$recovery_detail" &&
 	test "$recovery_ms" -le 15000
 '
 
@@ -431,7 +739,7 @@ test_expect_success WORKLOAD 'the workload stops; final ?consistent reads of eve
 		-keys 3 -timeout 10 "$leader=$(agent_addr $leader):8500" &&
 	sort -s -n -k1,1 hist.c* hist.final >history &&
 	if test -n "${T7006_KEEP-}"; then
-		cp history nemesis.log "$T7006_KEEP/" || return 1
+		cp history nemesis.log hist.d* "$T7006_KEEP/" || return 1
 	fi &&
 	ops=$(grep -c " invoke " history || :) &&
 	info=$(grep -c " info " history || :) &&
@@ -491,6 +799,84 @@ minority_acks () {
 	minority_sent=$(cat sent)
 }
 
+# stale_reads: default-mode reads (hist.d*) that returned an older
+# ModifyIndex than one already known to be committed when they were
+# sent: a ?consistent read of the history that had completed with a
+# higher index, or an acknowledged write/CAS whose value some read
+# showed at a higher index. A line "STALENESS_MS INVOKE KEY INDEX NODE"
+# each into ./stale; "COUNT MAX_MS" of the default reads into
+# ./stale.sum. STALENESS is a lower bound of how old the answer was
+# (how long a newer value had been known committed).
+stale_reads () {
+	perl -e '
+		my (%known, %idx_of, %inv);	# key -> [[time, index]...]
+		open my $h, "<", "history" or die "history: $!\n";
+		while (<$h>) {
+			s/\s*#.*//;
+			my ($t, $p, $type, $f, $k, $v, $i) = split;
+			if ($type eq "invoke") { $inv{$p} = [$f, $v]; next }
+			my $w = delete $inv{$p};
+			next unless $type eq "ok";
+			if ($f eq "read") {
+				push @{$known{$k}}, [$t, $i];
+				$idx_of{$k}{$v} = $i;
+			} elsif ($w && ($f eq "write" || $v eq "true")) {
+				push @{$known{$k}}, [$t, undef, $w->[1]];
+			}
+		}
+		my @d;
+		for my $f (glob "hist.d*") {
+			open my $df, "<", $f or die "$f: $!\n";
+			while (<$df>) { push @d, [split] }
+		}
+		my ($n, $max) = (0, 0);
+		for my $r (@d) {
+			my ($t0, $t1, $k, $i, $node) = @$r;
+			$n++;
+			my $first;
+			for my $e (@{$known{$k} || []}) {
+				my $ei = $e->[1] // $idx_of{$k}{$e->[2]};
+				next unless defined $ei && $ei > $i && $e->[0] < $t0;
+				$first = $e->[0] if !defined $first || $e->[0] < $first;
+			}
+			next unless defined $first;
+			my $ms = int(($t0 - $first) / 1000);
+			$max = $ms if $ms > $max;
+			print "$ms $t0 $k $i $node\n";
+		}
+		print STDERR "$n $max\n";
+	' >stale 2>stale.sum
+}
+
+test_expect_success 'the stale-read check finds a stale default read (made-up history)' '
+	mkdir -p stale-self &&
+	(
+		cd stale-self &&
+		printf "%s\n" "1000000 c1 invoke write f/k0 c1-1 # s1" \
+			"1100000 c1 ok write f/k0 # s1" \
+			"1200000 c2 invoke read f/k0 # s2" \
+			"1300000 c2 ok read f/k0 c1-1 50 # s2" >history &&
+		printf "%s\n" "1050000 1060000 f/k0 40 s3" \
+			"2500000 2600000 f/k0 40 s3" \
+			"3000000 3100000 f/k0 50 s1" >hist.d1 &&
+		stale_reads &&
+		echo "1400 2500000 f/k0 40 s3" >expect &&
+		test_cmp expect stale &&
+		echo "3 1400" >expect &&
+		test_cmp expect stale.sum
+	)
+'
+
+test_expect_success HISTORY 'default-mode reads are stale by at most one election timeout (1000 ms)' '
+	stale_reads &&
+	read dreads stale_max <stale.sum &&
+	stale_n=$(wc -l <stale) &&
+	echo "$dreads default reads, $stale_n stale, the stalest by $stale_max ms" &&
+	test "$dreads" -gt 50 &&
+	sort -n -r stale | head -n 5 &&
+	test "$stale_max" -le 1000
+'
+
 test_expect_success HISTORY 'the minority acknowledged nothing while cut off (split, isolation)' '
 	case " $faults_done " in
 	*" split "*) ;;
@@ -502,11 +888,31 @@ test_expect_success HISTORY 'the minority acknowledged nothing while cut off (sp
 	test_cmp /dev/null acks
 '
 
-test_expect_success 'the agents exit 0 on TERM' '
-	stop_agents TERM $(running_agents c1 $SERVERS)
+# kv_sums: "NAME SHA-256" of each server's whole KV store (?stale:
+# its own state, entries with their indexes), one a line; fails unless
+# they are all the same.
+kv_sums () {
+	for s in $SERVERS; do
+		api_on $s GET "/v1/kv/?recurse&stale" &&
+		expect_status 200 &&
+		echo "$s $(sha256sum <out | cut -c1-64)" || return 1
+	done >sums &&
+	test "$(cut -d" " -f2 sums | sort -u | wc -l)" = 1
+}
+
+test_expect_success HISTORY 'every server holds the same KV state (SHA-256 of ?stale recurse)' '
+	poll_until 30 kv_sums &&
+	cat sums
 '
 
-test -n "${recovery_ms-}" && echo "# recovered ${recovery_ms} ms after the last fault (cumulative:$recovery_detail)"
+test_expect_success 'the agents exit 0 on TERM' '
+	stop_agents TERM $(running_agents c1 $SERVERS) &&
+	if test -n "${disk_mounted-}"; then
+		umount "$TRASH/s5" && disk_mounted=
+	fi
+'
+
+test -n "${recovery_ms-}" && echo "# recovered ${recovery_ms} ms after the last fault (each agent's first write + ?consistent read:$recovery_detail)"
 test -f lincheck.out && echo "# lincheck: $(tail -n 1 lincheck.out)"
 test -n "${minority_sent-}" && echo "# $minority_sent requests to a cut-off minority (split, isolated leader), $(( $(wc -l <acks) / 2 )) acknowledged"
 
@@ -516,6 +922,10 @@ if test -f lincheck.out; then
 	anomalies=$((anomalies + ${bad:-0}))
 fi
 test -f acks && anomalies=$((anomalies + $(wc -l <acks) / 2))
+if test -f stale.sum; then
+	echo "# ${dreads:-0} default-mode reads, ${stale_n:-0} stale, the stalest by ${stale_max:-0} ms (bound: 1000 ms)"
+	test "${stale_max:-0}" -le 1000 || anomalies=$((anomalies + 1))
+fi
 echo "# t7006: ${ops:-0} operations (${info:-0} indeterminate), $faults faults injected (${faults_done# }${skipped_nemeses:+; skipped:$skipped_nemeses}), $anomalies anomalies found"
 
 test_done

@@ -579,6 +579,38 @@ START_TEST(snapshot_and_restore_callbacks)
 }
 END_TEST
 
+/* A snapshot that could not be taken is not tried again for 10 s
+ * (libraft asks at every entry applied past its threshold, and each try
+ * forks): the next calls answer RAFT_BUSY without forking. */
+START_TEST(failed_snapshot_backs_off)
+{
+    struct raftglue_fsm gf;
+    struct fsm st;
+    struct raft_buffer *bufs = NULL;
+    unsigned n_bufs = 0;
+
+    ck_assert_int_eq(fsm_init(&st, err), 0);
+    st.tmp_dir = "/nonexistent/proconsul-check";
+    raftglue_fsm_init(&gf, &st, NULL);
+    ck_assert_int_eq(gf.iface.snapshot(&gf.iface, &bufs, &n_bufs),
+                     RAFT_IOERR);
+    ck_assert_ptr_null(bufs);
+    ck_assert_int_eq(gf.snap_pid, 0);
+    ck_assert_int_gt(gf.snap_retry_ns, 0);
+    st.tmp_dir = NULL; /* room again: still not before the delay */
+    ck_assert_int_eq(gf.iface.snapshot(&gf.iface, &bufs, &n_bufs),
+                     RAFT_BUSY);
+    ck_assert_int_eq(gf.snap_pid, 0);
+    gf.snap_retry_ns = 1; /* the delay is over */
+    ck_assert_int_eq(gf.iface.snapshot(&gf.iface, &bufs, &n_bufs), 0);
+    ck_assert_int_eq(gf.iface.snapshot_async(&gf.iface, &bufs, &n_bufs), 0);
+    ck_assert_int_eq(gf.iface.snapshot_finalize(&gf.iface, &bufs, &n_bufs),
+                     0);
+    ck_assert_int_eq(gf.snap_retry_ns, 0);
+    fsm_release(&st);
+}
+END_TEST
+
 /* ---- replication ---- */
 
 static size_t value_of(unsigned i, unsigned char *val)
@@ -997,6 +1029,7 @@ static Suite *raftglue_suite(void)
     tcase_add_test(frame, frame_round_trip);
     tcase_add_test(frame, unframe_rejects_bad_frames);
     tcase_add_test(frame, snapshot_and_restore_callbacks);
+    tcase_add_test(frame, failed_snapshot_backs_off);
     suite_add_tcase(s, frame);
     tcase_add_checked_fixture(cluster, setup, teardown);
     tcase_set_timeout(cluster, 60);
