@@ -241,11 +241,8 @@ static int parse_cat_op(struct httpd_ctx *c, json_t *el,
         return -1;
     for (vi = 0; vi < 5 && strcmp(op->verb, verbs[vi]) != 0; vi++)
         ;
-    if (vi == 5) {
-        snprintf(msg, n, "unknown %s verb \"%.32s\"", kinds[k], op->verb);
-        return -1;
-    }
-    op->verb = verbs[vi]; /* static: fsm_txn_is_write knows it */
+    if (vi < 5)
+        op->verb = verbs[vi]; /* else pre_check reports it (409) */
     wr = vi > 0;
     *svc = "";
     if (op->kind == FSM_TXN_NODE) {
@@ -281,7 +278,7 @@ static int parse_cat_op(struct httpd_ctx *c, json_t *el,
         if (sid[0] == '\0')
             *svc = NULL; /* a node-level check: node:write */
     }
-    if (!wr)
+    if (!wr || vi == 5)
         return 0;
     if (op->key[0] == '\0' || (op->kind != FSM_TXN_NODE && op->id[0] == '\0')) {
         snprintf(msg, n, "%s operation without %s", kinds[k],
@@ -383,12 +380,16 @@ static int parse_body(struct httpd_ctx *c, struct txn_req *t)
     return 0;
 }
 
-static bool verb_known(const char *v)
+static bool verb_known(enum fsm_txn_kind kind, const char *v)
 {
     static const char *const reads[] = {"get", "get-tree", "check-index",
                                         "check-session",
                                         "check-not-exists"};
 
+    if (kind != FSM_TXN_KV)
+        return strcmp(v, "get") == 0 || strcmp(v, "set") == 0 ||
+               strcmp(v, "cas") == 0 || strcmp(v, "delete") == 0 ||
+               strcmp(v, "delete-cas") == 0;
     if (fsm_txn_is_write(v))
         return true;
     for (size_t i = 0; i < sizeof(reads) / sizeof(reads[0]); i++)
@@ -484,9 +485,12 @@ static int pre_check(struct httpd_ctx *c, const struct txn_req *t)
             httpd_error(c, 403, "acl_not_found", msg);
             return -1;
         }
-        if (rc == 0 && t->ops[i].kind == FSM_TXN_KV &&
-            !verb_known(t->ops[i].verb)) {
-            snprintf(msg, sizeof(msg), "unknown KV verb \"%.32s\"",
+        if (rc == 0 && !verb_known(t->ops[i].kind, t->ops[i].verb)) {
+            snprintf(msg, sizeof(msg), "unknown %s verb \"%.32s\"",
+                     t->ops[i].kind == FSM_TXN_KV        ? "KV"
+                     : t->ops[i].kind == FSM_TXN_NODE    ? "Node"
+                     : t->ops[i].kind == FSM_TXN_SERVICE ? "Service"
+                                                         : "Check",
                      t->ops[i].verb);
             rc = 1;
         }
