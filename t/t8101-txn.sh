@@ -30,6 +30,12 @@ dump () {
 
 b64 () { printf '%s' "$1" | base64 | tr -d '\n'; }
 
+# cweb_port_is AGENT PORT: AGENT's catalog (stale) has cweb on PORT.
+cweb_port_is () {
+	api_on "$1" GET "/v1/catalog/service/cweb?stale" &&
+	test "$(json_get out "\$j->[0]{ServicePort} // q(none)")" = "$2"
+}
+
 test_expect_success 'setup: one server agent' '
 	start_agent a1 -server -bootstrap
 '
@@ -407,6 +413,15 @@ test_expect_success 'a write transaction sent to a follower commits everywhere' 
 	echo c/new >expect && test_cmp expect actual &&
 	for s in s1 s2 s3; do
 		poll_until 20 kv_is $s c/new fresh stale || return 1
+	done
+'
+
+test_expect_success 'a catalog write transaction sent to a follower is applied by every server' '
+	txn "[{\"Node\":{\"Verb\":\"set\",\"Node\":{\"Node\":\"cx1\",\"Address\":\"192.0.2.30\"}}},
+	      {\"Service\":{\"Verb\":\"set\",\"Node\":\"cx1\",\"Service\":{\"ID\":\"cweb\",\"Service\":\"cweb\",\"Port\":81}}}]" "" "$follower" &&
+	expect_status 200 &&
+	for s in s1 s2 s3; do
+		poll_until 20 cweb_port_is $s 81 || return 1
 	done
 '
 
