@@ -595,7 +595,10 @@ START_TEST(txn_catalog_writes_commit_together)
         {.kind = FSM_TXN_SERVICE, .verb = "get", .key = "n2", .id = "db1"},
         {.verb = "set", .key = "k", .val = "v", .len = 1},
     };
-    struct fsm_txn_op stale[2] = {
+    struct fsm_txn_op stale[3] = {
+        {.kind = FSM_TXN_SERVICE, .verb = "set", .key = "n2", .id = "db1",
+         .req = "{\"Node\":\"n2\",\"SkipNodeUpdate\":true,\"Service\":"
+                "{\"ID\":\"db1\",\"Service\":\"db2\",\"Tags\":[\"t\"]}}"},
         {.kind = FSM_TXN_NODE, .verb = "cas", .key = "n2", .index = 3,
          .req = NODE_REQ},
         {.kind = FSM_TXN_SERVICE, .verb = "delete-cas", .key = "n2",
@@ -609,6 +612,8 @@ START_TEST(txn_catalog_writes_commit_together)
     struct fsm_result res;
     struct fsm_txn_out *o;
     json_t *node, *checks;
+    void *before, *after;
+    size_t blen, alen;
 
     o = run(ops, 5, 5, &res);
     ck_assert_msg(res.ok, "%s", o->nerr ? o->err[0].what : "");
@@ -629,14 +634,23 @@ START_TEST(txn_catalog_writes_commit_together)
     ck_assert_ptr_nonnull(kv_peek(f.kv, "k"));
     ck_assert_int_eq(changes, 2); /* kv, catalog */
 
-    o = run(stale, 2, 6, &res);
+    /* a rename that rewrites the check's ServiceName, then stale ops:
+     * nothing of it stays */
+    before = state(&blen);
+    o = run(stale, 3, 6, &res);
     ck_assert(!res.ok);
     ck_assert_uint_eq(o->nerr, 2);
+    ck_assert_int_eq(o->err[0].op_index, 1);
     ck_assert_str_eq(o->err[0].what,
                      "failed to set node \"n2\", index is stale");
     ck_assert_str_eq(o->err[1].what, "failed to delete service \"db1\" on "
                      "node \"n2\", index is stale");
     fsm_txn_out_free(o);
+    after = state(&alen);
+    ck_assert_uint_eq(alen, blen);
+    ck_assert(memcmp(before, after, blen) == 0);
+    free(before);
+    free(after);
     ck_assert_uint_eq(cat_max_index(f.cat), 5);
 
     o = run(fresh, 2, 7, &res);
