@@ -834,7 +834,8 @@ static int cat_write(struct cat_store *s, uint64_t index, int v,
     int rc = 0;
 
     if ((v == V_CAS && modify_index(rec) != op->index) ||
-        (v == V_DELETE_CAS && (rec == NULL || modify_index(rec) != op->index))) {
+        (v == V_DELETE_CAS &&
+         (rec == NULL || modify_index(rec) != op->index))) {
         cat_msg(what, wn, v == V_CAS ? "failed to set " : "failed to delete ",
                 op, ", index is stale");
         json_decref(rec);
