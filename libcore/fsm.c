@@ -107,15 +107,18 @@
  *   "flags"   uint  optional, default 0
  *   "index"   uint  the op's Index (cas, check-index, delete-cas)
  *   "session" str   at most 128 bytes, no NUL              optional
- * A "node", "service" or "check" op (Consul's catalog gets) has only
- * "kind", "verb" (which must be "get"), "key" (the node, at most 1024
- * bytes) and, for a service or check, "id" (its ID, at most 1024 bytes,
- * required).
+ * A "node", "service" or "check" op (Consul's catalog ops) has only
+ * "kind", "verb" ("get", "set", "cas", "delete" or "delete-cas"), "key"
+ * (the node, at most 1024 bytes), for a service or check "id" (its ID,
+ * at most 1024 bytes, required), "index" (cas, delete-cas; optional,
+ * default 0) and, for set and cas only (required), "req" (str: the
+ * JSON text of the catalog RegisterRequest the write makes).
  * The encoder writes the three command fields and, per kv op, kind,
  * verb, key, val, flags, index, then session when one is given; per
- * catalog op kind, verb, key, then id. The ops run
- * in order at the command's index; if any fails the kv state is rolled
- * back whole and the result lists the errors (fsm_txn_take). An op the
+ * catalog op kind, verb, key, then id, index and req when given. The
+ * ops run in order at the command's index; if any fails the kv and
+ * catalog state stay as they were and the result lists the errors
+ * (fsm_txn_take). An op the
  * decoder refuses (unknown field or kind, wrong type, bad key, more
  * than FSM_TXN_MAX_OPS) makes the whole buffer undecodable.
  * An unknown or repeated field, a field of another table, a wrong type,
@@ -355,7 +358,7 @@ int fsm_apply(struct fsm *f, uint64_t index, const void *buf, size_t len,
             memcpy(err, res->msg, ERR_LEN);
         return res->rc = rc;
     }
-    f->sess_changed = f->kv_changed = false;
+    f->sess_changed = f->kv_changed = f->cat_changed = false;
     res->rc = dispatch(f, index, &c, &res->ok, &changed, &f->kv_changed,
                        res->msg);
     msgpack_unpacked_destroy(&u);
@@ -371,6 +374,8 @@ int fsm_apply(struct fsm *f, uint64_t index, const void *buf, size_t len,
             f->on_change(f->ctx, c.table == T_TXN ? "kv"
                                                   : fsm_table_names[c.table],
                          index);
+        if (f->cat_changed && c.table == T_TXN)
+            f->on_change(f->ctx, "catalog", index);
         if (f->sess_changed && c.table != T_SESSION)
             f->on_change(f->ctx, "session", index);
         if (f->kv_changed && c.table != T_KV)

@@ -56,8 +56,10 @@ struct fsm_kv_op {
 #define FSM_TXN_MAX_OPS 64
 enum fsm_txn_kind { FSM_TXN_KV, FSM_TXN_NODE, FSM_TXN_SERVICE, FSM_TXN_CHECK };
 struct fsm_txn_op {
-    enum fsm_txn_kind kind; /* the catalog kinds only "get": key is the
-                             * node, id the service or check ID */
+    enum fsm_txn_kind kind; /* the catalog kinds: "get", "set", "cas",
+                             * "delete", "delete-cas"; key is the node,
+                             * id the service or check ID, index the
+                             * ModifyIndex of a cas or delete-cas */
     const char *id;
     const char *verb;
     const char *key;
@@ -66,6 +68,9 @@ struct fsm_txn_op {
     uint64_t flags;
     uint64_t index;
     const char *session;
+    const char *req;        /* a catalog set or cas: the JSON text of the
+                             * catalog RegisterRequest it makes (cat.h),
+                             * else NULL */
 };
 
 /* What a transaction produced: on success the results (copies of the
@@ -135,8 +140,8 @@ struct fsm {
     struct fsm_autopilot autopilot;
     struct fsm_txn_out *txn_out; /* the last transaction's (fsm_txn.c) */
     uint64_t last_index;  /* last applied Raft index */
-    bool sess_changed, kv_changed; /* fsm_apply's scratch: other tables
-                                    * the command changed */
+    bool sess_changed, kv_changed, cat_changed; /* fsm_apply's scratch:
+                                    * other tables the command changed */
     fsm_change_fn on_change;
     void *ctx;
 };

@@ -1,7 +1,7 @@
 /* fsm_txn.c - transactions (Consul's /v1/txn): the "txn" command's
  * codec, and its all-or-nothing apply.
  *
- * Layer: store (uses util, msgpack, kv, sess). Thread: loop only.
+ * Layer: store (uses util, msgpack, kv, cat, sess). Thread: loop only.
  * Owns: f->txn_out (the last transaction's outcome) and, while one
  * runs, the undo log.
  * Tests: t/unit/check_fsm_txn.c, t/t8101-txn.sh
@@ -15,11 +15,21 @@
  * to its old value, so a failed transaction leaves the store exactly as
  * it was. Nothing is observable in between: apply runs in one loop turn
  * and on_change runs after it, only when the transaction committed.
+ *
+ * Catalog writes (node, service, check set / cas / delete / delete-cas)
+ * first run, in order with the rest, against a scratch copy of the
+ * catalog (made through the snapshot record walk), where the catalog
+ * gets of the same transaction read too; only when every op succeeded
+ * are they replayed against the live catalog, then the sessions the
+ * new catalog invalidates are destroyed (as a catalog command does).
+ * A failed transaction so never touches the live catalog or any
+ * session. The copy costs O(catalog) per transaction that writes it.
  */
 #include "fsm_int.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "err.h"
 #include "cat.h"
@@ -68,16 +78,17 @@ bool fsm_txn_is_write(const char *verb)
 
 /* Fields of one op, in encoder order. */
 enum {
-    O_KIND, O_VERB, O_KEY, O_VAL, O_FLAGS, O_INDEX, O_SESSION, O_ID,
+    O_KIND, O_VERB, O_KEY, O_VAL, O_FLAGS, O_INDEX, O_SESSION, O_ID, O_REQ,
     O_COUNT
 };
 static const char *const op_fields[O_COUNT] = {
-    "kind", "verb", "key", "val", "flags", "index", "session", "id",
+    "kind", "verb", "key", "val", "flags", "index", "session", "id", "req",
 };
 static const msgpack_object_type op_types[O_COUNT] = {
     MSGPACK_OBJECT_STR, MSGPACK_OBJECT_STR, MSGPACK_OBJECT_STR,
     MSGPACK_OBJECT_BIN, MSGPACK_OBJECT_POSITIVE_INTEGER,
     MSGPACK_OBJECT_POSITIVE_INTEGER, MSGPACK_OBJECT_STR, MSGPACK_OBJECT_STR,
+    MSGPACK_OBJECT_STR,
 };
 static const char *const kind_names[] = {"kv", "node", "service", "check"};
 #define NAME_MAX_LEN 1024 /* a node, service or check name */
@@ -112,17 +123,33 @@ static int check_session(const char *p, size_t n, char *err)
     return 0;
 }
 
-/* A catalog op: only "get", a node name and (service, check) an ID. */
+/* The verbs of catalog ops. */
+static bool cat_verb(int v)
+{
+    return v == V_GET || v == V_SET || v == V_CAS || v == V_DELETE ||
+           v == V_DELETE_CAS;
+}
+
+static bool cat_verb_req(int v) { return v == V_SET || v == V_CAS; }
+
+/* A catalog op: a node name, (service, check) an ID, a request for set
+ * and cas. */
 static int decode_cat_op(const struct wire_op *w, char *err)
 {
     const msgpack_object_str *k = &w->f[O_KEY]->via.str;
     const msgpack_object_str *id =
         w->f[O_ID] != NULL ? &w->f[O_ID]->via.str : NULL;
 
-    if (w->verb != V_GET)
-        return err_set(err, ERR_PARSE, "catalog op other than get");
-    if (w->f[O_VAL] || w->f[O_FLAGS] || w->f[O_INDEX] || w->f[O_SESSION])
+    if (!cat_verb(w->verb))
+        return err_set(err, ERR_PARSE, "bad catalog verb");
+    if (w->f[O_VAL] || w->f[O_FLAGS] || w->f[O_SESSION])
         return err_set(err, ERR_PARSE, "catalog op with kv fields");
+    if ((w->f[O_REQ] != NULL) != cat_verb_req(w->verb))
+        return err_set(err, ERR_PARSE, "catalog op with%s a request",
+                       w->f[O_REQ] != NULL ? "" : "out");
+    if (w->f[O_REQ] != NULL &&
+        memchr(w->f[O_REQ]->via.str.ptr, '\0', w->f[O_REQ]->via.str.size))
+        return err_set(err, ERR_PARSE, "catalog request with a NUL byte");
     if (k->size > NAME_MAX_LEN || memchr(k->ptr, '\0', k->size) != NULL ||
         (w->kind == FSM_TXN_NODE) != (id == NULL) ||
         (id != NULL && (id->size > NAME_MAX_LEN ||
@@ -168,8 +195,8 @@ static int decode_op(const msgpack_object *o, struct wire_op *w, char *err)
         return err_set(err, ERR_PARSE, "unknown kv verb");
     if (w->kind != FSM_TXN_KV)
         return decode_cat_op(w, err);
-    if (w->f[O_ID] != NULL)
-        return err_set(err, ERR_PARSE, "kv op with field 'id'");
+    if (w->f[O_ID] != NULL || w->f[O_REQ] != NULL)
+        return err_set(err, ERR_PARSE, "kv op with a catalog field");
     s = &w->f[O_KEY]->via.str;
     if (check_key(s->ptr, s->size, w->verb, err) != 0)
         return ERR_PARSE;
@@ -205,12 +232,17 @@ struct txn_arg {
 static int emit_cat_op(msgpack_packer *pk, const struct fsm_txn_op *op)
 {
     bool id = op->kind != FSM_TXN_NODE;
+    bool idx = op->index != 0, req = op->req != NULL;
 
-    return msgpack_pack_map(pk, id ? 4 : 3) || fsm_pack_cstr(pk, "kind") ||
+    return msgpack_pack_map(pk, (size_t)(3 + id + idx + req)) ||
+           fsm_pack_cstr(pk, "kind") ||
            fsm_pack_cstr(pk, kind_names[op->kind]) ||
            fsm_pack_cstr(pk, "verb") || fsm_pack_cstr(pk, op->verb) ||
            fsm_pack_cstr(pk, "key") || fsm_pack_cstr(pk, op->key) ||
-           (id && (fsm_pack_cstr(pk, "id") || fsm_pack_cstr(pk, op->id)));
+           (id && (fsm_pack_cstr(pk, "id") || fsm_pack_cstr(pk, op->id))) ||
+           (idx && (fsm_pack_cstr(pk, "index") ||
+                    msgpack_pack_uint64(pk, op->index))) ||
+           (req && (fsm_pack_cstr(pk, "req") || fsm_pack_cstr(pk, op->req)));
 }
 
 static int emit_op(msgpack_packer *pk, const struct fsm_txn_op *op)
@@ -244,6 +276,21 @@ static int emit_txn(msgpack_packer *pk, const void *arg)
     return rc;
 }
 
+/* A catalog write's request: JSON, and what cat_check_register sees. */
+static int check_cat_req(const char *text, char *err)
+{
+    json_error_t je;
+    json_t *req = json_loads(text, JSON_REJECT_DUPLICATES, &je);
+    int rc;
+
+    if (req == NULL)
+        return err_set(err, ERR_INVAL, "Request decode failed: %s",
+                       je.text);
+    rc = cat_check_register(req, err);
+    json_decref(req);
+    return rc;
+}
+
 /* What the encoder can check of one op. */
 static int check_op(const struct fsm_txn_op *op, char *err)
 {
@@ -252,15 +299,21 @@ static int check_op(const struct fsm_txn_op *op, char *err)
     if (op->kind > FSM_TXN_CHECK)
         return err_set(err, ERR_INVAL, "unknown operation kind");
     if (op->kind != FSM_TXN_KV) {
-        if (op->verb == NULL || strcmp(op->verb, "get") != 0)
-            return err_set(err, ERR_INVAL, "only get is supported for "
-                           "%s operations", kind_names[op->kind]);
+        v = op->verb != NULL ? verb_of(op->verb, strlen(op->verb)) : -1;
+        if (v < 0 || !cat_verb(v))
+            return err_set(err, ERR_INVAL, "unknown %s verb \"%.32s\"",
+                           kind_names[op->kind],
+                           op->verb != NULL ? op->verb : "");
         if (op->key == NULL || strlen(op->key) > NAME_MAX_LEN ||
             (op->kind != FSM_TXN_NODE &&
              (op->id == NULL || strlen(op->id) > NAME_MAX_LEN)))
             return err_set(err, ERR_INVAL, "bad %s operation",
                            kind_names[op->kind]);
-        return 0;
+        if ((op->req != NULL) != cat_verb_req(v))
+            return err_set(err, ERR_INVAL, "%s %s operation with%s a "
+                           "request", kind_names[op->kind], op->verb,
+                           op->req != NULL ? "" : "out");
+        return op->req != NULL ? check_cat_req(op->req, err) : 0;
     }
     if (op->verb == NULL || (v = verb_of(op->verb, strlen(op->verb))) < 0)
         return err_set(err, ERR_INVAL, "unknown KV verb \"%.32s\"",
@@ -351,12 +404,15 @@ struct run {
     struct kv_store *kv;
     const struct sess_store *sess; /* for lock: does the session exist */
     const struct cat_store *cat;   /* for the catalog gets */
+    struct cat_store *live;        /* apply: the catalog to write */
+    struct cat_store *scratch;     /* its copy the ops run against */
     uint64_t index;
     struct fsm_txn_out *out;
     size_t rescap, errcap;
     struct saved *undo;
     size_t nundo, undocap;
     bool nomem;
+    bool cat_lost; /* a committed catalog write failed on the live store */
 };
 
 static bool grow(void **p, size_t *cap, size_t need, size_t size)
@@ -703,17 +759,214 @@ static void run_cat_get(struct run *r, size_t i, const struct fsm_txn_op *op)
     add_error(r, i, what);
 }
 
+/* ---- catalog writes ---- */
+
+/* The node's check `id` (a new reference), or NULL. */
+static json_t *find_check(const struct cat_store *s, const char *node,
+                          const char *id)
+{
+    json_t *checks = cat_node_checks(s, node), *c, *hit = NULL;
+    size_t k;
+
+    json_array_foreach(checks, k, c) {
+        const char *cid = json_string_value(json_object_get(c, "CheckID"));
+
+        if (cid != NULL && strcasecmp(cid, id) == 0)
+            hit = json_incref(c);
+    }
+    json_decref(checks);
+    return hit;
+}
+
+/* The record an op names (a new reference), or NULL. */
+static json_t *cat_record(const struct cat_store *s,
+                          const struct fsm_txn_op *op)
+{
+    json_t *node, *hit = NULL;
+
+    if (op->kind == FSM_TXN_CHECK)
+        return find_check(s, op->key, op->id);
+    if ((node = cat_node(s, op->key)) == NULL)
+        return NULL;
+    if (op->kind == FSM_TXN_NODE)
+        hit = json_object_get(node, "Node");
+    else
+        hit = json_object_get(json_object_get(node, "Services"), op->id);
+    json_incref(hit);
+    json_decref(node);
+    return hit;
+}
+
+static uint64_t modify_index(const json_t *rec)
+{
+    return rec != NULL
+               ? (uint64_t)json_integer_value(json_object_get(rec,
+                                                              "ModifyIndex"))
+               : 0;
+}
+
+#define CAT_WHAT (2 * QLEN + ERR_LEN)
+
+/* "<what> <kind> %q[ on node %q]<post>" */
+static void cat_msg(char *what, size_t n, const char *pre,
+                    const struct fsm_txn_op *op, const char *post)
+{
+    char nq[QLEN], iq[QLEN];
+
+    goq(nq, sizeof(nq), op->key);
+    if (op->kind == FSM_TXN_NODE)
+        snprintf(what, n, "%snode %s%s", pre, nq, post);
+    else
+        snprintf(what, n, "%s%s %s on node %s%s", pre, kind_names[op->kind],
+                 goq(iq, sizeof(iq), op->id), nq, post);
+}
+
+/* One catalog write against s (Consul's txnNode / txnService /
+ * txnCheck): 0 done (*result: the record written, for set and cas, when
+ * result is not NULL), 1 the op failed (what says why), ERR_NOMEM. */
+static int cat_write(struct cat_store *s, uint64_t index, int v,
+                     const struct fsm_txn_op *op, json_t **result,
+                     char *what, size_t wn)
+{
+    json_t *rec = cat_record(s, op), *req = NULL, *node;
+    json_error_t je;
+    char err[ERR_LEN];
+    int rc = 0;
+
+    if ((v == V_CAS && modify_index(rec) != op->index) ||
+        (v == V_DELETE_CAS &&
+         (rec == NULL || modify_index(rec) != op->index))) {
+        cat_msg(what, wn, v == V_CAS ? "failed to set " : "failed to delete ",
+                op, ", index is stale");
+        json_decref(rec);
+        return 1;
+    }
+    json_decref(rec);
+    if (v == V_SET || v == V_CAS) {
+        if (op->kind != FSM_TXN_NODE) {
+            if ((node = cat_node(s, op->key)) == NULL) {
+                snprintf(what, wn, "Missing node registration");
+                return 1;
+            }
+            json_decref(node);
+        }
+        if ((req = json_loads(op->req, JSON_REJECT_DUPLICATES, &je)) == NULL) {
+            snprintf(what, wn, "Request decode failed: %s", je.text);
+            return 1;
+        }
+        rc = cat_register(s, index, req, err);
+    } else {
+        req = op->kind == FSM_TXN_NODE
+                  ? json_pack("{s:s}", "Node", op->key)
+                  : json_pack("{s:s, s:s}", "Node", op->key,
+                              op->kind == FSM_TXN_SERVICE ? "ServiceID"
+                                                          : "CheckID",
+                              op->id);
+        if (req == NULL)
+            return ERR_NOMEM;
+        rc = cat_deregister(s, index, req, err);
+    }
+    json_decref(req);
+    if (rc == ERR_NOMEM)
+        return rc;
+    if (rc != 0) {
+        snprintf(what, wn, "%s", err);
+        return 1;
+    }
+    if (result != NULL && (v == V_SET || v == V_CAS) &&
+        (*result = cat_record(s, op)) == NULL) {
+        cat_msg(what, wn, "", op, " not found after the write");
+        return 1;
+    }
+    return 0;
+}
+
+static void run_cat_write(struct run *r, size_t i, int v,
+                          const struct fsm_txn_op *op)
+{
+    char what[CAT_WHAT];
+    json_t *res = NULL;
+    int rc = cat_write(r->scratch, r->index, v, op, &res, what, sizeof(what));
+
+    if (rc == ERR_NOMEM)
+        r->nomem = true;
+    else if (rc != 0)
+        add_error(r, i, what);
+    else if (res != NULL)
+        add_obj(r, op->kind, res);
+}
+
+/* A copy of a catalog through its snapshot walk. */
+static int copy_rec(void *ctx, enum cat_table t, const char *node,
+                    const json_t *rec)
+{
+    char err[ERR_LEN];
+
+    return cat_restore_record(ctx, t, node, rec, err) != 0 ? -1 : 0;
+}
+
+static int copy_idx(void *ctx, enum cat_index_kind k, const char *name,
+                    uint64_t index)
+{
+    char err[ERR_LEN];
+
+    return cat_restore_index(ctx, k, name, index, err) != 0 ? -1 : 0;
+}
+
+static struct cat_store *cat_copy(const struct cat_store *src)
+{
+    struct cat_store *d = cat_new(cat_datacenter(src));
+
+    if (d != NULL && (cat_foreach(src, copy_rec, d) != 0 ||
+                      cat_foreach_index(src, copy_idx, d) != 0)) {
+        cat_free(d);
+        d = NULL;
+    }
+    return d;
+}
+
+static bool is_cat_write(const struct fsm_txn_op *op)
+{
+    return op->kind != FSM_TXN_KV && strcmp(op->verb, "get") != 0;
+}
+
+/* Replay the catalog writes on the live catalog; false if one failed
+ * there (it did not on the copy: only memory can run out). */
+static bool commit_cat(struct run *r, const struct fsm_txn_op *ops, size_t n)
+{
+    char what[CAT_WHAT];
+
+    for (size_t i = 0; i < n; i++)
+        if (is_cat_write(&ops[i]) &&
+            cat_write(r->live, r->index,
+                      verb_of(ops[i].verb, strlen(ops[i].verb)), &ops[i],
+                      NULL, what, sizeof(what)) != 0)
+            return false;
+    return true;
+}
+
 /* Run every op; on any error roll back. *changed: the store differs. */
 static void run_all(struct run *r, const struct fsm_txn_op *ops, size_t n,
-                    bool *changed)
+                    bool *changed, bool *cat_changed)
 {
     uint64_t table_index = kv_table_index(r->kv);
-    bool wrote = false;
+    bool wrote = false, catw = false;
 
-    for (size_t i = 0; i < n; i++) {
+    *cat_changed = false;
+    for (size_t i = 0; i < n && r->live != NULL; i++)
+        catw |= is_cat_write(&ops[i]);
+    if (catw) {
+        if ((r->scratch = cat_copy(r->live)) == NULL)
+            r->nomem = true;
+        else
+            r->cat = r->scratch;
+    }
+    for (size_t i = 0; i < n && !(catw && r->scratch == NULL); i++) {
         int v = verb_of(ops[i].verb, strlen(ops[i].verb));
 
-        if (ops[i].kind != FSM_TXN_KV) {
+        if (ops[i].kind != FSM_TXN_KV && is_cat_write(&ops[i])) {
+            run_cat_write(r, i, v, &ops[i]);
+        } else if (ops[i].kind != FSM_TXN_KV) {
             run_cat_get(r, i, &ops[i]);
         } else if (verb_writes(v)) {
             run_write(r, i, v, &ops[i]);
@@ -722,6 +975,17 @@ static void run_all(struct run *r, const struct fsm_txn_op *ops, size_t n,
             run_read(r, i, v, &ops[i]);
         }
     }
+    if (catw && !r->nomem && r->out->nerr == 0) {
+        uint64_t before = cat_max_index(r->live);
+
+        if (!commit_cat(r, ops, n))
+            r->cat_lost = true;
+        *cat_changed = cat_max_index(r->live) != before;
+    }
+    if (r->scratch != NULL)
+        cat_free(r->scratch);
+    r->scratch = NULL;
+    r->cat = r->live;
     if (r->nomem && r->out->nerr == 0)
         add_error(r, 0, "out of memory");
     *changed = wrote && r->out->nerr == 0 && !r->nomem;
@@ -743,7 +1007,7 @@ static void run_all(struct run *r, const struct fsm_txn_op *ops, size_t n,
 
 /* The ops of a decoded command, with their strings copied out. */
 static int wire_to_ops(const msgpack_object *arr, struct fsm_txn_op *ops,
-                       char **strs, char *err)
+                       char **strs, char **reqs, char *err)
 {
     uint32_t n = arr->via.array.size;
     struct wire_op w;
@@ -781,6 +1045,15 @@ static int wire_to_ops(const msgpack_object *arr, struct fsm_txn_op *ops,
             ops[i].val = w.f[O_VAL]->via.bin.ptr;
             ops[i].len = w.f[O_VAL]->via.bin.size;
         }
+        if (w.f[O_REQ] != NULL) {
+            const msgpack_object_str *q = &w.f[O_REQ]->via.str;
+
+            if ((reqs[i] = malloc(q->size + 1)) == NULL)
+                return err_set(err, ERR_NOMEM, "decoding a transaction");
+            memcpy(reqs[i], q->ptr, q->size);
+            reqs[i][q->size] = '\0';
+            ops[i].req = reqs[i];
+        }
         ops[i].flags = w.f[O_FLAGS] != NULL ? w.f[O_FLAGS]->via.u64 : 0;
         ops[i].index = w.f[O_INDEX] != NULL ? w.f[O_INDEX]->via.u64 : 0;
     }
@@ -792,9 +1065,10 @@ int fsm_apply_txn(struct fsm *f, uint64_t index, const struct fsm_cmd *c,
 {
     const msgpack_object *arr = c->f[F_OPS];
     struct fsm_txn_op ops[FSM_TXN_MAX_OPS];
-    char *strs[FSM_TXN_MAX_OPS] = {NULL};
+    char *strs[FSM_TXN_MAX_OPS] = {NULL}, *reqs[FSM_TXN_MAX_OPS] = {NULL};
     struct run r = {.kv = f->kv, .sess = f->sess, .cat = f->cat,
-                    .index = index};
+                    .live = f->cat, .index = index};
+    bool cat_changed = false;
     int rc;
 
     fsm_txn_out_free(f->txn_out);
@@ -802,12 +1076,23 @@ int fsm_apply_txn(struct fsm *f, uint64_t index, const struct fsm_cmd *c,
     if ((r.out = calloc(1, sizeof(*r.out))) == NULL)
         return err_set(err, ERR_NOMEM, "applying a transaction");
     r.out->index = index;
-    rc = wire_to_ops(arr, ops, strs, err);
+    rc = wire_to_ops(arr, ops, strs, reqs, err);
     if (rc == 0) {
-        run_all(&r, ops, arr->via.array.size, changed);
+        run_all(&r, ops, arr->via.array.size, changed, &cat_changed);
         *ok = r.out->nerr == 0;
         f->txn_out = r.out;
         r.out = NULL;
+        if (cat_changed) {
+            f->cat_changed = true;
+            rc = fsm_sess_after_catalog(f, index, &f->sess_changed,
+                                        &f->kv_changed, err);
+        }
+        if (r.cat_lost) {
+            LOG_ERROR("fsm", "transaction at %llu: a catalog write failed "
+                      "on commit (out of memory)", (unsigned long long)index);
+            if (f->on_change != NULL)
+                f->on_change(f->ctx, "fatal", index);
+        }
         if (r.nomem) {
             LOG_ERROR("fsm", "transaction at %llu could not be undone: "
                       "out of memory", (unsigned long long)index);
@@ -816,8 +1101,10 @@ int fsm_apply_txn(struct fsm *f, uint64_t index, const struct fsm_cmd *c,
         }
     }
     for (uint32_t i = 0; i < arr->via.array.size && i < FSM_TXN_MAX_OPS;
-         i++)
+         i++) {
         free(strs[i]);
+        free(reqs[i]);
+    }
     fsm_txn_out_free(r.out);
     return rc;
 }
@@ -826,7 +1113,7 @@ int fsm_txn_read(const struct fsm *f, const struct fsm_txn_op *ops,
                  size_t n, struct fsm_txn_out **out, char *err)
 {
     struct run r = {.kv = f->kv, .sess = f->sess, .cat = f->cat};
-    bool changed;
+    bool changed, cat_changed;
     int rc;
 
     *out = NULL;
@@ -841,7 +1128,7 @@ int fsm_txn_read(const struct fsm *f, const struct fsm_txn_op *ops,
     }
     if ((r.out = calloc(1, sizeof(*r.out))) == NULL)
         return err_set(err, ERR_NOMEM, "reading a transaction");
-    run_all(&r, ops, n, &changed);
+    run_all(&r, ops, n, &changed, &cat_changed);
     *out = r.out;
     return 0;
 }

@@ -140,6 +140,24 @@ int httpd_acl_key_check(struct httpd_ctx *c, const char *key,
     return 1;
 }
 
+int httpd_acl_res_check(struct httpd_ctx *c, enum acl_res res,
+                        const char *name, enum acl_need need, char *msg,
+                        size_t n)
+{
+    struct agent_acl_who w;
+
+    if (!httpd_acl_enabled(c))
+        return 0;
+    if (resolve(c, &w) != 0) {
+        snprintf(msg, n, "ACL not found");
+        return -1;
+    }
+    if (acl_allowed(w.z, w.default_allow, res, name, need))
+        return 0;
+    deny_msg(&w, res, name, need, msg, n);
+    return 1;
+}
+
 static void not_found(struct httpd_ctx *c)
 {
     httpd_error(c, 403, "acl_not_found", "ACL not found");

@@ -241,6 +241,10 @@ bool httpd_acl_require_key_prefix(struct httpd_ctx *c, const char *prefix);
 int httpd_acl_key_check(struct httpd_ctx *c, const char *key,
                         enum acl_need need, bool prefix, char *msg,
                         size_t n);
+/* The same for any other resource (node:write, service:write). */
+int httpd_acl_res_check(struct httpd_ctx *c, enum acl_res res,
+                        const char *name, enum acl_need need, char *msg,
+                        size_t n);
 /* A list lost entries: the response will carry
  * X-Consul-Results-Filtered-By-ACLs: true (never for the anonymous
  * token, as Consul). Call before sending. */

@@ -3,11 +3,13 @@
  * Layer: http. Thread: loop only.
  * As Consul's agent/txn_endpoint.go and Txn RPC: the body is a JSON
  * array of at most FSM_TXN_MAX_OPS {"KV": {...}} operations, or
- * {"Node"|"Service"|"Check": {...}} ones with the verb "get" (the
- * catalog's write verbs are not implemented: 400) (field
- * names matched case-insensitively, as Go decodes; Value in base64).
- * Every op is first checked against the token (key:write for writes,
- * key:read for reads, key:write on the prefix for delete-tree) and for
+ * {"Node"|"Service"|"Check": {...}} ones (get, set, cas, delete,
+ * delete-cas; the set and cas objects become catalog RegisterRequests)
+ * (field names matched case-insensitively, as Go decodes; Value in
+ * base64). Every op is first checked against the token (key:write for
+ * writes, key:read for reads, key:write on the prefix for delete-tree;
+ * node:write for node writes and node-level check writes, service:write
+ * on the service name for service and service check writes) and for
  * a known verb; failures are the transaction's Errors (409), as
  * Consul's preCheck reports them. A transaction that writes goes to
  * the leader and through Raft as one command (fsm_txn.c: all or
@@ -34,6 +36,8 @@
 
 struct txn_req {
     struct fsm_txn_op ops[FSM_TXN_MAX_OPS];
+    const char *svc[FSM_TXN_MAX_OPS]; /* a catalog write's service name
+                                       * (its ACL), or "" */
     size_t n;
     bool writes;
 };
@@ -150,11 +154,76 @@ static int name_of(struct httpd_ctx *c, json_t *o, const char *field,
     return 0;
 }
 
-/* {"Node": {Verb, Node: {Node}}}, {"Service": {Verb, Node, Service:
- * {ID}}}, {"Check": {Verb, Check: {Node, CheckID}}}: only "get". */
-static int parse_cat_op(struct httpd_ctx *c, json_t *el,
-                        struct fsm_txn_op *op, char *msg, size_t n)
+/* A uint64 member (ModifyIndex) of o, into *out. */
+static int index_of(json_t *o, const char *gofield, uint64_t *out,
+                    char *msg, size_t n)
 {
+    json_t *v = json_is_object(o) ? member(o, "ModifyIndex") : NULL;
+
+    *out = 0;
+    if (v == NULL || json_is_null(v))
+        return 0;
+    if (!json_is_integer(v) || json_integer_value(v) < 0) {
+        snprintf(msg, n, "json: cannot unmarshal %s into Go struct field "
+                 "%s.ModifyIndex of type uint64", json_go_kind(v), gofield);
+        return -1;
+    }
+    *out = (uint64_t)json_integer_value(v);
+    return 0;
+}
+
+/* The catalog RegisterRequest a set or cas makes, as JSON text in the
+ * pool: {"Node": node, "SkipNodeUpdate": true, what: obj} for a service
+ * or check, the node's own fields (Meta as NodeMeta) for a node. */
+static int cat_req(struct httpd_ctx *c, struct fsm_txn_op *op, json_t *obj,
+                   char *msg, size_t n)
+{
+    json_t *r;
+    char *text;
+
+    if (!json_is_object(obj)) {
+        snprintf(msg, n, "%s operation without its object",
+                 op->kind == FSM_TXN_NODE      ? "Node"
+                 : op->kind == FSM_TXN_SERVICE ? "Service"
+                                               : "Check");
+        return -1;
+    }
+    if (op->kind == FSM_TXN_NODE) {
+        json_t *meta = member(obj, "Meta");
+
+        r = json_deep_copy(obj);
+        if (r != NULL && meta != NULL)
+            json_object_set(r, "NodeMeta", meta);
+    } else {
+        r = json_pack("{s:s, s:b, s:O}", "Node", op->key, "SkipNodeUpdate",
+                      1, op->kind == FSM_TXN_SERVICE ? "Service" : "Check",
+                      obj);
+    }
+    text = r != NULL ? json_dumps(r, JSON_COMPACT) : NULL;
+    json_decref(r);
+    if (text == NULL) {
+        snprintf(msg, n, "out of memory");
+        return -1;
+    }
+    op->req = pool_str(c, text, strlen(text));
+    free(text);
+    return 0;
+}
+
+/* {"Node": {Verb, Node: {Node, ...}}}, {"Service": {Verb, Node,
+ * Service: {ID, Service, ...}}}, {"Check": {Verb, Check: {Node,
+ * CheckID, ...}}}: get, set, cas, delete, delete-cas. *svc: the service
+ * name whose service:write a write needs ("" when none). */
+static int parse_cat_op(struct httpd_ctx *c, json_t *el,
+                        struct fsm_txn_op *op, const char **svc, char *msg,
+                        size_t n)
+{
+    static const char *const verbs[] = {"get", "set", "cas", "delete",
+                                        "delete-cas"};
+    json_t *obj;
+    size_t vi;
+    bool wr;
+
     static const char *const kinds[] = {"Node", "Service", "Check"};
     json_t *o = NULL;
     int k;
@@ -170,31 +239,60 @@ static int parse_cat_op(struct httpd_ctx *c, json_t *el,
     op->kind = (enum fsm_txn_kind)(k + 1);
     if (name_of(c, o, "Verb", "Verb", &op->verb, msg, n) != 0)
         return -1;
-    if (strcmp(op->verb, "get") != 0) {
-        snprintf(msg, n, "%s operations other than get are not supported "
-                 "(\"%.32s\")", kinds[k], op->verb);
+    for (vi = 0; vi < 5 && strcmp(op->verb, verbs[vi]) != 0; vi++)
+        ;
+    if (vi < 5)
+        op->verb = verbs[vi]; /* else pre_check reports it (409) */
+    wr = vi > 0;
+    *svc = "";
+    if (op->kind == FSM_TXN_NODE) {
+        obj = member(o, "Node");
+        if (name_of(c, obj, "Node", "Node.Node", &op->key, msg, n) != 0 ||
+            index_of(obj, "Node", &op->index, msg, n) != 0)
+            return -1;
+    } else if (op->kind == FSM_TXN_SERVICE) {
+        obj = member(o, "Service");
+        if (name_of(c, o, "Node", "Node", &op->key, msg, n) != 0 ||
+            name_of(c, obj, "ID", "Service.ID", &op->id, msg, n) != 0 ||
+            name_of(c, obj, "Service", "Service.Service", svc, msg, n) != 0 ||
+            index_of(obj, "Service", &op->index, msg, n) != 0)
+            return -1;
+        if (op->id[0] == '\0')
+            op->id = *svc; /* Consul: the ID defaults to the name */
+    } else {
+        const char *sid, *name;
+
+        obj = member(o, "Check");
+        if (name_of(c, obj, "Node", "Check.Node", &op->key, msg, n) != 0 ||
+            name_of(c, obj, "CheckID", "Check.CheckID", &op->id, msg,
+                    n) != 0 ||
+            name_of(c, obj, "Name", "Check.Name", &name, msg, n) != 0 ||
+            name_of(c, obj, "ServiceID", "Check.ServiceID", &sid, msg,
+                    n) != 0 ||
+            name_of(c, obj, "ServiceName", "Check.ServiceName", svc, msg,
+                    n) != 0 ||
+            index_of(obj, "Check", &op->index, msg, n) != 0)
+            return -1;
+        if (op->id[0] == '\0')
+            op->id = name; /* the CheckID defaults to the Name */
+        if (sid[0] == '\0')
+            *svc = NULL; /* a node-level check: node:write */
+    }
+    if (!wr || vi == 5)
+        return 0;
+    if (op->key[0] == '\0' || (op->kind != FSM_TXN_NODE && op->id[0] == '\0')) {
+        snprintf(msg, n, "%s operation without %s", kinds[k],
+                 op->key[0] == '\0' ? "a node name" : "an ID");
         return -1;
     }
-    if (op->kind == FSM_TXN_NODE)
-        return name_of(c, member(o, "Node"), "Node", "Node.Node", &op->key,
-                       msg, n);
-    if (op->kind == FSM_TXN_SERVICE)
-        return name_of(c, o, "Node", "Node", &op->key, msg, n) != 0 ||
-                       name_of(c, member(o, "Service"), "ID", "Service.ID",
-                               &op->id, msg, n) != 0
-                   ? -1
-                   : 0;
-    o = member(o, "Check");
-    return name_of(c, o, "Node", "Check.Node", &op->key, msg, n) != 0 ||
-                   name_of(c, o, "CheckID", "Check.CheckID", &op->id, msg,
-                           n) != 0
-               ? -1
-               : 0;
+    if (strcmp(op->verb, "set") != 0 && strcmp(op->verb, "cas") != 0)
+        return 0;
+    return cat_req(c, op, obj, msg, n);
 }
 
 /* One {"KV": {...}} (or catalog) element into op; -1 with a message. */
 static int parse_op(struct httpd_ctx *c, json_t *el, struct fsm_txn_op *op,
-                    char *msg, size_t n)
+                    const char **svc, char *msg, size_t n)
 {
     json_t *kv;
 
@@ -205,7 +303,7 @@ static int parse_op(struct httpd_ctx *c, json_t *el, struct fsm_txn_op *op,
     }
     kv = member(el, "KV");
     if (kv == NULL || json_is_null(kv))
-        return parse_cat_op(c, el, op, msg, n);
+        return parse_cat_op(c, el, op, svc, msg, n);
     if (!json_is_object(kv)) {
         snprintf(msg, n, "json: cannot unmarshal %s into Go struct field "
                  "TxnOp.KV of type api.KVTxnOp", json_go_kind(kv));
@@ -260,7 +358,8 @@ static int parse_body(struct httpd_ctx *c, struct txn_req *t)
     json_array_foreach(j, i, el) {
         struct fsm_txn_op *op = &t->ops[i];
 
-        if (parse_op(c, el, op, msg, sizeof(msg)) != 0) {
+        t->svc[i] = "";
+        if (parse_op(c, el, op, &t->svc[i], msg, sizeof(msg)) != 0) {
             snprintf(out, sizeof(out), "Failed to parse body: %s", msg);
             json_decref(j);
             httpd_error(c, 400, "bad_request", out);
@@ -281,12 +380,16 @@ static int parse_body(struct httpd_ctx *c, struct txn_req *t)
     return 0;
 }
 
-static bool verb_known(const char *v)
+static bool verb_known(enum fsm_txn_kind kind, const char *v)
 {
     static const char *const reads[] = {"get", "get-tree", "check-index",
                                         "check-session",
                                         "check-not-exists"};
 
+    if (kind != FSM_TXN_KV)
+        return strcmp(v, "get") == 0 || strcmp(v, "set") == 0 ||
+               strcmp(v, "cas") == 0 || strcmp(v, "delete") == 0 ||
+               strcmp(v, "delete-cas") == 0;
     if (fsm_txn_is_write(v))
         return true;
     for (size_t i = 0; i < sizeof(reads) / sizeof(reads[0]); i++)
@@ -335,12 +438,20 @@ static bool lock_delayed(struct httpd_ctx *c, const char *key)
  * instead; checks that could reveal a value need key:read; everything
  * else (check-not-exists too, as Consul) key:write. */
 static int pre_check_op(struct httpd_ctx *c, const struct fsm_txn_op *op,
-                        char *msg, size_t n)
+                        const char *svc, char *msg, size_t n)
 {
     const char *v = op->verb;
 
-    if (op->kind != FSM_TXN_KV)
+    if (op->kind != FSM_TXN_KV && strcmp(v, "get") == 0)
         return 0; /* gets: filtered on the way out */
+    /* Consul's vetNodeTxnOp, servicePreApply, vetCheckTxnOp */
+    if (op->kind == FSM_TXN_NODE || (op->kind == FSM_TXN_CHECK &&
+                                     svc == NULL))
+        return httpd_acl_res_check(c, ACL_RES_NODE, op->key, ACL_WRITE,
+                                   msg, n);
+    if (op->kind != FSM_TXN_KV)
+        return httpd_acl_res_check(c, ACL_RES_SERVICE, svc, ACL_WRITE, msg,
+                                   n);
     if (op->key[0] == '\0' && strcmp(v, "delete-tree") != 0) {
         snprintf(msg, n, "Must provide key");
         return 1;
@@ -367,16 +478,19 @@ static int pre_check(struct httpd_ctx *c, const struct txn_req *t)
     char msg[600];
 
     for (size_t i = 0; i < t->n; i++) {
-        int rc = pre_check_op(c, &t->ops[i], msg, sizeof(msg));
+        int rc = pre_check_op(c, &t->ops[i], t->svc[i], msg, sizeof(msg));
 
         if (rc < 0) {
             json_decref(errs);
             httpd_error(c, 403, "acl_not_found", msg);
             return -1;
         }
-        if (rc == 0 && t->ops[i].kind == FSM_TXN_KV &&
-            !verb_known(t->ops[i].verb)) {
-            snprintf(msg, sizeof(msg), "unknown KV verb \"%.32s\"",
+        if (rc == 0 && !verb_known(t->ops[i].kind, t->ops[i].verb)) {
+            snprintf(msg, sizeof(msg), "unknown %s verb \"%.32s\"",
+                     t->ops[i].kind == FSM_TXN_KV        ? "KV"
+                     : t->ops[i].kind == FSM_TXN_NODE    ? "Node"
+                     : t->ops[i].kind == FSM_TXN_SERVICE ? "Service"
+                                                         : "Check",
                      t->ops[i].verb);
             rc = 1;
         }

@@ -186,6 +186,8 @@ cat >samples <<EOF
 /v1/snapshot|GET|/v1/snapshot||acl = "write"|acl = "read"|deny
 /v1/snapshot|PUT|/v1/snapshot|not a snapshot|acl = "write"|acl = "read"|deny-any
 /v1/txn|PUT|/v1/txn|[{"KV":{"Verb":"set","Key":"m/t","Value":"eA=="}},{"KV":{"Verb":"get","Key":"m/t"}}]|key "m/t" { policy = "write" }|key "m/t" { policy = "read" }|conflict
+/v1/txn|PUT|/v1/txn|[{"Node":{"Verb":"set","Node":{"Node":"m-tx","Address":"192.0.2.9"}}},{"Service":{"Verb":"set","Node":"m-tx","Service":{"ID":"m-txs","Service":"m-txs"}}}]|node "m-tx" { policy = "write" } service "m-txs" { policy = "write" }|node "m-tx" { policy = "write" } service "m-txs" { policy = "read" }|conflict
+/v1/txn|PUT|/v1/txn|[{"Check":{"Verb":"delete","Check":{"Node":"m-tx","CheckID":"m-c"}}}]|node "m-tx" { policy = "write" }|node "m-tx" { policy = "read" }|conflict
 /v1/agent/leave|PUT|/v1/agent/leave||agent "$N" { policy = "write" }|agent "$N" { policy = "read" }|deny
 EOF
 

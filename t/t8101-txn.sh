@@ -30,6 +30,12 @@ dump () {
 
 b64 () { printf '%s' "$1" | base64 | tr -d '\n'; }
 
+# cweb_port_is AGENT PORT: AGENT's catalog (stale) has cweb on PORT.
+cweb_port_is () {
+	api_on "$1" GET "/v1/catalog/service/cweb?stale" &&
+	test "$(json_get out "\$j->[0]{ServicePort} // q(none)")" = "$2"
+}
+
 test_expect_success 'setup: one server agent' '
 	start_agent a1 -server -bootstrap
 '
@@ -179,9 +185,9 @@ test_expect_success 'bad bodies: 400 with a message' '
 	expect_status 400 && test_grep "failed to decode value" out &&
 	txn "[{\"KV\":{\"Verb\":\"set\",\"Key\":\"k\",\"Flags\":\"x\"}}]" &&
 	expect_status 400 && test_grep "Flags of type uint64" out &&
-	txn "[{\"Node\":{\"Verb\":\"set\",\"Node\":{\"Node\":\"n\"}}}]" &&
+	txn "[{\"Node\":{\"Verb\":\"set\",\"Node\":{\"Address\":\"192.0.2.1\"}}}]" &&
 	expect_status 400 &&
-	expect_body "Failed to parse body: Node operations other than get are not supported (\"set\")" &&
+	expect_body "Failed to parse body: Node operation without a node name" &&
 	txn "[{}]" && expect_status 400 &&
 	test_grep "no KV, Node, Service or Check" out
 '
@@ -221,6 +227,75 @@ test_expect_success 'catalog gets: Node, Service and Check results, Consul'"'"'s
 	      {\"Service\":{\"Verb\":\"get\",\"Node\":\"ext1\",\"Service\":{\"ID\":\"x\"}}}]" &&
 	expect_status 409 &&
 	expect_body "{\"Results\":null,\"Errors\":[{\"OpIndex\":0,\"What\":\"node \\\"nope\\\" doesn${SQ}t exist\"},{\"OpIndex\":1,\"What\":\"service \\\"x\\\" on node \\\"ext1\\\" doesn${SQ}t exist\"}]}"
+'
+
+test_expect_success 'catalog writes: node, service and check set with a kv set in one transaction' '
+	txn "[{\"Node\":{\"Verb\":\"set\",\"Node\":{\"Node\":\"tx1\",\"Address\":\"192.0.2.7\",\"Meta\":{\"rack\":\"r1\"}}}},
+	      {\"Service\":{\"Verb\":\"set\",\"Node\":\"tx1\",\"Service\":{\"ID\":\"db1\",\"Service\":\"db\",\"Port\":5432,\"Tags\":[\"primary\"]}}},
+	      {\"Check\":{\"Verb\":\"set\",\"Check\":{\"Node\":\"tx1\",\"CheckID\":\"db-alive\",\"Name\":\"db alive\",\"Status\":\"passing\",\"ServiceID\":\"db1\"}}},
+	      {\"KV\":{\"Verb\":\"set\",\"Key\":\"with/tx1\",\"Value\":\"$(b64 yes)\"}}]" &&
+	expect_status 200 &&
+	json_get out "join q(,), map { join(q(:), keys %\$_) } @{\$j->{Results}}" >actual &&
+	echo Node,Service,Check,KV >expect && test_cmp expect actual &&
+	json_get out "join q(,), \$j->{Results}[0]{Node}{Meta}{rack}, \$j->{Results}[1]{Service}{Port}, \$j->{Results}[2]{Check}{ServiceName}, \$j->{Results}[0]{Node}{ModifyIndex} == \$j->{Results}[3]{KV}{ModifyIndex} ? q(same) : q(differ)" >actual &&
+	echo r1,5432,db,same >expect && test_cmp expect actual &&
+	api_on a1 GET /v1/catalog/service/db && expect_status 200 &&
+	json_get out "join q(,), map { \$_->{Node} . q(/) . \$_->{Address} . q(/) . \$_->{ServicePort} } @\$j" >actual &&
+	echo tx1/192.0.2.7/5432 >expect && test_cmp expect actual &&
+	api_on a1 GET "/v1/health/service/db?passing" && expect_status 200 &&
+	json_get out "join q(,), map { \$_->{Node}{Node} . q(/) . join(q(+), map { \$_->{CheckID} . q(=) . \$_->{Status} } @{\$_->{Checks}}) } @\$j" >actual &&
+	echo tx1/db-alive=passing >expect && test_cmp expect actual &&
+	kv_is a1 with/tx1 yes
+'
+
+test_expect_success 'catalog cas with a stale index: 409, nothing changed (catalog, kv, index)' '
+	api_on a1 GET /v1/catalog/node/tx1 && expect_status 200 &&
+	json_canon out >node.before &&
+	nmi=$(json_get out "\$j->{Node}{ModifyIndex}") &&
+	smi=$(json_get out "\$j->{Services}{db1}{ModifyIndex}") &&
+	api_on a1 GET /v1/health/node/tx1 && json_canon out >checks.before &&
+	dump a1 kv.before &&
+	stale=$((nmi - 1)) &&
+	txn "[{\"KV\":{\"Verb\":\"set\",\"Key\":\"with/stale\"}},
+	      {\"Service\":{\"Verb\":\"cas\",\"Node\":\"tx1\",\"Service\":{\"ID\":\"db1\",\"Service\":\"db\",\"Port\":6000,\"ModifyIndex\":$smi}}},
+	      {\"Check\":{\"Verb\":\"delete\",\"Check\":{\"Node\":\"tx1\",\"CheckID\":\"db-alive\"}}},
+	      {\"Node\":{\"Verb\":\"cas\",\"Node\":{\"Node\":\"tx1\",\"Address\":\"192.0.2.8\",\"ModifyIndex\":$stale}}}]" &&
+	expect_status 409 &&
+	expect_body "{\"Results\":null,\"Errors\":[{\"OpIndex\":3,\"What\":\"failed to set node \\\"tx1\\\", index is stale\"}]}" &&
+	api_on a1 GET /v1/catalog/node/tx1 && json_canon out >node.after &&
+	test_cmp node.before node.after &&
+	api_on a1 GET /v1/health/node/tx1 && json_canon out >checks.after &&
+	test_cmp checks.before checks.after &&
+	dump a1 kv.after && test_cmp kv.before kv.after &&
+	test_cmp kv.before.idx kv.after.idx
+'
+
+test_expect_success 'catalog cas and delete-cas with current indexes, then delete' '
+	api_on a1 GET /v1/catalog/node/tx1 &&
+	smi=$(json_get out "\$j->{Services}{db1}{ModifyIndex}") &&
+	api_on a1 GET /v1/health/node/tx1 &&
+	cmi=$(json_get out "(grep { \$_->{CheckID} eq q(db-alive) } @\$j)[0]{ModifyIndex}") &&
+	txn "[{\"Service\":{\"Verb\":\"cas\",\"Node\":\"tx1\",\"Service\":{\"ID\":\"db1\",\"Service\":\"db\",\"Tags\":[\"primary\"],\"Port\":6000,\"ModifyIndex\":$smi}}},
+	      {\"Check\":{\"Verb\":\"delete-cas\",\"Check\":{\"Node\":\"tx1\",\"CheckID\":\"db-alive\",\"ModifyIndex\":$cmi}}}]" &&
+	expect_status 200 &&
+	json_get out "\$j->{Results}[0]{Service}{Port} . q(,) . scalar @{\$j->{Results}}" >actual &&
+	echo 6000,1 >expect && test_cmp expect actual &&
+	api_on a1 GET /v1/health/node/tx1 &&
+	json_get out "scalar grep { \$_->{CheckID} eq q(db-alive) } @\$j" >actual &&
+	echo 0 >expect && test_cmp expect actual &&
+	txn "[{\"Node\":{\"Verb\":\"delete\",\"Node\":{\"Node\":\"tx1\"}}}]" &&
+	expect_status 200 &&
+	api_on a1 GET /v1/catalog/node/tx1 && expect_status 200 &&
+	expect_body null
+'
+
+test_expect_success 'catalog writes: a service on a missing node, an unknown verb' '
+	txn "[{\"Service\":{\"Verb\":\"set\",\"Node\":\"nowhere\",\"Service\":{\"ID\":\"x\",\"Service\":\"x\"}}}]" &&
+	expect_status 409 &&
+	expect_body "{\"Results\":null,\"Errors\":[{\"OpIndex\":0,\"What\":\"Missing node registration\"}]}" &&
+	txn "[{\"Node\":{\"Verb\":\"frob\",\"Node\":{\"Node\":\"tx1\"}}}]" &&
+	expect_status 409 &&
+	expect_body "{\"Results\":null,\"Errors\":[{\"OpIndex\":0,\"What\":\"unknown Node verb \\\"frob\\\"\"}]}"
 '
 
 test_expect_success 'lock and unlock need a session that exists' '
@@ -338,6 +413,15 @@ test_expect_success 'a write transaction sent to a follower commits everywhere' 
 	echo c/new >expect && test_cmp expect actual &&
 	for s in s1 s2 s3; do
 		poll_until 20 kv_is $s c/new fresh stale || return 1
+	done
+'
+
+test_expect_success 'a catalog write transaction sent to a follower is applied by every server' '
+	txn "[{\"Node\":{\"Verb\":\"set\",\"Node\":{\"Node\":\"cx1\",\"Address\":\"192.0.2.30\"}}},
+	      {\"Service\":{\"Verb\":\"set\",\"Node\":\"cx1\",\"Service\":{\"ID\":\"cweb\",\"Service\":\"cweb\",\"Port\":81}}}]" "" "$follower" &&
+	expect_status 200 &&
+	for s in s1 s2 s3; do
+		poll_until 20 cweb_port_is $s 81 || return 1
 	done
 '
 

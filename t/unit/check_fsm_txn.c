@@ -5,7 +5,9 @@
  * op, later ops seeing earlier ones, the change callback), the
  * rollback (a transaction whose 3rd op fails leaves the state and every
  * index byte for byte as it was, tombstones included), read-only runs
- * and the outcome hand-over (fsm_txn_take).
+ * and the outcome hand-over (fsm_txn_take); catalog writes (node,
+ * service, check set / cas / delete / delete-cas) committed with kv ops,
+ * and a failed one leaving catalog and sessions byte for byte intact.
  */
 #include <check.h>
 #include <jansson.h>
@@ -14,8 +16,10 @@
 #include <string.h>
 
 #include "err.h"
+#include "cat.h"
 #include "fsm.h"
 #include "kv.h"
+#include "sess.h"
 #include "unit.h"
 
 static struct fsm f;
@@ -570,6 +574,170 @@ START_TEST(txn_catalog_gets)
 }
 END_TEST
 
+#define NODE_REQ "{\"Node\":\"n2\",\"Address\":\"10.0.0.2\"," \
+                 "\"Meta\":{\"a\":\"b\"},\"NodeMeta\":{\"a\":\"b\"}}"
+#define SVC_REQ "{\"Node\":\"n2\",\"SkipNodeUpdate\":true,\"Service\":" \
+                "{\"ID\":\"db1\",\"Service\":\"db\",\"Port\":5432}}"
+#define CHK_REQ "{\"Node\":\"n2\",\"SkipNodeUpdate\":true,\"Check\":" \
+                "{\"Node\":\"n2\",\"CheckID\":\"c2\",\"Name\":\"c2\"," \
+                "\"Status\":\"passing\",\"ServiceID\":\"db1\"}}"
+
+/* Node, service and check set with a kv set in one transaction; then
+ * cas and delete-cas by index, stale and current. */
+START_TEST(txn_catalog_writes_commit_together)
+{
+    struct fsm_txn_op ops[5] = {
+        {.kind = FSM_TXN_NODE, .verb = "set", .key = "n2", .req = NODE_REQ},
+        {.kind = FSM_TXN_SERVICE, .verb = "set", .key = "n2", .id = "db1",
+         .req = SVC_REQ},
+        {.kind = FSM_TXN_CHECK, .verb = "set", .key = "n2", .id = "c2",
+         .req = CHK_REQ},
+        {.kind = FSM_TXN_SERVICE, .verb = "get", .key = "n2", .id = "db1"},
+        {.verb = "set", .key = "k", .val = "v", .len = 1},
+    };
+    struct fsm_txn_op stale[3] = {
+        {.kind = FSM_TXN_SERVICE, .verb = "set", .key = "n2", .id = "db1",
+         .req = "{\"Node\":\"n2\",\"SkipNodeUpdate\":true,\"Service\":"
+                "{\"ID\":\"db1\",\"Service\":\"db2\",\"Tags\":[\"t\"]}}"},
+        {.kind = FSM_TXN_NODE, .verb = "cas", .key = "n2", .index = 3,
+         .req = NODE_REQ},
+        {.kind = FSM_TXN_SERVICE, .verb = "delete-cas", .key = "n2",
+         .id = "db1", .index = 4},
+    };
+    struct fsm_txn_op fresh[2] = {
+        {.kind = FSM_TXN_CHECK, .verb = "delete-cas", .key = "n2",
+         .id = "c2", .index = 5},
+        {.kind = FSM_TXN_NODE, .verb = "delete", .key = "n2"},
+    };
+    struct fsm_result res;
+    struct fsm_txn_out *o;
+    json_t *node, *checks;
+    void *before, *after;
+    size_t blen, alen;
+
+    o = run(ops, 5, 5, &res);
+    ck_assert_msg(res.ok, "%s", o->nerr ? o->err[0].what : "");
+    ck_assert_uint_eq(o->nres, 5);
+    ck_assert_int_eq(o->res[0].kind, FSM_TXN_NODE);
+    ck_assert_uint_eq(json_integer_value(json_object_get(o->res[0].obj,
+                                                         "ModifyIndex")), 5);
+    ck_assert_str_eq(json_string_value(json_object_get(
+        json_object_get(o->res[0].obj, "Meta"), "a")), "b");
+    ck_assert_int_eq(o->res[1].kind, FSM_TXN_SERVICE);
+    ck_assert_int_eq(o->res[2].kind, FSM_TXN_CHECK);
+    ck_assert_str_eq(json_string_value(json_object_get(o->res[2].obj,
+                                                       "ServiceName")), "db");
+    ck_assert_int_eq(o->res[3].kind, FSM_TXN_SERVICE); /* sees the set */
+    ck_assert_int_eq(o->res[4].kind, FSM_TXN_KV);
+    fsm_txn_out_free(o);
+    ck_assert_uint_eq(cat_index(f.cat, CAT_CHECKS), 5);
+    ck_assert_ptr_nonnull(kv_peek(f.kv, "k"));
+    ck_assert_int_eq(changes, 2); /* kv, catalog */
+
+    /* a rename that rewrites the check's ServiceName, then stale ops:
+     * nothing of it stays */
+    before = state(&blen);
+    o = run(stale, 3, 6, &res);
+    ck_assert(!res.ok);
+    ck_assert_uint_eq(o->nerr, 2);
+    ck_assert_int_eq(o->err[0].op_index, 1);
+    ck_assert_str_eq(o->err[0].what,
+                     "failed to set node \"n2\", index is stale");
+    ck_assert_str_eq(o->err[1].what, "failed to delete service \"db1\" on "
+                     "node \"n2\", index is stale");
+    fsm_txn_out_free(o);
+    after = state(&alen);
+    ck_assert_uint_eq(alen, blen);
+    ck_assert(memcmp(before, after, blen) == 0);
+    free(before);
+    free(after);
+    ck_assert_uint_eq(cat_max_index(f.cat), 5);
+
+    o = run(fresh, 2, 7, &res);
+    ck_assert(res.ok);
+    ck_assert_uint_eq(o->nres, 0); /* deletes return nothing */
+    fsm_txn_out_free(o);
+    ck_assert_ptr_null(node = cat_node(f.cat, "n2"));
+    checks = cat_node_checks(f.cat, "n2");
+    ck_assert_uint_eq(json_array_size(checks), 0);
+    json_decref(checks);
+    ck_assert_int_eq(changes, 3);
+    ck_assert_str_eq(last_kind, "catalog");
+}
+END_TEST
+
+/* The last op fails: the node delete before it (which would invalidate
+ * the session on n1) and the kv set leave no trace, sessions included;
+ * the same delete alone commits and invalidates the session. */
+START_TEST(txn_catalog_last_op_fails_state_byte_identical)
+{
+    struct fsm_txn_op ops[4] = {
+        {.verb = "set", .key = "a", .val = "1", .len = 1},
+        {.kind = FSM_TXN_NODE, .verb = "set", .key = "n2", .req = NODE_REQ},
+        {.kind = FSM_TXN_NODE, .verb = "delete", .key = "n1"},
+        {.kind = FSM_TXN_SERVICE, .verb = "set", .key = "zz", .id = "db1",
+         .req = "{\"Node\":\"zz\",\"SkipNodeUpdate\":true,\"Service\":"
+                "{\"ID\":\"db1\",\"Service\":\"db\"}}"},
+    };
+    struct fsm_result res;
+    struct fsm_txn_out *o;
+    void *before, *after;
+    size_t blen, alen;
+    int changes_before;
+
+    make_session(S1, 1);
+    ck_assert_uint_eq(sess_count(f.sess), 1);
+    before = state(&blen);
+    changes_before = changes;
+    o = run(ops, 4, 9, &res);
+    ck_assert(!res.ok);
+    ck_assert_uint_eq(o->nerr, 1);
+    ck_assert_int_eq(o->err[0].op_index, 3);
+    ck_assert_str_eq(o->err[0].what, "Missing node registration");
+    ck_assert_uint_eq(o->nres, 0);
+    fsm_txn_out_free(o);
+    after = state(&alen);
+    ck_assert_uint_eq(alen, blen);
+    ck_assert(memcmp(before, after, blen) == 0);
+    ck_assert_uint_eq(sess_count(f.sess), 1);
+    ck_assert_ptr_null(kv_peek(f.kv, "a"));
+    ck_assert_int_eq(changes, changes_before);
+    free(before);
+    free(after);
+
+    o = run(&ops[2], 1, 10, &res);
+    ck_assert(res.ok);
+    fsm_txn_out_free(o);
+    ck_assert_uint_eq(sess_count(f.sess), 0);
+}
+END_TEST
+
+START_TEST(txn_catalog_encoder_checks_requests)
+{
+    struct fsm_txn_op ops[1] = {
+        {.kind = FSM_TXN_NODE, .verb = "set", .key = "n2", .req = "{"},
+    };
+    void *buf = NULL;
+    size_t len;
+
+    ck_assert_int_eq(fsm_encode_txn(ops, 1, malloc, &buf, &len, err),
+                     ERR_INVAL);
+    ops[0].req = "{\"Address\":\"10.0.0.2\"}";
+    ck_assert_int_eq(fsm_encode_txn(ops, 1, malloc, &buf, &len, err),
+                     ERR_INVAL);
+    ck_assert_str_eq(err, "operation 0: Must provide node");
+    ops[0].verb = "delete";
+    ck_assert_int_eq(fsm_encode_txn(ops, 1, malloc, &buf, &len, err),
+                     ERR_INVAL);
+    ops[0].req = NULL;
+    ck_assert_int_eq(fsm_encode_txn(ops, 1, malloc, &buf, &len, err), 0);
+    free(buf);
+    ops[0].verb = "lock";
+    ck_assert_int_eq(fsm_encode_txn(ops, 1, malloc, &buf, &len, err),
+                     ERR_INVAL);
+}
+END_TEST
+
 Suite *unit_suite(void)
 {
     Suite *s = suite_create("fsm_txn");
@@ -588,6 +756,9 @@ Suite *unit_suite(void)
     tcase_add_test(tc, txn_lock_unlock_check_session);
     tcase_add_test(tc, txn_rollback_restores_a_lock);
     tcase_add_test(tc, txn_catalog_gets);
+    tcase_add_test(tc, txn_catalog_writes_commit_together);
+    tcase_add_test(tc, txn_catalog_last_op_fails_state_byte_identical);
+    tcase_add_test(tc, txn_catalog_encoder_checks_requests);
     suite_add_tcase(s, tc);
     return s;
 }
