@@ -45,7 +45,7 @@
 #define BOOT_CALL_MS 30000
 /* httpd_fwd.c's forwarding limit: a bootstrap forwarded that often
  * finds no leader. */
-#define MAX_HOPS 3
+#define MAX_HOPS 5
 /* Consul's ACLReservedPrefix and default token TTL bounds
  * (acl_token_min/max_expiration_ttl: 1m, 24h). */
 #define RESERVED_PREFIX "00000000-0000-0000-0000-0000000000"

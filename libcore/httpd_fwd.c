@@ -14,7 +14,8 @@
  * rpc_hold_timeout (7 s), then answered 500 "No cluster leader"; a
  * client agent prefixes server errors with "rpc error making call: " as
  * Consul's do. X-Proconsul-Hop counts forwards: a request is never
- * forwarded more than MAX_HOPS times. Only a GET, or a request that
+ * forwarded more than MAX_HOPS times (the longest legitimate chain,
+ * client -> server -> a server of another DC -> its leader, is 3). Only a GET, or a request that
  * certainly did not reach the other side, is ever sent twice. A body of
  * RPC_BORROW_MIN bytes or more (a snapshot restore) is kept in an
  * unlinked file of the data dir, mapped, rather than copied in memory.
@@ -45,11 +46,11 @@
 #define RETRY_MS 100     /* client agents: to another server */
 #define LEADER_RETRY_MS 20 /* servers: a local look-up, then loopback or LAN */
 #define HOLD_MS 7000
-#define MAX_HOPS 3
+#define MAX_HOPS 5
 #define CALL_MS 30000
 #define SNAPSHOT_CALL_MS (60 * 60 * 1000)
 #define MAX_FWD_HEADERS 64
-#define HOP_HEADER "X-Proconsul-Hop"
+#define HOP_HEADER "x-proconsul-hop" /* h2o keeps names lower-case */
 
 struct fwd {
     struct httpd_pending *p;

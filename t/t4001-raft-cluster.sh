@@ -152,6 +152,15 @@ test_expect_success CLUSTER 'PUT on a follower is forwarded to the leader: true'
 	expect_body true
 '
 
+test_expect_success CLUSTER 'a request that already made 5 hops is not forwarded again' '
+	set -- $(followers) &&
+	api_on "$1" PUT /v1/kv/app/hops --data-binary x \
+		-H "X-Proconsul-Hop: 5" &&
+	! expect_status 200 &&
+	api_on "$1" GET /v1/kv/app/hops &&
+	expect_status 404
+'
+
 test_expect_success CLUSTER 'PUT on the leader and on the client agent: true' '
 	api_on "$leader" PUT /v1/kv/app/three --data-binary three &&
 	expect_status 200 &&
