@@ -110,7 +110,7 @@ test_expect_success 'a KV write with ?dc=dc2 from the dc1 client lands in dc2 on
 	api_on ac PUT "/v1/kv/where?dc=dc2" --data-binary there &&
 	expect_status 200 && expect_body true &&
 	kv_is bc where there &&
-	kv_is b3 where there stale &&
+	poll_until 10 kv_is b3 where there stale &&
 	api_on ac GET "/v1/kv/where" && expect_status 404 &&
 	api_on a2 GET "/v1/kv/where?stale" && expect_status 404 &&
 	kv_is ac where there "dc=dc2" &&
@@ -129,6 +129,28 @@ test_expect_success 'a delete with ?dc=dc2 from dc1 deletes in dc2 only' '
 	api_on a3 DELETE "/v1/kv/gone?dc=dc2" && expect_status 200 &&
 	api_on bc GET /v1/kv/gone && expect_status 404 &&
 	kv_is ac gone 1
+'
+
+test_expect_success 'txn and sessions with ?dc=dc2 from dc1: dc2 only' '
+	cat >txn.json <<-\EOF &&
+	[{"KV": {"Verb": "set", "Key": "tx/a", "Value": "ZGMy"}},
+	 {"KV": {"Verb": "check-not-exists", "Key": "tx/b"}}]
+	EOF
+	api_on ac PUT "/v1/txn?dc=dc2" --data-binary @txn.json &&
+	expect_status 200 &&
+	kv_is bc tx/a dc2 &&
+	api_on ac GET /v1/kv/tx/a && expect_status 404 &&
+	api_on ac PUT "/v1/session/create?dc=dc2" \
+		--data-binary "{\"Node\": \"bc\", \"Checks\": []}" &&
+	expect_status 200 &&
+	json_get out "\$j->{ID}" >sid &&
+	api_on bc GET "/v1/session/info/$(cat sid)" && expect_status 200 &&
+	json_get out "\$j->[0]{Node}" >actual && echo bc >expect &&
+	test_cmp expect actual &&
+	api_on ac GET "/v1/session/info/$(cat sid)" && expect_status 200 &&
+	expect_body "[]" &&
+	api_on a1 GET "/v1/session/list?dc=dc2" && expect_status 200 &&
+	test_grep "$(cat sid)" out
 '
 
 test_expect_success 'catalog and health with ?dc: the other datacenter answers' '
@@ -212,7 +234,7 @@ test_expect_success 'all of dc2 down: a clean 500 in dc1, bounded, dc1 unaffecte
 	test "$(cat took)" -lt 15000 && cp took took.dead &&
 	test_grep -e "No path to datacenter" -e "rpc error making call" out &&
 	api_on ac PUT /v1/kv/still --data-binary fine && expect_status 200 &&
-	kv_is ac still fine && kv_is a2 still fine stale &&
+	kv_is ac still fine && poll_until 10 kv_is a2 still fine stale &&
 	api_on a1 GET /v1/catalog/datacenters && expect_status 200
 '
 
