@@ -53,14 +53,14 @@ static void add(struct opt *opts, int *n, const char *name,
 
 /* -h anywhere, or parse. Returns -1 to go on (*rest set), else the exit
  * code. A parse error prints what Go's flag package prints. */
-static int parse(const struct help *h, const struct opt *opts, int n,
-                 int argc, char **argv, int *rest)
+int kvc_parse(const char *synopsis, const char *text, const struct opt *opts,
+              int n, int argc, char **argv, int *rest)
 {
     char err[ERR_LEN];
     int r;
 
     if (opt_help_requested(argc, argv)) {
-        opt_usage(stdout, h->synopsis, h->text, opts, n);
+        opt_usage(stdout, synopsis, text, opts, n);
         return 0;
     }
     r = opt_parse(opts, n, argc, argv, rest, err);
@@ -73,7 +73,7 @@ static int parse(const struct help *h, const struct opt *opts, int n,
     return 1;
 }
 
-static int connect_agent(struct httpc *c, const struct httpc_flags *hf)
+int kvc_connect(struct httpc *c, const struct httpc_flags *hf)
 {
     char err[ERR_LEN];
 
@@ -656,7 +656,8 @@ static int kv_get(int argc, char **argv)
         "value is \"/\".");
     httpc_add_flags(opts, &n, &hf, true);
     httpc_add_tls_flags(opts, &n, &hf);
-    if ((rc = parse(&get_help, opts, n, argc, argv, &rest)) >= 0)
+    if ((rc = kvc_parse(get_help.synopsis, get_help.text, opts, n, argc,
+                        argv, &rest)) >= 0)
         return rc;
     if (one_key(argc, argv, rest, &key) != 0)
         return 1;
@@ -664,7 +665,7 @@ static int kv_get(int argc, char **argv)
         fprintf(stderr, "Error! Missing KEY argument\n");
         return 1;
     }
-    if (connect_agent(&c, &hf) != 0)
+    if (kvc_connect(&c, &hf) != 0)
         return 1;
     rc = get_run(&c, key, &g);
     httpc_release(&c);
@@ -921,7 +922,8 @@ static int kv_put(int argc, char **argv)
     put_flags(opts, &n, &po);
     httpc_add_flags(opts, &n, &hf, true);
     httpc_add_tls_flags(opts, &n, &hf);
-    if ((rc = parse(&put_help, opts, n, argc, argv, &rest)) >= 0)
+    if ((rc = kvc_parse(put_help.synopsis, put_help.text, opts, n, argc,
+                        argv, &rest)) >= 0)
         return rc;
     if ((rc = put_args(argc - rest, argv + rest, &po, &data)) >= 0)
         return rc;
@@ -931,7 +933,7 @@ static int kv_put(int argc, char **argv)
         free(data.p);
         return 1;
     }
-    if (connect_agent(&c, &hf) != 0) {
+    if (kvc_connect(&c, &hf) != 0) {
         free(data.p);
         return 1;
     }
@@ -1027,7 +1029,8 @@ static int kv_delete(int argc, char **argv)
         "value is false.");
     httpc_add_flags(opts, &n, &hf, true);
     httpc_add_tls_flags(opts, &n, &hf);
-    if ((rc = parse(&del_help, opts, n, argc, argv, &rest)) >= 0)
+    if ((rc = kvc_parse(del_help.synopsis, del_help.text, opts, n, argc,
+                        argv, &rest)) >= 0)
         return rc;
     if (one_key(argc, argv, rest, &key) != 0)
         return 1;
@@ -1035,7 +1038,7 @@ static int kv_delete(int argc, char **argv)
         fprintf(stderr, "%s\n", msg);
         return 1;
     }
-    if (connect_agent(&c, &hf) != 0)
+    if (kvc_connect(&c, &hf) != 0)
         return 1;
     rc = del_run(&c, key, &d);
     httpc_release(&c);

@@ -31,6 +31,14 @@ json_t *kvc_parse_list(const struct httpc_resp *r, char *err);
  * else the text itself; out->p is heap. */
 int kvc_load_data(const char *arg, struct kvc_bytes *out, char *err);
 
+struct opt;
+/* -h anywhere, or parse. Returns -1 to go on (*rest set), else the exit
+ * code. A parse error prints what Go's flag package prints. */
+int kvc_parse(const char *synopsis, const char *text, const struct opt *opts,
+              int n, int argc, char **argv, int *rest);
+/* httpc_init, or Consul's "Error connecting to Consul agent" and 1. */
+int kvc_connect(struct httpc *c, const struct httpc_flags *hf);
+
 /* The verbs of kv_port.c. */
 int kvc_export(int argc, char **argv);
 int kvc_import(int argc, char **argv);

@@ -32,37 +32,6 @@
 
 #define BATCH 64
 
-static int parse(const char *synopsis, const char *text,
-                 const struct opt *opts, int n, int argc, char **argv,
-                 int *rest)
-{
-    char err[ERR_LEN];
-    int r;
-
-    if (opt_help_requested(argc, argv)) {
-        opt_usage(stdout, synopsis, text, opts, n);
-        return 0;
-    }
-    r = opt_parse(opts, n, argc, argv, rest, err);
-    if (r == 0)
-        return -1;
-    if (r != OPT_HELP)
-        fprintf(stderr, "%s\n", err);
-    fprintf(stderr, "Usage:\n");
-    opt_print_defaults(stderr, opts, n);
-    return 1;
-}
-
-static int connect_agent(struct httpc *c, const struct httpc_flags *hf)
-{
-    char err[ERR_LEN];
-
-    if (httpc_init(c, hf, err) == 0)
-        return 0;
-    fprintf(stderr, "Error connecting to Consul agent: %s\n", err);
-    return 1;
-}
-
 /* ---- export --------------------------------------------------------- */
 
 /* Length of the valid UTF-8 sequence at s (n bytes left), 0 if none. */
@@ -213,7 +182,7 @@ int kvc_export(int argc, char **argv)
 
     httpc_add_flags(opts, &n, &hf, true);
     httpc_add_tls_flags(opts, &n, &hf);
-    if ((rc = parse(synopsis, text, opts, n, argc, argv, &rest)) >= 0)
+    if ((rc = kvc_parse(synopsis, text, opts, n, argc, argv, &rest)) >= 0)
         return rc;
     if (argc - rest > 1) {
         fprintf(stderr, "Too many arguments (expected 1, got %d)\n",
@@ -224,7 +193,7 @@ int kvc_export(int argc, char **argv)
         key = argv[rest];
     if (key[0] == '/')
         key++;
-    if (connect_agent(&c, &hf) != 0)
+    if (kvc_connect(&c, &hf) != 0)
         return 1;
     rc = export_run(&c, key);
     httpc_release(&c);
@@ -448,14 +417,14 @@ int kvc_import(int argc, char **argv)
                              .help = "Key prefix for imported data."};
     httpc_add_flags(opts, &n, &hf, true);
     httpc_add_tls_flags(opts, &n, &hf);
-    if ((rc = parse(synopsis, text, opts, n, argc, argv, &rest)) >= 0)
+    if ((rc = kvc_parse(synopsis, text, opts, n, argc, argv, &rest)) >= 0)
         return rc;
     if ((arr = read_data(argc, argv, rest)) == NULL)
         return 1;
     cnt = json_array_size(arr);
     rc = 1;
     if ((e = calloc(cnt + 1, sizeof(*e))) != NULL &&
-        load_entries(arr, prefix, e) == 0 && connect_agent(&c, &hf) == 0) {
+        load_entries(arr, prefix, e) == 0 && kvc_connect(&c, &hf) == 0) {
         rc = import_run(&c, e, cnt);
         httpc_release(&c);
     }

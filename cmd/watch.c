@@ -36,6 +36,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agent_event.h"
 #include "cfg.h"
 #include "cmd.h"
 #include "err.h"
@@ -170,21 +171,6 @@ static char *path_for(const struct plan *p, char *q, size_t qn)
     return out;
 }
 
-static uint64_t event_index(const char *id)
-{
-    char lo[17], hi[17];
-
-    if (id == NULL || strlen(id) != 36)
-        return 0;
-    memcpy(lo, id, 8);
-    memcpy(lo + 8, id + 9, 4);
-    memcpy(lo + 12, id + 14, 4);
-    memcpy(hi, id + 19, 4);
-    memcpy(hi + 4, id + 24, 12);
-    lo[16] = hi[16] = '\0';
-    return strtoull(lo, NULL, 16) ^ strtoull(hi, NULL, 16);
-}
-
 /* Shape the answer as Consul's watch functions do. Takes body. */
 static json_t *shape(const struct plan *p, json_t *body)
 {
@@ -203,7 +189,7 @@ static json_t *shape(const struct plan *p, json_t *body)
         const char *id = json_string_value(
             json_object_get(json_array_get(body, i), "ID"));
 
-        if (event_index(id) == p->last_index) {
+        if (agent_uevent_index(id) == p->last_index) {
             out = json_array();
             for (size_t k = i + 1; k < json_array_size(body); k++)
                 json_array_append(out, json_array_get(body, k));
