@@ -125,6 +125,7 @@ struct agent {
     int member_writes;          /* Raft writes in flight */
     struct agent_local *local;  /* services, checks, anti-entropy */
     struct agent_acl *acl;      /* tokens, resolution cache (agent_acl.c) */
+    struct agent_acl_repl *acl_repl; /* replication state (agent_acl_repl.c) */
     struct agent_events *events; /* user events (agent_event.c) */
     struct agent_watches *watches; /* config watches (agent_watches.c) */
     struct agent_sess *sess;    /* session TTL deadlines (agent_sess.c) */
@@ -384,5 +385,13 @@ bool agent_acl_remote(const struct agent *a);
 bool agent_acl_ready(struct agent *a);
 /* Leader tick: create what the ACL state lacks (one write at a time). */
 void agent_acl_leader(struct agent *a);
+/* ACL replication (agent_acl_repl.c): on for a server of a datacenter
+ * other than primary_datacenter with acl.enable_token_replication. */
+bool agent_acl_repl_enabled(const struct agent *a);
+/* Leader tick: start a round when one is due. */
+void agent_acl_repl_tick(struct agent *a);
+/* The body of GET /v1/acl/replication (new reference; NULL: no memory). */
+json_t *agent_acl_repl_status(struct agent *a);
+void agent_acl_repl_release(struct agent *a);
 
 #endif

@@ -315,6 +315,7 @@ void agent_acl_release(struct agent *a)
 {
     struct agent_acl *acl = a->acl;
 
+    agent_acl_repl_release(a);
     if (acl == NULL)
         return;
     for (int k = 0; k < AGENT_TOKEN_COUNT; k++) {
@@ -462,8 +463,9 @@ int agent_acl_who(struct agent *a, const char *secret,
     /* A server knows every token: one that exists keeps its own grants
      * even if it was also made the recovery token. A client agent takes
      * the recovery token at its word, so that it works with no server. */
-    if (a->has_raft && !agent_acl_remote(a) && who_server(a, secret, w) == 0)
-        return 0;
+    if (a->has_raft && (!agent_acl_remote(a) || agent_acl_repl_enabled(a)) &&
+        who_server(a, secret, w) == 0)
+        return 0; /* replicated: known here, even with the primary down */
     if (secret_eq(secret, agent_token(a, AGENT_TOKEN_RECOVERY))) {
         w->z = a->acl->recovery;
         w->accessor = "agent-recovery-token";

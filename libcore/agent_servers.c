@@ -933,6 +933,7 @@ static void on_tick(uv_timer_t *t)
     reconcile(a);
     agent_members_reconcile(a);
     agent_acl_leader(a);
+    agent_acl_repl_tick(a);
     agent_sess_tick(a);
     drop_stale_restore(a);
     save_map(a);

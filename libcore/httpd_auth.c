@@ -344,6 +344,77 @@ void httpd_internal_acl_resolve(struct httpd_ctx *c)
     httpd_send_json(c, 200, out);
 }
 
+/* ---- ACL replication ---- */
+
+struct state_ctx {
+    json_t *recs;
+};
+
+static int state_rec(void *ctx, const json_t *rec)
+{
+    struct state_ctx *sc = ctx;
+    const char *k = json_string_value(json_object_get(rec, "Kind"));
+
+    if (k == NULL || strcmp(k, "meta") == 0) /* never the cluster secret */
+        return 0;
+    return json_array_append(sc->recs, (json_t *)rec) != 0 ? -1 : 0;
+}
+
+/* The primary's ACL state for a replicating datacenter (agent_acl_repl.c):
+ * its token needs acl:write here. */
+void httpd_internal_acl_state(struct httpd_ctx *c)
+{
+    struct acl_store *st = c->a->fsm.acl;
+    const char *s = httpd_request_token(c);
+    const struct acl_authz *z = NULL;
+    const json_t *tok;
+    struct state_ctx sc;
+    char err[ERR_LEN];
+    json_t *out;
+
+    if (!c->a->has_raft || !httpd_acl_enabled(c) || agent_acl_remote(c->a)) {
+        httpd_error(c, 500, "internal", "not a server of the primary "
+                    "datacenter with ACLs");
+        return;
+    }
+    tok = s != NULL ? acl_store_token_by_secret(st, s) : NULL;
+    if (tok != NULL && !acl_token_expired(tok, util_now_ns() / 1000000))
+        z = acl_store_authz(st, tok, err);
+    if (z == NULL || !acl_allowed(z, false, ACL_RES_ACL, NULL, ACL_WRITE)) {
+        httpd_error(c, 403, "permission_denied",
+                    "Permission denied: token lacks acl:write");
+        return;
+    }
+    if ((sc.recs = json_array()) == NULL ||
+        acl_store_foreach(st, state_rec, &sc) != 0 ||
+        (out = json_pack("{s:I, s:I, s:I, s:o}", "PolicyIndex",
+                         (json_int_t)acl_store_index(st, ACL_T_POLICIES),
+                         "RoleIndex",
+                         (json_int_t)acl_store_index(st, ACL_T_ROLES),
+                         "TokenIndex",
+                         (json_int_t)acl_store_index(st, ACL_T_TOKENS),
+                         "Records", sc.recs)) == NULL) {
+        httpd_error(c, 500, "internal", "out of memory");
+        return;
+    }
+    httpd_send_json(c, 200, out);
+}
+
+void httpd_acl_replication(struct httpd_ctx *c)
+{
+    json_t *out;
+
+    if (!httpd_acl_enabled(c)) {
+        httpd_error(c, 401, "acl_disabled", "ACL support disabled");
+        return;
+    }
+    if ((out = agent_acl_repl_status(c->a)) == NULL) {
+        httpd_error(c, 500, "internal", "out of memory");
+        return;
+    }
+    httpd_send_json(c, 200, out);
+}
+
 /* ---- /v1/agent/token/<kind> ---- */
 
 void httpd_agent_token(struct httpd_ctx *c)

@@ -289,6 +289,8 @@ void httpd_acl_roles(struct httpd_ctx *c);
 void httpd_internal_acl_bootstrap(struct httpd_ctx *c);
 /* 8300 only: a client agent resolving a token (httpd_auth.c). */
 void httpd_internal_acl_resolve(struct httpd_ctx *c);
+void httpd_internal_acl_state(struct httpd_ctx *c);
+void httpd_acl_replication(struct httpd_ctx *c);
 /* /v1/agent/token/<kind> (httpd_auth.c). */
 void httpd_agent_token(struct httpd_ctx *c);
 

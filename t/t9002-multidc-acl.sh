@@ -1,5 +1,5 @@
 #!/bin/sh
-test_description='two datacenters with ACLs: primary_datacenter holds the tokens and policies, the other resolves through it and forwards the ACL API there'
+test_description='two datacenters with ACLs: primary_datacenter holds the tokens and policies, the other forwards the ACL API there and replicates them (acl.enable_token_replication), so they keep working with the primary down'
 . ./lib.sh
 
 test_have_prereq PERL || { skip_all='needs perl JSON::PP'; test_done; }
@@ -21,6 +21,7 @@ primary_datacenter = "dc1"
 acl {
   enabled = true
   default_policy = "deny"
+  enable_token_replication = true
   tokens { agent = "$MASTER" }
 }
 EOF
@@ -83,11 +84,45 @@ test_expect_success 'a token made in the primary works in dc2 with its rules' '
 	expect_body 1
 '
 
-test_expect_success 'the primary down: cached tokens keep working (extend-cache), new ones are refused' '
+test_expect_success 'the primary has no replication; dc2 reports its own' '
+	api_on a1 GET /v1/acl/replication && expect_status 200 &&
+	json_get out "\$j->{Enabled} ? 1 : 0" >en && echo 0 >expect &&
+	test_cmp expect en &&
+	api_on b1 GET /v1/acl/replication && expect_status 200 &&
+	json_get out "join q{,}, (\$j->{Enabled} ? 1 : 0), (\$j->{Running} ? 1 : 0), \$j->{SourceDatacenter}, \$j->{ReplicationType}" >st &&
+	echo "1,1,dc1,tokens" >expect && test_cmp expect st
+'
+
+repl_at () {
+	api_on b1 GET /v1/acl/replication && expect_status 200 &&
+	json_get out "\$j->{ReplicatedTokenIndex}" >ri &&
+	test "$(cat ri)" -ge "$1"
+}
+
+test_expect_success 'a token and policy made in dc1 (never used in dc2) are replicated to dc2' '
+	api_on a1 PUT /v1/acl/policy -H "X-Consul-Token: $MASTER" \
+		--data "{\"Name\":\"db-rw\",\"Rules\":\"key_prefix \\\"db/\\\" { policy = \\\"write\\\" }\"}" &&
+	expect_status 200 &&
+	api_on a1 PUT /v1/acl/token -H "X-Consul-Token: $MASTER" \
+		--data "{\"Policies\":[{\"Name\":\"db-rw\"}]}" &&
+	expect_status 200 &&
+	DB=$(json_get out "\$j->{SecretID}") && test -n "$DB" &&
+	CI=$(json_get out "\$j->{CreateIndex}") && test -n "$CI" &&
+	poll_until 30 repl_at "$CI" &&
+	api_on b1 GET /v1/acl/replication &&
+	json_get out "\$j->{LastSuccess}" >ls && ! test_grep "^0001" ls
+'
+
+test_expect_success 'all of dc1 down: replicated tokens work in dc2 with their rules, unknown ones are refused' '
 	kill9 a1 &&
+	on_b1 "$DB" PUT /v1/kv/db/x --data-binary 1 && expect_status 200 &&
+	on_b1 "$DB" GET "/v1/kv/db/x?raw" && expect_status 200 &&
+	expect_body 1 &&
+	on_b1 "$DB" PUT /v1/kv/app/z --data-binary 1 && expect_status 403 &&
 	on_b1 "$APP" PUT /v1/kv/app/y --data-binary 1 && expect_status 200 &&
 	on_b1 11111111-2222-3333-4444-555555555555 GET /v1/kv/app/y &&
-	expect_status 403
+	expect_status 403 &&
+	on_b1 "" PUT /v1/kv/db/y --data-binary 1 && expect_status 403
 '
 
 test_done
