@@ -852,7 +852,10 @@ static void init_management(struct agent *a, const char *secret)
 bool agent_acl_ready(struct agent *a)
 {
     struct acl_store *s = a->fsm.acl;
-    const char *im = a->cfg.acl.tokens.initial_management;
+    /* replicated: the primary's tokens replace ours (no tug of war) */
+    const char *im = agent_acl_repl_enabled(a)
+                         ? NULL
+                         : a->cfg.acl.tokens.initial_management;
 
     return acl_store_secret(s) != NULL &&
            acl_store_policy(s, ACL_GLOBAL_MGMT_ID) != NULL &&
@@ -864,7 +867,9 @@ bool agent_acl_ready(struct agent *a)
 void agent_acl_leader(struct agent *a)
 {
     struct acl_store *s = a->fsm.acl;
-    const char *im = a->cfg.acl.tokens.initial_management;
+    const char *im = agent_acl_repl_enabled(a)
+                         ? NULL
+                         : a->cfg.acl.tokens.initial_management;
 
     if (a->acl == NULL || !agent_acl_enabled(a) || a->acl->leader_busy ||
         !agent_is_leader(a))

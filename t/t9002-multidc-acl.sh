@@ -113,6 +113,21 @@ test_expect_success 'a token and policy made in dc1 (never used in dc2) are repl
 	json_get out "\$j->{LastSuccess}" >ls && ! test_grep "^0001" ls
 '
 
+test_expect_success 'a token deleted in dc1 is deleted in dc2 too' '
+	api_on a1 PUT /v1/acl/token -H "X-Consul-Token: $MASTER" \
+		--data "{\"Policies\":[{\"Name\":\"db-rw\"}]}" &&
+	expect_status 200 &&
+	GONE=$(json_get out "\$j->{SecretID}") && test -n "$GONE" &&
+	GONE_ID=$(json_get out "\$j->{AccessorID}") &&
+	api_on a1 DELETE "/v1/acl/token/$GONE_ID" -H "X-Consul-Token: $MASTER" &&
+	expect_status 200 &&
+	api_on a1 GET /v1/acl/tokens -H "X-Consul-Token: $MASTER" &&
+	expect_status 200 &&
+	TI=$(tr -d "\r" <hdr | sed -n "s/^[Xx]-[Cc]onsul-[Ii]ndex: //p") &&
+	test -n "$TI" &&
+	poll_until 30 repl_at "$TI"
+'
+
 test_expect_success 'all of dc1 down: replicated tokens work in dc2 with their rules, unknown ones are refused' '
 	kill9 a1 &&
 	on_b1 "$DB" PUT /v1/kv/db/x --data-binary 1 && expect_status 200 &&
@@ -122,6 +137,7 @@ test_expect_success 'all of dc1 down: replicated tokens work in dc2 with their r
 	on_b1 "$APP" PUT /v1/kv/app/y --data-binary 1 && expect_status 200 &&
 	on_b1 11111111-2222-3333-4444-555555555555 GET /v1/kv/app/y &&
 	expect_status 403 &&
+	on_b1 "$GONE" GET /v1/kv/db/x && expect_status 403 &&
 	on_b1 "" PUT /v1/kv/db/y --data-binary 1 && expect_status 403
 '
 
