@@ -18,7 +18,8 @@
  * Local tokens (Local: true) are neither copied nor deleted. Every server
  * of the datacenter then resolves replicated tokens from its own state
  * (agent_acl_who), also while the primary is unreachable. Records hold
- * SecretIDs: the response body is wiped before it is freed.
+ * SecretIDs: the response body is wiped once parsed (jansson's own copies
+ * are not), and no record is ever logged.
  */
 #include "agent.h"
 
@@ -299,9 +300,9 @@ static void on_state(void *ctx, int rc, const struct rpc_response *resp,
         failed(r, why);
         return;
     }
-    if (!agent_is_leader(a))
-        return;
-    apply_state(a, resp->body, resp->body_len);
+    if (agent_is_leader(a))
+        apply_state(a, resp->body, resp->body_len);
+    OPENSSL_cleanse((char *)resp->body, resp->body_len);
 }
 
 void agent_acl_repl_tick(struct agent *a)
