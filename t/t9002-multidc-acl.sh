@@ -5,8 +5,8 @@ test_description='two datacenters with ACLs: primary_datacenter holds the tokens
 test_have_prereq PERL || { skip_all='needs perl JSON::PP'; test_done; }
 
 MASTER=7f2b9c4e-3d1a-4b5c-9e8f-1a2b3c4d5e6f
-# a1: the one server of dc1 (primary); b1: the one server of dc2.
-reserve_agents a1 b1
+# a1: the one server of dc1 (primary); b1, then b2: the servers of dc2.
+reserve_agents a1 b1 b2
 
 cat >acl1.hcl <<EOF &&
 primary_datacenter = "dc1"
@@ -84,6 +84,19 @@ test_expect_success 'a token made in the primary works in dc2 with its rules' '
 	expect_body 1
 '
 
+peers_two () {
+	api_on b1 GET /v1/status/peers && expect_status 200 &&
+	json_get out "scalar @\$j" >np && echo 2 >expect && test_cmp expect np
+}
+
+test_expect_success 'a second server joins dc2 (a follower there)' '
+	# shellcheck disable=SC2086
+	TEST_AGENT_WAIT=http start_agent b2 -server -datacenter=dc2 \
+		-config-file="$TRASH/acl2.hcl" -retry-join=$b1_ADDR \
+		-retry-interval=1s $wan &&
+	poll_until 60 peers_two
+'
+
 test_expect_success 'the primary has no replication; dc2 reports its own' '
 	api_on a1 GET /v1/acl/replication && expect_status 200 &&
 	json_get out "\$j->{Enabled} ? 1 : 0" >en && echo 0 >expect &&
@@ -138,7 +151,13 @@ test_expect_success 'all of dc1 down: replicated tokens work in dc2 with their r
 	on_b1 11111111-2222-3333-4444-555555555555 GET /v1/kv/app/y &&
 	expect_status 403 &&
 	on_b1 "$GONE" GET /v1/kv/db/x && expect_status 403 &&
-	on_b1 "" PUT /v1/kv/db/y --data-binary 1 && expect_status 403
+	on_b1 "" PUT /v1/kv/db/y --data-binary 1 && expect_status 403 &&
+	api_on b2 GET "/v1/kv/db/x?stale&raw" -H "X-Consul-Token: $DB" &&
+	expect_status 200 && expect_body 1 &&
+	api_on b2 GET "/v1/kv/app/y?stale" -H "X-Consul-Token: $DB" &&
+	expect_status 403 &&
+	api_on b2 GET "/v1/kv/db/x?stale" -H "X-Consul-Token: $GONE" &&
+	expect_status 403
 '
 
 test_done
