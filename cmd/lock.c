@@ -163,8 +163,11 @@ int lockc_get(struct lockc *l, const char *key, bool recurse,
     return 0;
 }
 
-int lockc_put(struct lockc *l, const char *key, const char *query,
-              const void *body, size_t len, bool *ok, char *err)
+/* method on /v1/kv/<key>[?query]: 200 and a body starting "true" sets
+ * *ok; another status is the agent's error. */
+static int kv_bool(struct lockc *l, const char *method, const char *key,
+                   const char *query, const void *body, size_t len, bool *ok,
+                   char *err)
 {
     char *path = kv_path(key);
     struct httpc_resp r;
@@ -173,7 +176,7 @@ int lockc_put(struct lockc *l, const char *key, const char *query,
     *ok = false;
     if (path == NULL)
         return err_set(err, ERR_NOMEM, "out of memory"), -1;
-    rc = httpc_do(&l->c, "PUT", path, query, body, len, &r, err);
+    rc = httpc_do(&l->c, method, path, query, body, len, &r, err);
     free(path);
     if (rc != 0)
         return -1;
@@ -187,30 +190,19 @@ int lockc_put(struct lockc *l, const char *key, const char *query,
     return 0;
 }
 
+int lockc_put(struct lockc *l, const char *key, const char *query,
+              const void *body, size_t len, bool *ok, char *err)
+{
+    return kv_bool(l, "PUT", key, query, body, len, ok, err);
+}
+
 int lockc_delete(struct lockc *l, const char *key, uint64_t cas, bool *ok,
                  char *err)
 {
-    char q[64], *path = kv_path(key);
-    struct httpc_resp r;
-    int rc;
+    char q[64];
 
-    *ok = false;
-    if (path == NULL)
-        return err_set(err, ERR_NOMEM, "out of memory"), -1;
     snprintf(q, sizeof(q), "cas=%llu", (unsigned long long)cas);
-    rc = httpc_do(&l->c, "DELETE", path, cas > 0 ? q : NULL, NULL, 0, &r,
-                  err);
-    free(path);
-    if (rc != 0)
-        return -1;
-    if (r.status != 200) {
-        rc = api_err(&r, err);
-        httpc_resp_release(&r);
-        return rc;
-    }
-    *ok = r.len >= 4 && strncmp(r.body, "true", 4) == 0;
-    httpc_resp_release(&r);
-    return 0;
+    return kv_bool(l, "DELETE", key, cas > 0 ? q : NULL, NULL, 0, ok, err);
 }
 
 bool lockc_flags_are(const json_t *entry, uint64_t flags)
