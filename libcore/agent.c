@@ -332,6 +332,18 @@ static void on_gossip_event(void *ctx, enum gossip_event ev,
     agent_servers_changed(ctx);
 }
 
+void agent_consul_info(const struct agent *a, struct gossip_consul_info *ci)
+{
+    memset(ci, 0, sizeof(*ci));
+    ci->server = a->cfg.server;
+    ci->dc = a->cfg.datacenter;
+    ci->node_id = a->node_id;
+    ci->build = version_build();
+    ci->server_port = (uint16_t)a->cfg.ports.server;
+    ci->expect = a->cfg.bootstrap_expect;
+    ci->bootstrap = a->cfg.bootstrap;
+}
+
 static int new_gossip(struct agent *a, char *err)
 {
     struct gossip_opts o;
@@ -340,14 +352,7 @@ static int new_gossip(struct agent *a, char *err)
     char snap[4200];
     int rc;
 
-    memset(&ci, 0, sizeof(ci));
-    ci.server = a->cfg.server;
-    ci.dc = a->cfg.datacenter;
-    ci.node_id = a->node_id;
-    ci.build = version_build();
-    ci.server_port = (uint16_t)a->cfg.ports.server;
-    ci.expect = a->cfg.bootstrap_expect;
-    ci.bootstrap = a->cfg.bootstrap;
+    agent_consul_info(a, &ci);
     gossip_tagset_init(&ts);
     if ((rc = gossip_tagset_consul(&ts, &ci, err)) != 0)
         return rc;

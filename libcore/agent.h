@@ -262,6 +262,9 @@ struct agent_wan_srv {
     bool alive;
     uint64_t rtt_us;    /* smoothed probe RTT, 0: none */
 };
+/* The Consul tags of this agent's gossip member (role, dc, id, build,
+ * port, expect, bootstrap), as both pools announce them. */
+void agent_consul_info(const struct agent *a, struct gossip_consul_info *ci);
 /* Start the pool (a no-op on client agents or with serf_wan < 0). */
 int agent_wan_start(struct agent *a, char *err);
 /* Close it; done(a) runs once afterwards. false (and done never runs)

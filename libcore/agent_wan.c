@@ -24,7 +24,6 @@
 #include <strings.h>
 
 #include "log.h"
-#include "version.h"
 
 #define WAN_TCP_TIMEOUT_MS 30000
 #define WAN_GOSSIP_TO_DEAD_MS 60000
@@ -313,14 +312,8 @@ static int wan_new(struct agent *a, char *err)
                          a->cfg.datacenter) >= sizeof(name))
         return err_set(err, ERR_INVAL, "WAN member name '%s.%s' is too long",
                        a->cfg.node_name, a->cfg.datacenter);
-    memset(&ci, 0, sizeof(ci));
+    agent_consul_info(a, &ci);
     ci.server = true;
-    ci.dc = a->cfg.datacenter;
-    ci.node_id = a->node_id;
-    ci.build = version_build();
-    ci.server_port = (uint16_t)a->cfg.ports.server;
-    ci.expect = a->cfg.bootstrap_expect;
-    ci.bootstrap = a->cfg.bootstrap;
     gossip_tagset_init(&ts);
     if ((rc = gossip_tagset_consul(&ts, &ci, err)) != 0)
         return rc;
