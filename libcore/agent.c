@@ -9,6 +9,7 @@
 #include "agent.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stddef.h>
 #include <fcntl.h>
 #include <ifaddrs.h>
@@ -205,6 +206,11 @@ static int init_raft(struct agent *a, char *err)
     o.heartbeat_timeout_ms = o.election_timeout_ms / 10;
     o.snapshot_threshold = (unsigned)a->cfg.raft_snapshot_threshold;
     o.snapshot_trailing = (unsigned)a->cfg.raft_trailing_logs;
+    o.snapshot_interval_ms =
+        a->cfg.raft_snapshot_interval_ms <= 0 ? 0
+        : a->cfg.raft_snapshot_interval_ms > UINT_MAX
+            ? UINT_MAX
+            : (unsigned)a->cfg.raft_snapshot_interval_ms;
     snprintf(dir, sizeof(dir), "%s/raft", a->data_dir);
     snprintf(a->rpc_addr, sizeof(a->rpc_addr), "%s:%d", a->advertise,
              a->cfg.ports.server);

@@ -9,6 +9,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,12 +54,91 @@ static const char *state_name(int state)
 
 static void append_flush_held(struct raftglue *rg);
 
+/* xorshift64: jitter only (no secret, no OpenSSL at start) */
+static uint64_t snap_rand(struct raftglue *rg, uint64_t below)
+{
+    uint64_t x = rg->snap_rand;
+
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    rg->snap_rand = x;
+    return below == 0 ? 0 : x % below;
+}
+
+static void snap_barrier_done(struct raft_barrier *req, int status)
+{
+    struct raftglue *rg = req->data;
+
+    (void)status;
+    rg->snap_barrier_busy = false;
+}
+
+/* When raft_snapshot_interval is set (raftglue_opts), libraft's
+ * threshold stays at the memory ceiling and is lowered to
+ * raft_snapshot_threshold here, from the 50 ms poll, when a snapshot is
+ * wanted; raftglue_fsm.c raises it again once taken. Wanted means at
+ * least threshold entries applied since the last snapshot and either
+ *  - the check HashiCorp Raft makes every interval..2 x interval (30-60
+ *    s by default; counted here from the last snapshot, each server
+ *    drawing its own delays, so the servers seldom snapshot together),
+ *  - or the server idle: nothing applied for SNAP_IDLE_MS. A snapshot
+ *    costs a busy server (fork, copy-on-write faults while the child
+ *    writes, the file), so it is best taken when there is no request to
+ *    slow down; an idle leader appends a barrier so that every server
+ *    applies an entry, which is when libraft looks at its threshold.
+ * libraft alone snapshots at the threshold: every 2 s under a heavy
+ * write load, all three servers at the same index. */
+#define SNAP_IDLE_MS 1000
+
+static void snap_pace(struct raftglue *rg)
+{
+    uint64_t now = uv_now(rg->loop);
+    raft_index applied = rg->raft.last_applied;
+    raft_index snap = rg->raft.log.snapshot.last_index;
+    bool due, idle;
+
+    if (rg->snap_interval_ms == 0)
+        return;
+    if (applied != rg->snap_applied) {
+        rg->snap_applied = applied;
+        rg->snap_busy_ms = now;
+        rg->snap_poked = false;
+    }
+    if (snap != rg->snap_index || rg->snap_due_ms == 0) { /* one taken */
+        rg->snap_index = snap;
+        rg->snap_due_ms = now + rg->snap_interval_ms +
+                          snap_rand(rg, rg->snap_interval_ms);
+    }
+    due = now >= rg->snap_due_ms;
+    idle = now - rg->snap_busy_ms >= SNAP_IDLE_MS / 2;
+    if (applied - snap < rg->snap_threshold) {
+        if (due) /* checked: not enough yet */
+            rg->snap_due_ms = now + rg->snap_interval_ms +
+                              snap_rand(rg, rg->snap_interval_ms);
+        return;
+    }
+    if (!due && !idle)
+        return;
+    raft_set_snapshot_threshold(&rg->raft, rg->snap_threshold);
+    if (idle && !rg->snap_poked && !rg->snap_barrier_busy &&
+        now - rg->snap_busy_ms >= SNAP_IDLE_MS &&
+        raft_state(&rg->raft) == RAFT_LEADER) {
+        rg->snap_barrier.data = rg;
+        if (raft_barrier(&rg->raft, &rg->snap_barrier, snap_barrier_done) ==
+            0)
+            rg->snap_barrier_busy = true;
+        rg->snap_poked = true;
+    }
+}
+
 static void poll_cb(uv_timer_t *t)
 {
     struct raftglue *rg = t->data;
     int st, old = rg->last_state;
 
     append_flush_held(rg);
+    snap_pace(rg);
     st = raft_state(&rg->raft);
 
     if (raftglue_leader_address(rg) != NULL)
@@ -422,6 +502,16 @@ int raftglue_init(struct raftglue *rg, uv_loop_t *loop, struct fsm *fsm,
     raft_set_election_timeout(&rg->raft, opts->election_timeout_ms);
     raft_set_heartbeat_timeout(&rg->raft, opts->heartbeat_timeout_ms);
     raft_set_snapshot_threshold(&rg->raft, opts->snapshot_threshold);
+    if (opts->snapshot_interval_ms > 0 && opts->snapshot_threshold > 0) {
+        uint64_t t = opts->snapshot_threshold;
+
+        rg->snap_rand = (id ^ uv_hrtime()) | 1;
+        t = t * RAFTGLUE_SNAP_CEILING + snap_rand(rg, t * 4);
+        rg->gfsm.idle_threshold = t > UINT_MAX ? UINT_MAX : (unsigned)t;
+        rg->snap_threshold = opts->snapshot_threshold;
+        rg->snap_interval_ms = opts->snapshot_interval_ms;
+        raft_set_snapshot_threshold(&rg->raft, rg->gfsm.idle_threshold);
+    }
     raft_set_snapshot_trailing(&rg->raft, opts->snapshot_trailing);
     raft_set_pre_vote(&rg->raft, true);
     raft_uv_set_connect_retry_delay(&rg->io, opts->heartbeat_timeout_ms);

@@ -24,6 +24,10 @@ struct raftglue;
 struct append_wrap;
 
 #define RAFTGLUE_MAX_HEARD 16
+/* without an interval check, a snapshot once this many x threshold
+ * entries are held (the log lives in memory: ~100 MB at 16 x 16384
+ * entries of a 256-byte KV write) */
+#define RAFTGLUE_SNAP_CEILING 16
 
 /* Called once per raftglue_apply: rc 0 and res filled when the command
  * was committed and applied; otherwise a negative ERR_* (ERR_NOLEADER
@@ -40,6 +44,15 @@ struct raftglue_opts {
     unsigned heartbeat_timeout_ms; /* election / 10 */
     unsigned snapshot_threshold;
     unsigned snapshot_trailing;
+    /* raft_snapshot_interval: when non-zero, a snapshot is taken once
+     * snapshot_threshold entries were applied since the last one and
+     * either the interval check (interval..2 x interval after the last
+     * snapshot, as HashiCorp Raft) passed or the server is idle; at
+     * once past the memory ceiling (RAFTGLUE_SNAP_CEILING x
+     * snapshot_threshold, jittered per server). 0: at
+     * snapshot_threshold entries (libraft's own rule). raftglue.c:
+     * snap_pace. */
+    unsigned snapshot_interval_ms;
 };
 
 struct raftglue {
@@ -77,6 +90,17 @@ struct raftglue {
     struct append_wrap *append_held; /* failed, newest first */
     unsigned append_nfree;
     bool append_failed;
+    /* snapshot pacing (opts.snapshot_interval_ms) */
+    unsigned snap_threshold;
+    unsigned snap_interval_ms;
+    uint64_t snap_due_ms;       /* next interval check (0: not set) */
+    uint64_t snap_busy_ms;      /* last time last_applied moved */
+    uint64_t snap_applied;      /* last_applied seen by the poll */
+    uint64_t snap_index;        /* snapshot index seen by the poll */
+    uint64_t snap_rand;
+    struct raft_barrier snap_barrier; /* an idle leader's poke */
+    bool snap_barrier_busy;
+    bool snap_poked;            /* poked in this idle spell */
     char dir[4096];
     struct {
         uint64_t id, ms;

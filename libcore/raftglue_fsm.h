@@ -38,6 +38,11 @@ struct raftglue_fsm {
      * again before this CLOCK_MONOTONIC time: libraft asks at every
      * entry applied past its threshold, and each try forks. */
     int64_t snap_retry_ns;
+    /* When non-zero, libraft's snapshot threshold is set back to this
+     * once a snapshot is done: raftglue.c lowers it to the configured
+     * raft_snapshot_threshold only when raft_snapshot_interval has
+     * passed, so this is the ceiling that bounds the log in memory. */
+    unsigned idle_threshold;
 };
 
 /* Stop a Raft snapshot's child now (agent shutting down): the snapshot

@@ -331,11 +331,13 @@ test_expect_success 'setup: the checker is built' '
 	{ echo "no lincheck: run make lincheck (or make asan)"; false; }
 '
 
-# Raft snapshots every 256 entries, 128 kept behind them: a server down
+# Raft snapshots every 256 entries (looked at every 200-400 ms), 128
+# kept behind them: a server down
 # for a few hundred writes catches up through a snapshot install.
 cat >raft.hcl <<\EOF
 raft_snapshot_threshold = 256
 raft_trailing_logs = 128
+raft_snapshot_interval = "200ms"
 EOF
 
 # s5's data dir is a tmpfs of its own (the disk-full nemesis fills it).
