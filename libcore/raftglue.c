@@ -54,6 +54,7 @@ static const char *state_name(int state)
 
 static void append_flush_held(struct raftglue *rg);
 
+
 /* xorshift64: jitter only (no secret, no OpenSSL at start) */
 static uint64_t snap_rand(struct raftglue *rg, uint64_t below)
 {
@@ -207,9 +208,47 @@ static void unstick_vote(struct raftglue *rg, struct raft_message *msg)
         r->follower_state.current_leader.id == 0)
         return;
     last = heard_ms(rg, r->follower_state.current_leader.id);
-    if (last != 0 && uv_now(rg->loop) - last < r->election_timeout)
+    if (last != 0 && uv_now(rg->loop) - last < r->election_timeout &&
+        r->follower_state.current_leader.id != rg->leader_gone)
         return;
     msg->request_vote.disrupt_leader = true;
+}
+
+/* The stream we opened to server id read EOF or a reset
+ * (rpc_raft_on_peer_gone). When id is our leader its process most
+ * likely died: a killed or crashed process has its sockets closed by
+ * the kernel at once, and every follower sees it within a round trip.
+ * Waiting out the randomized election timeout (1-2 x 1 s) then only
+ * adds downtime, so the election timer is cut to LEADER_GONE_SPREAD_MS
+ * from now, drawn per server so that the two survivors of three seldom
+ * campaign together, and votes are let through (unstick_vote) since no
+ * leader can be heard any more. Safety never rests on timers; if the
+ * leader is in fact alive (only this connection broke), the other
+ * followers, still hearing it, refuse the pre-vote and its next
+ * heartbeat makes this server a follower again. A leader that hangs or
+ * is cut off without its sockets closing is still found by the timeout. */
+#define LEADER_GONE_SPREAD_MS 300
+
+static void peer_gone(void *ctx, uint64_t id)
+{
+    struct raftglue *rg = ctx;
+    struct raft *r = &rg->raft;
+    raft_time now;
+    uint64_t left;
+
+    if (!rg->started || rg->closing || r->state != RAFT_FOLLOWER ||
+        r->follower_state.current_leader.id != id)
+        return;
+    rg->leader_gone = id;
+    now = uv_now(rg->loop);
+    left = 1 + snap_rand(rg, LEADER_GONE_SPREAD_MS);
+    if (now - r->election_timer_start + left <
+        r->follower_state.randomized_election_timeout)
+        r->follower_state.randomized_election_timeout =
+            (unsigned)(now - r->election_timer_start + left);
+    LOG_INFO("raft", "the connection to the leader closed: electing a new "
+             "one in %llu ms unless it is heard again",
+             (unsigned long long)left);
 }
 
 /* A state change shows within the loop turn that made it, not at the
@@ -226,6 +265,8 @@ static void recv_wrap(struct raft_io *io, struct raft_message *msg)
     struct raftglue *rg = RG_OF(io);
 
     heard_from(rg, msg->server_id);
+    if (msg->server_id == rg->leader_gone)
+        rg->leader_gone = 0; /* it speaks again */
     unstick_vote(rg, msg);
     if (msg->type == RAFT_IO_INSTALL_SNAPSHOT) {
         /* the end of the install is fsm_restore_cb's "restored state" */
@@ -468,6 +509,7 @@ int raftglue_init(struct raftglue *rg, uv_loop_t *loop, struct fsm *fsm,
     raftglue_fsm_init(&rg->gfsm, fsm, &rg->raft);
     if (rpc_raft_transport_init(&rg->transport, loop, srv, err) != 0)
         return ERR_IO;
+    rpc_raft_on_peer_gone(&rg->transport, peer_gone, rg);
     rv = raft_uv_init(&rg->io, loop, dir, &rg->transport);
     if (rv != 0) {
         err_set(err, ERR_IO, "raft storage in '%s': %s", dir,
@@ -502,10 +544,10 @@ int raftglue_init(struct raftglue *rg, uv_loop_t *loop, struct fsm *fsm,
     raft_set_election_timeout(&rg->raft, opts->election_timeout_ms);
     raft_set_heartbeat_timeout(&rg->raft, opts->heartbeat_timeout_ms);
     raft_set_snapshot_threshold(&rg->raft, opts->snapshot_threshold);
+    rg->snap_rand = (id ^ uv_hrtime()) | 1;
     if (opts->snapshot_interval_ms > 0 && opts->snapshot_threshold > 0) {
         uint64_t t = opts->snapshot_threshold;
 
-        rg->snap_rand = (id ^ uv_hrtime()) | 1;
         t = t * RAFTGLUE_SNAP_CEILING + snap_rand(rg, t * 4);
         rg->gfsm.idle_threshold = t > UINT_MAX ? UINT_MAX : (unsigned)t;
         rg->snap_threshold = opts->snapshot_threshold;

@@ -97,7 +97,8 @@ struct raftglue {
     uint64_t snap_busy_ms;      /* last time last_applied moved */
     uint64_t snap_applied;      /* last_applied seen by the poll */
     uint64_t snap_index;        /* snapshot index seen by the poll */
-    uint64_t snap_rand;
+    uint64_t snap_rand;         /* xorshift state (jitter) */
+    uint64_t leader_gone;       /* our leader whose stream closed */
     struct raft_barrier snap_barrier; /* an idle leader's poke */
     bool snap_barrier_busy;
     bool snap_poked;            /* poked in this idle spell */

@@ -84,6 +84,12 @@ void rpc_server_close(struct rpc_server *s, rpc_close_cb cb, void *ctx);
  * is in rpc_int.h. Fails with ERR_EXISTS if s already has a transport. */
 int rpc_raft_transport_init(struct raft_uv_transport *t, uv_loop_t *loop,
                             struct rpc_server *s, char *err);
+/* cb(ctx, id) when the stream we opened to server id reads EOF or a
+ * reset: its process went away (kill -9 closes its sockets at once) or
+ * the connection broke. */
+typedef void (*rpc_raft_peer_gone_cb)(void *ctx, uint64_t id);
+void rpc_raft_on_peer_gone(struct raft_uv_transport *t,
+                           rpc_raft_peer_gone_cb cb, void *ctx);
 /* Free what rpc_raft_transport_init allocated, after raft closed it
  * (or when raft_init was never reached). */
 void rpc_raft_transport_release(struct raft_uv_transport *t);

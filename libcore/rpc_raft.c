@@ -44,6 +44,16 @@ struct rpc_raft {
     bool closing, closer_done;
     uv_timer_t closer; /* never started: closed only to defer close_cb */
     raft_uv_transport_close_cb close_cb;
+    rpc_raft_peer_gone_cb gone_cb;
+    void *gone_ctx;
+};
+
+/* An outgoing stream: libraft owns it once connected and frees it with
+ * raft_free, which frees the whole of this (tcp comes first). */
+struct peer_tcp {
+    uv_tcp_t tcp;
+    struct rpc_raft *r;
+    uint64_t id;
 };
 
 struct dial {
@@ -128,6 +138,12 @@ static void on_peer_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
         return;
     uv_read_stop(s); /* EOF or reset */
     shutdown(fd, SHUT_WR);
+    {
+        struct peer_tcp *pt = (struct peer_tcp *)s;
+
+        if (pt->r->gone_cb != NULL && !pt->r->closing)
+            pt->r->gone_cb(pt->r->gone_ctx, pt->id);
+    }
 }
 
 static void on_written(uv_write_t *w, int status)
@@ -182,20 +198,23 @@ static int tp_connect(struct raft_uv_transport *t, struct raft_uv_connect *req,
 {
     struct rpc_raft *r = t->impl;
     struct sockaddr_storage ss;
+    struct peer_tcp *pt;
     struct dial *d;
     int rv;
 
-    (void)id;
     if (r->closing)
         return RAFT_CANCELED;
     if (rpc_addr_parse(address, &ss, t->errmsg) != 0)
         return RAFT_NOCONNECTION;
     d = calloc(1, sizeof(*d));
-    if (d == NULL || (d->tcp = raft_malloc(sizeof(*d->tcp))) == NULL) {
+    if (d == NULL || (pt = raft_malloc(sizeof(*pt))) == NULL) {
         free(d);
         snprintf(t->errmsg, sizeof(t->errmsg), "out of memory");
         return RAFT_NOMEM;
     }
+    pt->r = r;
+    pt->id = id;
+    d->tcp = &pt->tcp;
     d->hs_len = rpc_hs_encode(d->hs, r->id, r->address);
     assert(d->hs_len > 0); /* tp_init checked the address */
     d->r = r;
@@ -308,6 +327,15 @@ int rpc_raft_transport_init(struct raft_uv_transport *t, uv_loop_t *loop,
     t->connect = tp_connect;
     t->close = tp_close;
     return 0;
+}
+
+void rpc_raft_on_peer_gone(struct raft_uv_transport *t,
+                           rpc_raft_peer_gone_cb cb, void *ctx)
+{
+    struct rpc_raft *r = t->impl;
+
+    r->gone_cb = cb;
+    r->gone_ctx = ctx;
 }
 
 void rpc_raft_transport_release(struct raft_uv_transport *t)

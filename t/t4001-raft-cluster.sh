@@ -239,6 +239,25 @@ test_expect_success CLUSTER 'kill -9 of the leader: another server leads within 
 '
 test -n "$failover_ms" && echo "# failover: $leader leads ${failover_ms} ms after kill -9 of $old_leader"
 
+# A killed process has its sockets closed by the kernel: the followers
+# see the stream to their leader close and cut their election timer to
+# 0-300 ms instead of the randomized 1-2 s (raftglue.c: peer_gone). The
+# minimum election timeout is 1 s: a campaign within 800 ms of the
+# closure comes from that path.
+test_expect_success CLUSTER 'the new leader saw the old one'"'"'s stream close and campaigned at once' '
+	agent_log "$leader" | awk "
+		function ms(t, a) {
+			split(substr(t, 12, 12), a, \":\")
+			return int((a[1] * 3600 + a[2] * 60 + a[3]) * 1000)
+		}
+		/the connection to the leader closed/ { c = ms(\$1); next }
+		c && /entering Candidate state/ { print ms(\$1) - c; exit }
+	" >gap &&
+	test_file_not_empty gap &&
+	echo "# campaign $(cat gap) ms after the stream to the leader closed" &&
+	test "$(cat gap)" -lt 800
+'
+
 test_expect_success CLUSTER 'a PUT sent during the election was held, then succeeded' '
 	wait_pid "$held_pid" 30 &&
 	held_ms=$(( $(now_ms) - failover_t0 )) &&
