@@ -55,6 +55,8 @@ struct raftglue_opts {
     unsigned snapshot_interval_ms;
 };
 
+struct batch_item;
+
 struct raftglue {
     uv_loop_t *loop;
     struct fsm *fsm;
@@ -64,6 +66,13 @@ struct raftglue {
     struct raftglue_fsm gfsm;
     struct raft_tracer tracer;
     uv_timer_t poll;              /* watches leadership changes */
+    /* commands queued in this loop turn, given to libraft by the check
+     * handle in one raft_apply; then pending until applied (raftglue.c) */
+    uv_check_t flush;
+    struct raft_buffer *q_bufs;
+    struct batch_item *q_items;
+    unsigned q_n, q_cap;
+    struct batch_item *pend_head, *pend_tail;
     int last_state;
     uint64_t last_contact_ms;     /* uv_now() when a leader was last seen */
     raftglue_state_cb on_state;
@@ -97,9 +106,10 @@ struct raftglue {
     uint64_t snap_busy_ms;      /* last time last_applied moved */
     uint64_t snap_applied;      /* last_applied seen by the poll */
     uint64_t snap_index;        /* snapshot index seen by the poll */
-    uint64_t snap_rand;         /* xorshift state (jitter) */
+    uint64_t jitter_state;      /* xorshift (raftglue.c: jitter) */
     uint64_t leader_gone;       /* our leader whose stream closed */
     struct raft_barrier snap_barrier; /* an idle leader's poke */
+    uint64_t snap_poke_index;   /* applied when that barrier was */
     bool snap_barrier_busy;
     bool snap_poked;            /* poked in this idle spell */
     char dir[4096];
