@@ -584,7 +584,7 @@ int raftglue_init(struct raftglue *rg, uv_loop_t *loop, struct fsm *fsm,
     if (opts->snapshot_interval_ms > 0 && opts->snapshot_threshold > 0) {
         uint64_t t = opts->snapshot_threshold;
 
-        t = t * RAFTGLUE_SNAP_CEILING + jitter(rg, t * 4);
+        t = t * RAFTGLUE_SNAP_CEILING + jitter(rg, t);
         rg->gfsm.idle_threshold = t > UINT_MAX ? UINT_MAX : (unsigned)t;
         rg->snap_threshold = opts->snapshot_threshold;
         rg->snap_interval_ms = opts->snapshot_interval_ms;

@@ -25,9 +25,13 @@ struct append_wrap;
 
 #define RAFTGLUE_MAX_HEARD 16
 /* without an interval check, a snapshot once this many x threshold
- * entries are held (the log lives in memory: ~100 MB at 16 x 16384
- * entries of a 256-byte KV write) */
-#define RAFTGLUE_SNAP_CEILING 16
+ * entries are held (plus up to one threshold of jitter per server). The
+ * log lives in memory, and when a snapshot truncates it libraft frees
+ * every entry on the loop: after a fork each first write to a page
+ * faults, so that pause grows with the entries (~230 ms for 100k on
+ * this VM, seconds with the CPU taken by others, long enough for the
+ * followers to start an election). */
+#define RAFTGLUE_SNAP_CEILING 4
 
 /* Called once per raftglue_apply: rc 0 and res filled when the command
  * was committed and applied; otherwise a negative ERR_* (ERR_NOLEADER

@@ -5,10 +5,10 @@ test_description='KV persistence: a server restarted on its -data-dir loses noth
 # Low thresholds so that a few hundred writes take Raft snapshots and
 # truncate the log: the restart then goes through snapshot restore.
 # The interval check is out of reach (1 h): a snapshot is taken only
-# when the server falls idle (or past the memory ceiling, 16 x 64
-# entries and more, which 300 writes do not reach).
+# when the server falls idle (or past the memory ceiling, 4-5 x 100
+# entries, which 300 writes do not reach).
 cat >snap.hcl <<\EOF
-raft_snapshot_threshold = 64
+raft_snapshot_threshold = 100
 raft_trailing_logs = 16
 raft_snapshot_interval = "1h"
 EOF
@@ -95,8 +95,8 @@ test_expect_success 'restart again: still intact' '
 	test_cmp expect out
 '
 
-# Many writes: with raft_snapshot_threshold = 64 libraft alone would
-# snapshot every 64 entries; paced, the server waits until it is idle.
+# Many writes: with raft_snapshot_threshold = 100 libraft alone would
+# snapshot every 100 entries; paced, the server waits until it is idle.
 test_expect_success 'setup: 300 writes (a snapshot is taken after them)' '
 	i=0 &&
 	while test $i -lt 300; do
