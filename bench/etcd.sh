@@ -542,6 +542,17 @@ for s in p e; do
 	[ "$(grep -c '^200$' "$OUT/etcd-get-keys.codes")" = $NKEYS ] ||
 		die "$s: writing the GET key set: not all answers were 200"
 done
+# The leaders again: a leader that changed since the PUT cells would
+# turn the "leader" rows into follower figures; say so if it did.
+for s in p e; do
+	[ $s = e ] && [ $HAVE_ETCD = 0 ] && continue
+	o=$(eval "echo \${$(echo $s | tr pe PE)L}")
+	n=$("leader_$s") || die "$s: no leader before the GET cells"
+	[ "$n" = "$o" ] ||
+		echo "etcd: $s: the leader changed from $s$o to $s$n" \
+			"after the PUT cells" >&2
+	eval "$(echo $s | tr pe PE)L=\$n"
+done
 PF=$((PL % 3 + 1))
 [ $HAVE_ETCD = 0 ] || EF=$((EL % 3 + 1))
 for c in $GET_CONNS; do
