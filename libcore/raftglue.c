@@ -96,73 +96,38 @@ static uint64_t jitter(struct raftglue *rg, uint64_t below)
     return below == 0 ? 0 : x % below;
 }
 
-static void snap_barrier_done(struct raft_barrier *req, int status)
-{
-    struct raftglue *rg = req->data;
-
-    rg->snap_barrier_busy = false;
-    if (status == 0) /* its own entry is no sign of activity */
-        rg->snap_poke_index = rg->raft.last_applied;
-}
-
 /* When raft_snapshot_interval is set (raftglue_opts), libraft's
  * threshold stays at the memory ceiling and is lowered to
- * raft_snapshot_threshold here, from the 50 ms poll, when a snapshot is
- * wanted; raftglue_fsm.c raises it again once taken. Wanted means at
- * least threshold entries applied since the last snapshot and either
- *  - the check HashiCorp Raft makes every interval..2 x interval (30-60
- *    s by default; counted here from the last snapshot, each server
- *    drawing its own delays, so the servers seldom snapshot together),
- *  - or the server idle: nothing applied for SNAP_IDLE_MS. A snapshot
- *    costs a busy server (fork, copy-on-write faults while the child
- *    writes, the file), so it is best taken when there is no request to
- *    slow down; an idle leader appends a barrier so that every server
- *    applies an entry, which is when libraft looks at its threshold.
- * libraft alone snapshots at the threshold: every 2 s under a heavy
- * write load, all three servers at the same index. */
-#define SNAP_IDLE_MS 1000
-
+ * raft_snapshot_threshold here, from the 50 ms poll, when the check
+ * HashiCorp Raft makes every interval..2 x interval (30-60 s by
+ * default) finds at least threshold entries applied since the last
+ * snapshot; the delay is counted from the last snapshot and drawn per
+ * server, so the servers seldom snapshot together. raftglue_fsm.c
+ * raises it again once the snapshot is taken. libraft alone snapshots
+ * at the threshold: every 2 s under a heavy write load, all three
+ * servers at the same index. (Snapshotting as soon as a server fell
+ * idle was tried: the idle leader's barrier made all three snapshot at
+ * once, and with a million keys a snapshot restore started at such a
+ * moment failed with leadership lost.) */
 static void snap_pace(struct raftglue *rg)
 {
     uint64_t now = uv_now(rg->loop);
     raft_index applied = rg->raft.last_applied;
     raft_index snap = rg->raft.log.snapshot.last_index;
-    bool due, idle;
 
     if (rg->snap_interval_ms == 0)
         return;
-    if (applied != rg->snap_applied) {
-        rg->snap_applied = applied;
-        if (applied != rg->snap_poke_index) { /* not our barrier alone */
-            rg->snap_busy_ms = now;
-            rg->snap_poked = false;
-        }
-    }
     if (snap != rg->snap_index || rg->snap_due_ms == 0) { /* one taken */
         rg->snap_index = snap;
         rg->snap_due_ms = now + rg->snap_interval_ms +
                           jitter(rg, rg->snap_interval_ms);
     }
-    due = now >= rg->snap_due_ms;
-    idle = now - rg->snap_busy_ms >= SNAP_IDLE_MS / 2;
-    if (applied - snap < rg->snap_threshold) {
-        if (due) /* checked: not enough yet */
-            rg->snap_due_ms = now + rg->snap_interval_ms +
-                              jitter(rg, rg->snap_interval_ms);
+    if (now < rg->snap_due_ms)
         return;
-    }
-    if (!due && !idle)
-        return;
-    raft_set_snapshot_threshold(&rg->raft, rg->snap_threshold);
-    if (idle && !rg->snap_poked && !rg->snap_barrier_busy &&
-        now - rg->snap_busy_ms >= SNAP_IDLE_MS &&
-        raft_state(&rg->raft) == RAFT_LEADER) {
-        rg->snap_barrier.data = rg;
-        if (raft_barrier(&rg->raft, &rg->snap_barrier, snap_barrier_done) ==
-            0)
-            rg->snap_barrier_busy = true;
-        rg->snap_poked = true;
-    }
+    rg->snap_due_ms = now + rg->snap_interval_ms +
+                      jitter(rg, rg->snap_interval_ms);
+    if (applied - snap >= rg->snap_threshold)
+        raft_set_snapshot_threshold(&rg->raft, rg->snap_threshold);
 }
 
 static void poll_cb(uv_timer_t *t)

@@ -50,9 +50,9 @@ struct raftglue_opts {
     unsigned snapshot_trailing;
     /* raft_snapshot_interval: when non-zero, a snapshot is taken once
      * snapshot_threshold entries were applied since the last one and
-     * either the interval check (interval..2 x interval after the last
-     * snapshot, as HashiCorp Raft) passed or the server is idle; at
-     * once past the memory ceiling (RAFTGLUE_SNAP_CEILING x
+     * the interval check (interval..2 x interval after the last
+     * snapshot, as HashiCorp Raft) passed; at once past the memory
+     * ceiling (RAFTGLUE_SNAP_CEILING x
      * snapshot_threshold, jittered per server). 0: at
      * snapshot_threshold entries (libraft's own rule). raftglue.c:
      * snap_pace. */
@@ -107,15 +107,9 @@ struct raftglue {
     unsigned snap_threshold;
     unsigned snap_interval_ms;
     uint64_t snap_due_ms;       /* next interval check (0: not set) */
-    uint64_t snap_busy_ms;      /* last time last_applied moved */
-    uint64_t snap_applied;      /* last_applied seen by the poll */
     uint64_t snap_index;        /* snapshot index seen by the poll */
     uint64_t jitter_state;      /* xorshift (raftglue.c: jitter) */
     uint64_t leader_gone;       /* our leader whose stream closed */
-    struct raft_barrier snap_barrier; /* an idle leader's poke */
-    uint64_t snap_poke_index;   /* applied when that barrier was */
-    bool snap_barrier_busy;
-    bool snap_poked;            /* poked in this idle spell */
     char dir[4096];
     struct {
         uint64_t id, ms;
