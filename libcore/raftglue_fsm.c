@@ -95,8 +95,6 @@ static int fsm_apply_cb(struct raft_fsm *rf, const struct raft_buffer *buf,
     }
     *result = &gf->last_result;
     metrics_sample("raft.fsm.apply", metrics_since_ms(t0));
-    if (gf->on_applied != NULL)
-        gf->on_applied(gf->applied_ctx, index, &gf->last_result);
     return 0;
 }
 

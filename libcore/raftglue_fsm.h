@@ -43,10 +43,6 @@ struct raftglue_fsm {
      * raft_snapshot_threshold only when raft_snapshot_interval has
      * passed, so this is the ceiling that bounds the log in memory. */
     unsigned idle_threshold;
-    /* Called after each command entry is applied, with its result. */
-    void (*on_applied)(void *ctx, uint64_t index,
-                       const struct fsm_result *res);
-    void *applied_ctx;
 };
 
 /* Stop a Raft snapshot's child now (agent shutting down): the snapshot
