@@ -38,6 +38,7 @@ struct retr {
     int depth;
     long w[JSON_REGEX_MAX_DEPTH + 1]; /* size of each open group so far */
     long last;                     /* size of the last atom, 0: none */
+    int rep;                       /* repetition operators just before */
     const char *why;
 };
 
@@ -243,6 +244,10 @@ static void re_repeat(struct retr *t)
         t->why = "missing argument to repetition operator";
         return;
     }
+    if (t->rep > 0) {
+        t->why = "invalid nested repetition operator";
+        return;
+    }
     /* glibc expands a{n,m} into max(n+1, m) copies of a */
     mult = hi < 0 ? lo + 1 : hi > 0 ? hi : 1;
     grow(t, mult);
@@ -286,6 +291,7 @@ static void re_translate(struct retr *t)
 {
     while (t->why == NULL && t->i < t->n) {
         char c = t->in[t->i];
+        int rep = 0;
 
         if (c == '\\') {
             re_escape(t);
@@ -296,17 +302,32 @@ static void re_translate(struct retr *t)
         } else if (c == ')') {
             re_close(t);
         } else if (c == '{') {
+            size_t at = t->i;
+
             re_repeat(t);
+            rep = t->i - at > 1; /* a literal { moves on by one */
+        } else if (c == '*' || c == '+' || c == '?') {
+            /* As Go's regexp (Consul's): one operator, optionally made
+             * lazy by a ?; a**, a+* or a*{2} are refused. Stacked
+             * operators also make glibc's regcomp exponential. */
+            if (t->rep > 1 || (t->rep == 1 && c != '?')) {
+                t->why = "invalid nested repetition operator";
+                break;
+            }
+            putch(t, c);
+            t->i++;
+            if (c == '+')
+                grow(t, 2); /* a+ is a a* */
+            rep = t->rep + 1;
         } else {
             putch(t, c);
             t->i++;
             if (c == '|' || c == '^' || c == '$')
                 t->last = 0;
-            else if (c == '+')
-                grow(t, 2); /* a+ is a a*: each stacked + doubles */
-            else if (c != '*' && c != '?')
+            else
                 atom(t, 1);
         }
+        t->rep = rep;
     }
     if (t->why == NULL && t->depth > 0)
         t->why = "missing closing )";
