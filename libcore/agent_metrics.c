@@ -66,7 +66,7 @@ static void on_tick(uv_timer_t *t)
         metrics_sample("runtime.loop_lag", late > 0 ? late : 0);
     }
     a->metrics_tick_ns = now;
-    metrics_proc_read_light(&p); /* alloc_bytes: httpd_agent_metrics */
+    metrics_proc_read(&p);
     metrics_proc_gauges(a->metrics, &p);
     if (a->has_raft && a->raft_started)
         raftglue_metrics(&a->rg);

@@ -118,9 +118,6 @@ void httpd_agent_metrics(struct httpd_ctx *c)
         httpd_error(c, 500, "internal", "metrics are not initialised");
         return;
     }
-    /* read here, not in the 1 s tick (metrics_proc_read_light) */
-    metrics_gauge_set(m, "runtime.alloc_bytes", metrics_heap_bytes(), NULL,
-                      0);
     if (prom) {
         if (!metrics_prometheus_enabled(m)) {
             httpd_error(c, 415, "prometheus_disabled",

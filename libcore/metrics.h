@@ -113,13 +113,6 @@ struct metrics_proc {
 };
 /* Read /proc/self (and mallinfo2); fields it cannot read are 0. */
 void metrics_proc_read(struct metrics_proc *p);
-/* The same without the heap figure (heap_bytes < 0: left out by
- * metrics_proc_gauges). glibc's mallinfo2 walks every free chunk of
- * every arena under the arena lock: on a server holding a million keys
- * that is milliseconds of the loop, so the 1 s tick does not call it
- * and metrics_heap_bytes is read when the metrics are asked for. */
-void metrics_proc_read_light(struct metrics_proc *p);
-double metrics_heap_bytes(void);
 /* Set the runtime.* gauges Consul has (alloc_bytes: bytes malloc'd and
  * not freed; sys_bytes: RSS; num_goroutines: threads; total_gc_pause_ns
  * and total_gc_runs: 0, there is no GC) plus runtime.open_fds. */

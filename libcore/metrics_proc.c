@@ -90,40 +90,28 @@ static double count_fds(void)
     return n > 0 ? n - 1 : 0; /* not the directory's own descriptor */
 }
 
-double metrics_heap_bytes(void)
-{
-#if defined(__SANITIZE_ADDRESS__)
-    /* ASan's allocator replaces glibc's, whose mallinfo2 then says 0 */
-    return (double)__sanitizer_get_current_allocated_bytes();
-#else
-    struct mallinfo2 mi = mallinfo2();
-
-    return (double)(mi.uordblks + mi.hblkhd);
-#endif
-}
-
-void metrics_proc_read_light(struct metrics_proc *p)
+void metrics_proc_read(struct metrics_proc *p)
 {
     struct rlimit rl;
+#if defined(__SANITIZE_ADDRESS__)
+    /* ASan's allocator replaces glibc's, whose mallinfo2 then says 0 */
+    double heap = (double)__sanitizer_get_current_allocated_bytes();
+#else
+    struct mallinfo2 mi = mallinfo2();
+    double heap = (double)(mi.uordblks + mi.hblkhd);
+#endif
 
     memset(p, 0, sizeof(*p));
     read_stat(p);
     p->open_fds = count_fds();
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
         p->max_fds = (double)rl.rlim_cur;
-    p->heap_bytes = -1;
-}
-
-void metrics_proc_read(struct metrics_proc *p)
-{
-    metrics_proc_read_light(p);
-    p->heap_bytes = metrics_heap_bytes();
+    p->heap_bytes = heap;
 }
 
 void metrics_proc_gauges(struct metrics *m, const struct metrics_proc *p)
 {
-    if (p->heap_bytes >= 0)
-        metrics_gauge_set(m, "runtime.alloc_bytes", p->heap_bytes, NULL, 0);
+    metrics_gauge_set(m, "runtime.alloc_bytes", p->heap_bytes, NULL, 0);
     metrics_gauge_set(m, "runtime.sys_bytes", p->rss_bytes, NULL, 0);
     metrics_gauge_set(m, "runtime.num_goroutines", p->threads, NULL, 0);
     metrics_gauge_set(m, "runtime.total_gc_pause_ns", 0, NULL, 0);
