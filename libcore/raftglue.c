@@ -85,19 +85,20 @@ static void snap_pace(struct raftglue *rg)
     uint64_t now = uv_now(rg->loop);
     raft_index applied = rg->raft.last_applied;
     raft_index snap = rg->raft.log.snapshot.last_index;
+    bool due;
 
     if (rg->snap_interval_ms == 0)
         return;
-    if (snap != rg->snap_index || rg->snap_due_ms == 0) { /* one taken */
+    if (snap != rg->snap_index) { /* one taken: the clock restarts */
         rg->snap_index = snap;
-        rg->snap_due_ms = now + rg->snap_interval_ms +
-                          jitter(rg, rg->snap_interval_ms);
+        rg->snap_due_ms = 0;
     }
-    if (now < rg->snap_due_ms)
+    if (rg->snap_due_ms != 0 && now < rg->snap_due_ms)
         return;
+    due = rg->snap_due_ms != 0; /* 0: only (re)starting the clock */
     rg->snap_due_ms = now + rg->snap_interval_ms +
                       jitter(rg, rg->snap_interval_ms);
-    if (applied - snap >= rg->snap_threshold)
+    if (due && applied - snap >= rg->snap_threshold)
         raft_set_snapshot_threshold(&rg->raft, rg->snap_threshold);
 }
 
@@ -517,10 +518,10 @@ int raftglue_init(struct raftglue *rg, uv_loop_t *loop, struct fsm *fsm,
         uint64_t t = opts->snapshot_threshold;
 
         t = t * RAFTGLUE_SNAP_CEILING + jitter(rg, t);
-        rg->gfsm.idle_threshold = t > UINT_MAX ? UINT_MAX : (unsigned)t;
+        rg->gfsm.ceiling_threshold = t > UINT_MAX ? UINT_MAX : (unsigned)t;
         rg->snap_threshold = opts->snapshot_threshold;
         rg->snap_interval_ms = opts->snapshot_interval_ms;
-        raft_set_snapshot_threshold(&rg->raft, rg->gfsm.idle_threshold);
+        raft_set_snapshot_threshold(&rg->raft, rg->gfsm.ceiling_threshold);
     }
     raft_set_snapshot_trailing(&rg->raft, opts->snapshot_trailing);
     raft_set_pre_vote(&rg->raft, true);

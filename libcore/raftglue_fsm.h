@@ -42,7 +42,7 @@ struct raftglue_fsm {
      * once a snapshot is done: raftglue.c lowers it to the configured
      * raft_snapshot_threshold only when raft_snapshot_interval has
      * passed, so this is the ceiling that bounds the log in memory. */
-    unsigned idle_threshold;
+    unsigned ceiling_threshold;
 };
 
 /* Stop a Raft snapshot's child now (agent shutting down): the snapshot

@@ -122,6 +122,7 @@ static void peer_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
  * raftglue sends a failed vote message again. */
 static void on_peer_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 {
+    struct peer_tcp *pt = (struct peer_tcp *)s; /* ours: tp_connect */
     char sink[256]; /* libraft's peers never write back */
     uv_os_fd_t fd;
     ssize_t got;
@@ -138,12 +139,8 @@ static void on_peer_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
         return;
     uv_read_stop(s); /* EOF or reset */
     shutdown(fd, SHUT_WR);
-    {
-        struct peer_tcp *pt = (struct peer_tcp *)s;
-
-        if (pt->r->gone_cb != NULL && !pt->r->closing)
-            pt->r->gone_cb(pt->r->gone_ctx, pt->id);
-    }
+    if (pt->r->gone_cb != NULL && !pt->r->closing)
+        pt->r->gone_cb(pt->r->gone_ctx, pt->id);
 }
 
 static void on_written(uv_write_t *w, int status)
