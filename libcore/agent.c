@@ -231,6 +231,7 @@ int agent_init(struct agent *a, uv_loop_t *loop, struct cfg *cfg,
     int rc;
 
     memset(a, 0, sizeof(*a));
+    raftglue_use_nofork_heap();
     a->loop = loop;
     a->lock_fd = -1;
     a->watch_head.next = a->watch_head.prev = &a->watch_head;

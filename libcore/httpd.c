@@ -442,11 +442,11 @@ static void on_rpc_conn(void *ctx, uv_tcp_t *conn)
     h2o_socket_t *sock;
 
     if (h->stopped || !h->ctx_inited) {
-        uv_close((uv_handle_t *)conn, (uv_close_cb)free);
+        uv_close((uv_handle_t *)conn, rpc_conn_close_cb);
         return;
     }
     uv_tcp_nodelay(conn, 1);
-    sock = h2o_uv_socket_create((uv_stream_t *)conn, (uv_close_cb)free);
+    sock = h2o_uv_socket_create((uv_stream_t *)conn, rpc_conn_close_cb);
     h2o_accept(&h->rpc_accept_ctx, sock);
 }
 

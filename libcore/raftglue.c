@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 
 #include "log.h"
+#include "mem_nofork.h"
 #include "metrics.h"
 #include "util_fs.h"
 
@@ -590,6 +591,59 @@ static bool state_file(const char *name)
     if (strncmp(name, "open-", 5) == 0 || strncmp(name, "snapshot-", 9) == 0)
         return true;
     return name[0] >= '0' && name[0] <= '9' && strchr(name, '-') != NULL;
+}
+
+/* ---- libraft's memory --------------------------------------------------- */
+
+static void *heap_malloc(void *data, size_t n)
+{
+    (void)data;
+    return mem_nofork_malloc(n);
+}
+
+static void heap_free(void *data, void *p)
+{
+    (void)data;
+    mem_nofork_free(p);
+}
+
+static void *heap_calloc(void *data, size_t nmemb, size_t size)
+{
+    (void)data;
+    return mem_nofork_calloc(nmemb, size);
+}
+
+static void *heap_realloc(void *data, void *p, size_t n)
+{
+    (void)data;
+    return mem_nofork_realloc(p, n);
+}
+
+static void *heap_aligned_alloc(void *data, size_t alignment, size_t n)
+{
+    (void)data;
+    return mem_nofork_aligned_alloc(alignment, n);
+}
+
+static void heap_aligned_free(void *data, size_t alignment, void *p)
+{
+    (void)data;
+    (void)alignment;
+    mem_nofork_free(p);
+}
+
+void raftglue_use_nofork_heap(void)
+{
+    static struct raft_heap heap = {
+        .malloc = heap_malloc,
+        .free = heap_free,
+        .calloc = heap_calloc,
+        .realloc = heap_realloc,
+        .aligned_alloc = heap_aligned_alloc,
+        .aligned_free = heap_aligned_free,
+    };
+
+    raft_heap_set(&heap);
 }
 
 bool raftglue_dir_has_state(const char *dir)

@@ -107,6 +107,13 @@ struct raftglue {
     } heard[RAFTGLUE_MAX_HEARD];
 };
 
+/* Give libraft (and every raft_malloc in the agent) memory that a fork
+ * does not copy (mem_nofork.h): a snapshot's fork then neither copies
+ * the log's page tables nor makes the loop's writes to the log fault.
+ * Call once before raftglue_init; raft_free still takes malloc's
+ * pointers, so earlier allocations are fine. */
+void raftglue_use_nofork_heap(void);
+
 /* Set up raft with its log in dir (created if missing); Raft traffic
  * arrives through srv (the 8300 listener, borrowed; it must outlive
  * raftglue_close) and leaves through connections made by the rpc

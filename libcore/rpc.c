@@ -423,6 +423,11 @@ static void close_raw_tcp(uv_handle_t *h)
     raft_free(h);
 }
 
+void rpc_conn_close_cb(uv_handle_t *h)
+{
+    raft_free(h);
+}
+
 /* Wrap an accepted tcp; on failure close it (counted as dropped). */
 static void pconn_start(struct rpc_server *s, uv_tcp_t *tcp)
 {

@@ -37,13 +37,16 @@
 
 struct rpc_server;
 
-/* An accepted connection whose first byte looks like HTTP. conn is a
- * malloc'd, initialised uv_tcp_t of the server's loop that nothing has
- * read from; the callee owns it and must uv_close() it with a close
- * callback that free()s it (h2o_uv_socket_create(conn, free) does).
- * (Accepted handles come from raft_malloc, which is malloc unless
- * raft_heap_set() installs another allocator.) */
+/* An accepted connection whose first byte looks like HTTP. conn is an
+ * initialised uv_tcp_t of the server's loop from raft_malloc (the agent
+ * installs its own allocator, raftglue_use_nofork_heap) that nothing has
+ * read from; the callee owns it and must uv_close() it with
+ * rpc_conn_close_cb (h2o_uv_socket_create(conn, rpc_conn_close_cb)). */
 typedef void (*rpc_http_conn_fn)(void *ctx, uv_tcp_t *conn /* takes */);
+
+/* The close callback for such a conn: raft_free()s it. raft_free takes
+ * malloc's pointers too, so one callback serves handles from either. */
+void rpc_conn_close_cb(uv_handle_t *h);
 
 /* Allocate; nothing is bound yet. */
 struct rpc_server *rpc_server_new(uv_loop_t *loop, char *err);
