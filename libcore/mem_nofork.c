@@ -13,7 +13,10 @@
  * Under AddressSanitizer free blocks and the slack after a request are
  * poisoned, a chunk is unpoisoned before it is unmapped, and chunks are
  * LeakSanitizer root regions (they hold the only pointers to some malloc
- * blocks); leaks of blocks from here are not reported.
+ * blocks); leaks of blocks from here are not reported. A forked child
+ * does not have the chunks but inherits their shadow, so a library it
+ * then maps there (a dlopen) would look poisoned: an atfork handler
+ * unpoisons every mapping, known from a list kept in malloc's memory.
  */
 #include "mem_nofork.h"
 
@@ -70,6 +73,73 @@ static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static struct cls classes[NCLASS];
 static uint8_t *dir[DIR_SIZE];
 static struct mem_nofork_stats stats;
+
+/* ---- AddressSanitizer: the mappings, for a forked child ------------------ */
+
+#if defined(__SANITIZE_ADDRESS__)
+struct mapping {
+    void *base;
+    size_t len;
+};
+static struct mapping *maps;
+static size_t nmaps, maps_cap;
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+static void fork_prepare(void) { pthread_mutex_lock(&mu); }
+static void fork_parent(void) { pthread_mutex_unlock(&mu); }
+
+static void fork_child(void)
+{
+    for (size_t i = 0; i < nmaps; i++) {
+        ROOT_DEL(maps[i].base, maps[i].len);
+        UNPOISON(maps[i].base, maps[i].len);
+    }
+    nmaps = 0;
+    pthread_mutex_unlock(&mu);
+}
+
+static void atfork_register(void)
+{
+    pthread_atfork(fork_prepare, fork_parent, fork_child);
+}
+
+static int maps_add(void *base, size_t len)
+{
+    pthread_once(&atfork_once, atfork_register);
+    if (nmaps == maps_cap) {
+        size_t cap = maps_cap ? maps_cap * 2 : 64;
+        struct mapping *m = realloc(maps, cap * sizeof(*m));
+
+        if (m == NULL)
+            return -1;
+        maps = m;
+        maps_cap = cap;
+    }
+    maps[nmaps].base = base;
+    maps[nmaps].len = len;
+    nmaps++;
+    return 0;
+}
+
+static void maps_del(void *base)
+{
+    for (size_t i = 0; i < nmaps; i++) {
+        if (maps[i].base == base) {
+            maps[i] = maps[--nmaps];
+            return;
+        }
+    }
+}
+#else
+static int maps_add(void *base, size_t len)
+{
+    (void)base;
+    (void)len;
+    return 0;
+}
+
+static void maps_del(void *base) { (void)base; }
+#endif
 
 /* ---- which chunk bases are ours ---------------------------------------- */
 
@@ -130,14 +200,19 @@ static void *map_aligned(size_t len)
     if (lead > 0)
         munmap(raw, lead);
     munmap(base + len, CHUNK - lead);
-    if (madvise(base, len, MADV_DONTFORK) != 0 || dir_set(base, 1) != 0) {
-        munmap(base, len);
-        return NULL;
+    if (madvise(base, len, MADV_DONTFORK) != 0 || maps_add(base, len) != 0)
+        goto fail;
+    if (dir_set(base, 1) != 0) {
+        maps_del(base);
+        goto fail;
     }
     stats.mapped += len;
     stats.chunks++;
     ROOT_ADD(base, len);
     return base;
+fail:
+    munmap(base, len);
+    return NULL;
 }
 
 static void unmap_chunk(struct chunk *c)
@@ -146,6 +221,7 @@ static void unmap_chunk(struct chunk *c)
 
     ROOT_DEL(c, len);
     UNPOISON(c, len);
+    maps_del(c);
     dir_set(c, 0);
     stats.mapped -= len;
     stats.chunks--;

@@ -1,6 +1,6 @@
 /* metrics_proc.c - process statistics for the runtime.* gauges and the
  * process_* Prometheus families: /proc/self/stat, /proc/self/fd,
- * getrlimit and glibc's mallinfo2.
+ * getrlimit, glibc's mallinfo2 and mem_nofork's count (Raft's memory).
  *
  * Layer: util. Thread: any (reads only); metrics_proc_gauges records, so
  * the registry's owner.
@@ -15,6 +15,8 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
+
+#include "mem_nofork.h"
 #if defined(__SANITIZE_ADDRESS__)
 /* libasan's (GCC ships no header for it; clang's allocator_interface.h) */
 size_t __sanitizer_get_current_allocated_bytes(void);
@@ -93,6 +95,7 @@ static double count_fds(void)
 void metrics_proc_read(struct metrics_proc *p)
 {
     struct rlimit rl;
+    struct mem_nofork_stats nf;
 #if defined(__SANITIZE_ADDRESS__)
     /* ASan's allocator replaces glibc's, whose mallinfo2 then says 0 */
     double heap = (double)__sanitizer_get_current_allocated_bytes();
@@ -100,6 +103,9 @@ void metrics_proc_read(struct metrics_proc *p)
     struct mallinfo2 mi = mallinfo2();
     double heap = (double)(mi.uordblks + mi.hblkhd);
 #endif
+
+    mem_nofork_get_stats(&nf); /* the Raft log's blocks */
+    heap += (double)nf.used;
 
     memset(p, 0, sizeof(*p));
     read_stat(p);

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -190,6 +191,35 @@ START_TEST(a_forked_child_does_not_get_the_memory)
 }
 END_TEST
 
+/* The child does not have the chunks, so what it maps there later (a
+ * dlopen'd library) must not look poisoned to ASan: memcmp of a page
+ * mapped where a freed (poisoned) block was. */
+START_TEST(a_child_can_use_the_address_range)
+{
+    unsigned char *p = mem_nofork_malloc(100);
+    void *page = (void *)((uintptr_t)p & ~(uintptr_t)4095);
+    int status = 0;
+    pid_t pid;
+
+    ck_assert_ptr_nonnull(p);
+    mem_nofork_free(p); /* poisoned under ASan */
+    if ((pid = fork()) == 0) {
+        unsigned char *q = mmap(page, 4096, PROT_READ | PROT_WRITE,
+                                MAP_PRIVATE | MAP_ANONYMOUS |
+                                    MAP_FIXED_NOREPLACE, -1, 0);
+        static const unsigned char zero[16];
+
+        if (q == MAP_FAILED)
+            _exit(2);
+        _exit(memcmp(q + ((uintptr_t)p & 4095), zero, 16) == 0 ? 0 : 3);
+    }
+    ck_assert_int_gt(pid, 0);
+    waitpid(pid, &status, 0);
+    ck_assert(WIFEXITED(status));
+    ck_assert_int_eq(WEXITSTATUS(status), 0);
+}
+END_TEST
+
 static void *churn(void *arg)
 {
     unsigned seed = (unsigned)(uintptr_t)arg;
@@ -243,6 +273,7 @@ Suite *unit_suite(void)
     tcase_add_test(t, pointers_from_malloc_go_back_to_libc);
     tcase_add_test(t, empty_chunks_are_unmapped);
     tcase_add_test(t, a_forked_child_does_not_get_the_memory);
+    tcase_add_test(t, a_child_can_use_the_address_range);
     tcase_add_test(t, threads_share_it);
     suite_add_tcase(s, t);
     return s;
