@@ -74,7 +74,7 @@ static struct cls classes[NCLASS];
 static uint8_t *dir[DIR_SIZE];
 static struct mem_nofork_stats stats;
 
-/* ---- AddressSanitizer: the mappings, for a forked child ------------------ */
+/* ---- AddressSanitizer: the mappings, for a forked child -------------- */
 
 #if defined(__SANITIZE_ADDRESS__)
 struct mapping {
@@ -141,7 +141,7 @@ static int maps_add(void *base, size_t len)
 static void maps_del(void *base) { (void)base; }
 #endif
 
-/* ---- which chunk bases are ours ---------------------------------------- */
+/* ---- which chunk bases are ours -------------------------------------- */
 
 static int dir_slot(const void *base, size_t *hi, size_t *bit)
 {
@@ -181,7 +181,7 @@ static int dir_set(const void *base, int on)
     return 0;
 }
 
-/* ---- mappings -------------------------------------------------------------- */
+/* ---- mappings -------------------------------------------------------- */
 
 /* len bytes at a CHUNK-aligned address, not inherited by fork. */
 static void *map_aligned(size_t len)
@@ -228,7 +228,7 @@ static void unmap_chunk(struct chunk *c)
     munmap(c, len);
 }
 
-/* ---- size classes ---------------------------------------------------------- */
+/* ---- size classes ---------------------------------------------------- */
 
 static int class_of(size_t n)
 {
@@ -353,7 +353,7 @@ static void *big_alloc(size_t alignment, size_t n)
     return (unsigned char *)c + off;
 }
 
-/* ---- locked entry points ------------------------------------------------ */
+/* ---- locked entry points --------------------------------------------- */
 
 static void *alloc_locked(size_t alignment, size_t n)
 {

@@ -81,6 +81,34 @@ static uint64_t jitter(struct raftglue *rg, uint64_t below)
  * idle was tried: the idle leader's barrier made all three snapshot at
  * once, and with a million keys a snapshot restore started at such a
  * moment failed with leadership lost.) */
+static void snap_barrier_done(void *ctx, int rc)
+{
+    (void)ctx;
+    (void)rc; /* lost leadership: the new leader's entries will do */
+}
+
+/* RAFTGLUE_SNAP_BYTES: libraft looks at its threshold after applying,
+ * so lower it to what is already applied; a barrier from the leader is
+ * an entry for every server to apply. */
+static void snap_bytes(struct raftglue *rg, raft_index applied,
+                       raft_index snap)
+{
+    uint64_t held = rg->gfsm.bytes_applied - rg->snap_bytes_mark;
+    raft_index n = applied - snap;
+    char err[ERR_LEN];
+
+    if (rg->snap_bytes_asked || held < RAFTGLUE_SNAP_BYTES || n == 0 ||
+        fsm_restore_pending(rg->fsm)) /* no snapshot while staging */
+        return;
+    rg->snap_bytes_asked = true;
+    LOG_INFO("raft", "%llu MiB of commands since the last snapshot: "
+             "taking one", (unsigned long long)(held >> 20));
+    raft_set_snapshot_threshold(&rg->raft,
+                                n > UINT_MAX ? UINT_MAX : (unsigned)n);
+    if (raft_state(&rg->raft) == RAFT_LEADER)
+        raftglue_barrier(rg, snap_barrier_done, NULL, err);
+}
+
 static void snap_pace(struct raftglue *rg)
 {
     uint64_t now = uv_now(rg->loop);
@@ -88,12 +116,15 @@ static void snap_pace(struct raftglue *rg)
     raft_index snap = rg->raft.log.snapshot.last_index;
     bool due;
 
-    if (rg->snap_interval_ms == 0)
-        return;
     if (snap != rg->snap_index) { /* one taken: the clock restarts */
         rg->snap_index = snap;
         rg->snap_due_ms = 0;
+        rg->snap_bytes_mark = rg->gfsm.bytes_applied;
+        rg->snap_bytes_asked = false;
     }
+    snap_bytes(rg, applied, snap);
+    if (rg->snap_interval_ms == 0)
+        return;
     if (rg->snap_due_ms != 0 && now < rg->snap_due_ms)
         return;
     due = rg->snap_due_ms != 0; /* 0: only (re)starting the clock */
@@ -110,6 +141,7 @@ static void poll_cb(uv_timer_t *t)
 
     append_flush_held(rg);
     snap_pace(rg);
+    raftglue_fsm_trim(&rg->gfsm);
     st = raft_state(&rg->raft);
 
     if (raftglue_leader_address(rg) != NULL)
@@ -524,6 +556,7 @@ int raftglue_init(struct raftglue *rg, uv_loop_t *loop, struct fsm *fsm,
         rg->snap_interval_ms = opts->snapshot_interval_ms;
         raft_set_snapshot_threshold(&rg->raft, rg->gfsm.ceiling_threshold);
     }
+    rg->gfsm.base_threshold = opts->snapshot_threshold;
     raft_set_snapshot_trailing(&rg->raft, opts->snapshot_trailing);
     raft_set_pre_vote(&rg->raft, true);
     raft_uv_set_connect_retry_delay(&rg->io, opts->heartbeat_timeout_ms);

@@ -27,11 +27,18 @@ struct append_wrap;
 /* without an interval check, a snapshot once this many x threshold
  * entries are held (plus up to one threshold of jitter per server). The
  * log lives in memory, and when a snapshot truncates it libraft frees
- * every entry on the loop: after a fork each first write to a page
- * faults, so that pause grows with the entries (~230 ms for 100k on
- * this VM, seconds with the CPU taken by others, long enough for the
- * followers to start an election). */
+ * every entry on the loop (before Raft's memory came from mem_nofork,
+ * each of those frees faulted after the snapshot's fork: ~230 ms per
+ * 100k entries here, long enough for the followers to start an
+ * election under CPU contention). */
 #define RAFTGLUE_SNAP_CEILING 4
+/* ... and once the commands applied since the last snapshot add up to
+ * this many bytes, whatever their count: a snapshot restore replicates
+ * the whole state through the log in big pieces (a million keys: ~290
+ * MB held in memory, and re-applied at every restart, until a snapshot
+ * truncates them), as do big values. On the leader a barrier makes the
+ * snapshot come even when nothing else is written. */
+#define RAFTGLUE_SNAP_BYTES (64u << 20)
 
 /* Called once per raftglue_apply: rc 0 and res filled when the command
  * was committed and applied; otherwise a negative ERR_* (ERR_NOLEADER
@@ -99,6 +106,8 @@ struct raftglue {
     unsigned snap_interval_ms;
     uint64_t snap_due_ms;       /* next interval check (0: not set) */
     uint64_t snap_index;        /* snapshot index seen by the poll */
+    uint64_t snap_bytes_mark;   /* gfsm.bytes_applied at that snapshot */
+    bool snap_bytes_asked;      /* the bytes rule lowered the threshold */
     uint64_t jitter_state;      /* xorshift (raftglue.c: jitter) */
     uint64_t leader_gone;       /* our leader whose stream closed */
     char dir[4096];

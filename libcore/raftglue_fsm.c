@@ -22,8 +22,10 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/wait.h>
@@ -82,6 +84,7 @@ static int fsm_apply_cb(struct raft_fsm *rf, const struct raft_buffer *buf,
     uint64_t t0 = metrics_now_ns();
 
     memset(&gf->last_result, 0, sizeof(gf->last_result));
+    gf->bytes_applied += buf->len;
     rc = raftglue_unframe(buf, &data, &len) != 0
              ? err_set(err, ERR_PARSE, "bad entry frame")
              : fsm_apply(gf->fsm, index, data, len, &gf->last_result, err);
@@ -109,6 +112,7 @@ static void snapshot_child(struct fsm *f, int fd)
 
 static void snap_reset(struct raftglue_fsm *gf)
 {
+    atomic_store_explicit(&gf->snap_out_len, 0, memory_order_relaxed);
     if (gf->snap_pid > 0) {
         kill(gf->snap_pid, SIGKILL);
         while (waitpid(gf->snap_pid, NULL, 0) < 0 && errno == EINTR)
@@ -195,7 +199,18 @@ static int fsm_snapshot_async_cb(struct raft_fsm *rf,
     (*bufs)[0].base = (void *)gf->snap_map;
     (*bufs)[0].len = gf->snap_len;
     *n_bufs = 1;
+    atomic_store_explicit(&gf->snap_out_len, gf->snap_len,
+                          memory_order_release);
     return 0;
+}
+
+void raftglue_fsm_trim(struct raftglue_fsm *gf)
+{
+    size_t len = atomic_load_explicit(&gf->snap_out_len,
+                                      memory_order_acquire);
+
+    if (len > 0) /* PROT_READ and MAP_PRIVATE: nothing of ours is lost */
+        madvise((void *)gf->snap_map, len, MADV_DONTNEED);
 }
 
 static int fsm_snapshot_finalize_cb(struct raft_fsm *rf,
@@ -223,6 +238,8 @@ static int fsm_snapshot_finalize_cb(struct raft_fsm *rf,
     snap_reset(gf);
     if (gf->ceiling_threshold != 0)
         raft_set_snapshot_threshold(gf->raft, gf->ceiling_threshold);
+    else if (gf->base_threshold != 0)
+        raft_set_snapshot_threshold(gf->raft, gf->base_threshold);
     raft_free(*bufs);
     *bufs = NULL;
     *n_bufs = 0;

@@ -34,6 +34,9 @@ struct raftglue_fsm {
     int snap_fd;                    /* -1 when none */
     const void *snap_map;
     size_t snap_len;
+    /* snap_len once the map is handed to libraft (set by the thread-pool
+     * thread that maps it, read by the loop: raftglue_fsm_trim). */
+    _Atomic size_t snap_out_len;
     /* After a failed snapshot (a full disk, most often), none is tried
      * again before this CLOCK_MONOTONIC time: libraft asks at every
      * entry applied past its threshold, and each try forks. */
@@ -43,11 +46,23 @@ struct raftglue_fsm {
      * raft_snapshot_threshold only when raft_snapshot_interval has
      * passed, so this is the ceiling that bounds the log in memory. */
     unsigned ceiling_threshold;
+    /* Bytes of commands applied so far (raftglue.c: RAFTGLUE_SNAP_BYTES)
+     * and the threshold to go back to after a snapshot the bytes rule
+     * asked for when there is no ceiling (0: none to restore). */
+    uint64_t bytes_applied;
+    unsigned base_threshold;
 };
 
 /* Stop a Raft snapshot's child now (agent shutting down): the snapshot
  * then fails and the next one is taken after a restart. */
 void raftglue_fsm_abort_snapshot(struct raftglue_fsm *gf);
+
+/* While libraft writes a snapshot out of the mapped file, drop the
+ * pages it has read from our page tables (loop; every poll): they are
+ * page cache, but they count in the server's RSS, up to the size of the
+ * state (hundreds of MB with a million keys) for the seconds the write
+ * takes. A page still to be written is read back from the file. */
+void raftglue_fsm_trim(struct raftglue_fsm *gf);
 
 /* Fill gf; raft may be set later (before raft_start). */
 void raftglue_fsm_init(struct raftglue_fsm *gf, struct fsm *fsm,

@@ -29,6 +29,15 @@ test_expect_success 'setup: three servers, about 70 MB of incompressible values'
 	test_set_prereq CLUSTER
 '
 
+test_expect_success CLUSTER 'over 64 MiB of commands since the last snapshot: every server takes one (16384 entries were not reached)' '
+	for s in s1 s2 s3
+	do
+		poll_until 30 grep -q "raft: snapshot taken" "$TRASH/$s.log" || return 1
+	done &&
+	grep "MiB of commands since the last snapshot: taking one" \
+		"$TRASH/s1.log" "$TRASH/s2.log" "$TRASH/s3.log"
+'
+
 test_expect_success CLUSTER 'save on a follower: its own state, as new as the leader'"'"'s, over 64 MiB' '
 	api_on $leader PUT /v1/kv/last-write -d acknowledged && expect_status 200 &&
 	proconsul snapshot save -http-addr="$(agent_http $follower)" saved.snap >save.out 2>&1 &&
