@@ -68,19 +68,6 @@ static uint64_t jitter(struct raftglue *rg, uint64_t below)
     return below == 0 ? 0 : x % below;
 }
 
-/* When raft_snapshot_interval is set (raftglue_opts), libraft's
- * threshold stays at the memory ceiling and is lowered to
- * raft_snapshot_threshold here, from the 50 ms poll, when the check
- * HashiCorp Raft makes every interval..2 x interval (30-60 s by
- * default) finds at least threshold entries applied since the last
- * snapshot; the delay is counted from the last snapshot and drawn per
- * server, so the servers seldom snapshot together. raftglue_fsm.c
- * raises it again once the snapshot is taken. libraft alone snapshots
- * at the threshold: every 2 s under a heavy write load, all three
- * servers at the same index. (Snapshotting as soon as a server fell
- * idle was tried: the idle leader's barrier made all three snapshot at
- * once, and with a million keys a snapshot restore started at such a
- * moment failed with leadership lost.) */
 static void snap_barrier_done(void *ctx, int rc)
 {
     (void)ctx;
@@ -109,6 +96,19 @@ static void snap_bytes(struct raftglue *rg, raft_index applied,
         raftglue_barrier(rg, snap_barrier_done, NULL, err);
 }
 
+/* When raft_snapshot_interval is set (raftglue_opts), libraft's
+ * threshold stays at the memory ceiling and is lowered to
+ * raft_snapshot_threshold here, from the 50 ms poll, when the check
+ * HashiCorp Raft makes every interval..2 x interval (30-60 s by
+ * default) finds at least threshold entries applied since the last
+ * snapshot; the delay is counted from the last snapshot and drawn per
+ * server, so the servers seldom snapshot together. raftglue_fsm.c
+ * raises it again once the snapshot is taken. libraft alone snapshots
+ * at the threshold: every 2 s under a heavy write load, all three
+ * servers at the same index. (Snapshotting as soon as a server fell
+ * idle was tried: the idle leader's barrier made all three snapshot at
+ * once, and with a million keys a snapshot restore started at such a
+ * moment failed with leadership lost.) */
 static void snap_pace(struct raftglue *rg)
 {
     uint64_t now = uv_now(rg->loop);
@@ -551,12 +551,13 @@ int raftglue_init(struct raftglue *rg, uv_loop_t *loop, struct fsm *fsm,
         uint64_t t = opts->snapshot_threshold;
 
         t = t * RAFTGLUE_SNAP_CEILING + jitter(rg, t);
-        rg->gfsm.ceiling_threshold = t > UINT_MAX ? UINT_MAX : (unsigned)t;
+        rg->gfsm.after_threshold = t > UINT_MAX ? UINT_MAX : (unsigned)t;
         rg->snap_threshold = opts->snapshot_threshold;
         rg->snap_interval_ms = opts->snapshot_interval_ms;
-        raft_set_snapshot_threshold(&rg->raft, rg->gfsm.ceiling_threshold);
+        raft_set_snapshot_threshold(&rg->raft, rg->gfsm.after_threshold);
+    } else {
+        rg->gfsm.after_threshold = opts->snapshot_threshold;
     }
-    rg->gfsm.base_threshold = opts->snapshot_threshold;
     raft_set_snapshot_trailing(&rg->raft, opts->snapshot_trailing);
     raft_set_pre_vote(&rg->raft, true);
     raft_uv_set_connect_retry_delay(&rg->io, opts->heartbeat_timeout_ms);

@@ -236,10 +236,8 @@ static int fsm_snapshot_finalize_cb(struct raft_fsm *rf,
         gf->snap_retry_ns = mono_ns() + SNAP_RETRY_NS;
     }
     snap_reset(gf);
-    if (gf->ceiling_threshold != 0)
-        raft_set_snapshot_threshold(gf->raft, gf->ceiling_threshold);
-    else if (gf->base_threshold != 0)
-        raft_set_snapshot_threshold(gf->raft, gf->base_threshold);
+    if (gf->after_threshold != 0)
+        raft_set_snapshot_threshold(gf->raft, gf->after_threshold);
     raft_free(*bufs);
     *bufs = NULL;
     *n_bufs = 0;

@@ -42,15 +42,13 @@ struct raftglue_fsm {
      * entry applied past its threshold, and each try forks. */
     int64_t snap_retry_ns;
     /* When non-zero, libraft's snapshot threshold is set back to this
-     * once a snapshot is done: raftglue.c lowers it to the configured
-     * raft_snapshot_threshold only when raft_snapshot_interval has
-     * passed, so this is the ceiling that bounds the log in memory. */
-    unsigned ceiling_threshold;
-    /* Bytes of commands applied so far (raftglue.c: RAFTGLUE_SNAP_BYTES)
-     * and the threshold to go back to after a snapshot the bytes rule
-     * asked for when there is no ceiling (0: none to restore). */
+     * once a snapshot is done (raftglue.c lowers it to ask for one).
+     * With raft_snapshot_interval set it is the ceiling that bounds the
+     * log in memory; without, raft_snapshot_threshold. */
+    unsigned after_threshold;
+    /* Bytes of commands applied so far (raftglue.c: RAFTGLUE_SNAP_BYTES,
+     * which lowers the threshold too). */
     uint64_t bytes_applied;
-    unsigned base_threshold;
 };
 
 /* Stop a Raft snapshot's child now (agent shutting down): the snapshot

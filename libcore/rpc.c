@@ -418,11 +418,6 @@ static void on_timer(uv_timer_t *t)
         drop(pc, "raft handshake timed out");
 }
 
-static void close_raw_tcp(uv_handle_t *h)
-{
-    raft_free(h);
-}
-
 void rpc_conn_close_cb(uv_handle_t *h)
 {
     raft_free(h);
@@ -462,7 +457,7 @@ fail:
         close(dupfd);
     free(pc);
     s->st.dropped++;
-    uv_close((uv_handle_t *)tcp, close_raw_tcp);
+    uv_close((uv_handle_t *)tcp, rpc_conn_close_cb);
 }
 
 static void on_accept(uv_stream_t *ls, int status)
@@ -481,7 +476,7 @@ static void on_accept(uv_stream_t *ls, int status)
     }
     uv_tcp_init(s->loop, tcp);
     if (uv_accept(ls, (uv_stream_t *)tcp) != 0) {
-        uv_close((uv_handle_t *)tcp, close_raw_tcp);
+        uv_close((uv_handle_t *)tcp, rpc_conn_close_cb);
         return;
     }
     s->st.accepted++;

@@ -44,7 +44,8 @@ struct rpc_server;
  * rpc_conn_close_cb (h2o_uv_socket_create(conn, rpc_conn_close_cb)). */
 typedef void (*rpc_http_conn_fn)(void *ctx, uv_tcp_t *conn /* takes */);
 
-/* The close callback for such a conn: raft_free()s it. raft_free takes
+/* The close callback for such a conn, and for any handle from raft_malloc
+ * (the transport's own): raft_free()s it. raft_free takes
  * malloc's pointers too, so one callback serves handles from either. */
 void rpc_conn_close_cb(uv_handle_t *h);
 

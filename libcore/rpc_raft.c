@@ -185,11 +185,6 @@ static void on_connected(uv_connect_t *c, int status)
     }
 }
 
-static void close_raw_tcp(uv_handle_t *h)
-{
-    raft_free(h);
-}
-
 static int tp_connect(struct raft_uv_transport *t, struct raft_uv_connect *req,
                       raft_id id, const char *address, raft_uv_connect_cb cb)
 {
@@ -224,7 +219,7 @@ static int tp_connect(struct raft_uv_transport *t, struct raft_uv_connect *req,
     if (rv != 0) {
         snprintf(t->errmsg, sizeof(t->errmsg), "connect to %s: %s", address,
                  uv_strerror(rv));
-        uv_close((uv_handle_t *)d->tcp, close_raw_tcp);
+        uv_close((uv_handle_t *)d->tcp, rpc_conn_close_cb);
         free(d);
         return RAFT_NOCONNECTION;
     }
