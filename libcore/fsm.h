@@ -277,6 +277,8 @@ bool fsm_restore_pending(const struct fsm *f);
 /* The staged restore's id (borrowed) and how many bytes arrived; NULL
  * when none is staged. */
 const char *fsm_restore_staged(const struct fsm *f, uint64_t *received);
+/* Every byte of the staged restore arrived (its commit comes next). */
+bool fsm_restore_complete(const struct fsm *f);
 
 /* Replace the whole state with a snapshot; on any error nothing changes
  * (ERR_PARSE, or ERR_NOMEM). The old state is first streamed to an

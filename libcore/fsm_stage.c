@@ -77,6 +77,12 @@ bool fsm_restore_pending(const struct fsm *f)
     return f->stage != NULL;
 }
 
+bool fsm_restore_complete(const struct fsm *f)
+{
+    return f->stage != NULL && f->stage->len == f->stage->size &&
+           f->stage->broken[0] == '\0';
+}
+
 const char *fsm_restore_staged(const struct fsm *f, uint64_t *received)
 {
     if (f->stage == NULL)

@@ -2,7 +2,7 @@
  * (restore).
  *
  * Layer: http. Thread: loop only (a save's writer runs in a forked
- * child).
+ * child, a restore's check of the archive in a libuv worker thread).
  * Owns: struct save (the child, its pipe, the streaming response) and
  * struct restore_job (the verified state stream being replicated).
  * Tests: t/t5001-snapshot-cli.sh, t/t5002-snapshot-cluster.sh
@@ -17,7 +17,11 @@
  *
  * Restore verifies the whole archive first (snap_read: members, sizes,
  * hashes, versions, trailing bytes), keeping only state.bin, in an
- * unlinked file of the data dir, then replicates it from there through
+ * unlinked file of the data dir. That takes seconds for a large state,
+ * longer than a follower waits for a heartbeat, so it runs in a worker
+ * thread, on a copy of the body in another unlinked file (the request,
+ * and H2O's mapping of its body, may go away meanwhile); the thread
+ * touches only its job. Then the loop replicates state.bin through
  * Raft as begin / chunk... / commit (fsm_stage.c), one piece in memory
  * at a time, and waits for a barrier. Every server swaps the new state
  * in whole at the commit or not at all. (The archive itself is H2O's
@@ -281,6 +285,14 @@ struct restore_job {
     bool committing;
     uint64_t index;
     EVP_MD_CTX *md;
+    /* The archive is read and checked in a libuv worker thread (a big
+     * one takes seconds, which would cost the leader its heartbeats):
+     * from a copy of the body, as the request may go away meanwhile. */
+    uv_work_t work;
+    int body_fd;
+    size_t body_len;
+    int read_rc;
+    char read_err[ERR_LEN];
     char piece[FSM_RESTORE_CHUNK];
 };
 
@@ -290,7 +302,7 @@ static int collect(void *ctx, const void *p, size_t n)
     if (EVP_DigestUpdate(j->md, p, n) != 1)
         return -1;
     j->len += n;
-    return util_write_all(j->fd, p, n) == 0 ? 0 : -1;
+    return util_write_all(j->fd, p, n) == 0 ? 0 : ERR_IO;
 }
 
 static void job_free(struct restore_job *j)
@@ -298,8 +310,11 @@ static void job_free(struct restore_job *j)
     EVP_MD_CTX_free(j->md);
     if (j->fd >= 0)
         close(j->fd);
+    if (j->body_fd >= 0)
+        close(j->body_fd);
     free(j);
 }
+
 
 /* The next n bytes of state.bin into j->piece. */
 static int read_piece(struct restore_job *j, size_t n, char *err)
@@ -321,7 +336,8 @@ static int read_piece(struct restore_job *j, size_t n, char *err)
 }
 
 /* Answer the request (if it is still there) and end the job. */
-static void job_end(struct restore_job *j, int status, const char *msg)
+static void job_end_code(struct restore_job *j, int status,
+                         const char *code, const char *msg)
 {
     struct httpd_ctx *c = httpd_async_end(j->p);
 
@@ -334,9 +350,14 @@ static void job_end(struct restore_job *j, int status, const char *msg)
         if (status == 200)
             httpd_send_body(c, 200, NULL, "", 0);
         else
-            httpd_error(c, status, "restore_failed", msg);
+            httpd_error(c, status, code, msg);
     }
     job_free(j);
+}
+
+static void job_end(struct restore_job *j, int status, const char *msg)
+{
+    job_end_code(j, status, "restore_failed", msg);
 }
 
 static void job_step(struct restore_job *j);
@@ -423,50 +444,107 @@ static void job_step(struct restore_job *j)
     }
 }
 
+/* A job for c's body, copied to an unlinked file of the data dir (the
+ * body may itself be a mapping of H2O's, gone with the request). */
 static struct restore_job *job_new(struct httpd_ctx *c, char *err)
 {
     struct restore_job *j = calloc(1, sizeof(*j));
-    struct snap_meta m;
-    unsigned char md[32];
-    unsigned int mdlen = 0;
-    int rc;
 
-    if (j == NULL || (j->md = EVP_MD_CTX_new()) == NULL ||
+    if (j == NULL)
+        return NULL;
+    j->fd = -1;
+    j->body_fd = -1;
+    if ((j->md = EVP_MD_CTX_new()) == NULL ||
         EVP_DigestInit_ex(j->md, EVP_sha256(), NULL) != 1) {
-        if (j != NULL) {
-            j->fd = -1;
-            job_free(j);
-        }
+        job_free(j);
         err_set(err, ERR_NOMEM, "out of memory");
         return NULL;
     }
     j->a = c->a;
-    if ((j->fd = util_tmpfile(c->a->data_dir, err)) < 0) {
+    j->body_len = c->req->entity.len;
+    if ((j->fd = util_tmpfile(c->a->data_dir, err)) < 0 ||
+        (j->body_fd = util_tmpfile(c->a->data_dir, err)) < 0) {
         job_free(j);
         return NULL;
     }
-    rc = snap_read_mem(c->req->entity.base, c->req->entity.len, collect, j,
-                       &m, err);
-    if (rc != 0) {
+    if (util_write_all(j->body_fd, c->req->entity.base, j->body_len) != 0) {
+        err_set(err, ERR_IO, "copying the snapshot to '%s': %s",
+                c->a->data_dir, strerror(errno));
         job_free(j);
         return NULL;
     }
+    return j;
+}
+
+/* Worker thread: verify the archive, keep state.bin in j->fd. Touches
+ * nothing but the job. */
+static void read_work(uv_work_t *w)
+{
+    struct restore_job *j = w->data;
+    struct snap_meta m;
+    const void *p;
+    unsigned char md[32];
+    unsigned int mdlen = 0;
+
+    j->read_rc = util_map(j->body_fd, j->body_len, &p, j->read_err);
+    if (j->read_rc != 0)
+        return;
+    j->read_rc = snap_read_mem(p, j->body_len, collect, j, &m, j->read_err);
+    util_unmap(p, j->body_len);
+    if (j->read_rc != 0)
+        return;
     j->index = m.index;
     snap_meta_release(&m);
-    EVP_DigestFinal_ex(j->md, md, &mdlen);
+    if (EVP_DigestFinal_ex(j->md, md, &mdlen) != 1 || mdlen != 32) {
+        j->read_rc = err_set(j->read_err, ERR_NOMEM, "hashing the state");
+        return;
+    }
     for (int i = 0; i < 32; i++)
         snprintf(j->sha + 2 * i, 3, "%02x", md[i]);
+}
+
+/* Back on the loop: stage the verified state on every server. */
+static void read_done(uv_work_t *w, int status)
+{
+    struct restore_job *j = w->data;
+    struct agent *a = j->a;
+    char err[ERR_LEN];
+    void *buf;
+    size_t len;
+
+    close(j->body_fd);
+    j->body_fd = -1;
+    if (status != 0 || a->stopping) {
+        job_end(j, 500, status != 0 ? uv_strerror(status)
+                                    : "the agent is shutting down");
+        return;
+    }
+    if (j->read_rc != 0) {
+        job_end_code(j, j->read_rc == ERR_IO || j->read_rc == ERR_NOMEM
+                            ? 500 : 400, "bad_snapshot", j->read_err);
+        return;
+    }
     snprintf(j->id, sizeof(j->id), "%" PRId64 "-%" PRIu64,
-             util_now_ns() / 1000000, c->a->fsm.last_index);
-    return j;
+             util_now_ns() / 1000000, a->fsm.last_index);
+    if (fsm_encode_restore("begin", j->id, j->len, j->sha, NULL, 0,
+                           raft_malloc, &buf, &len, err) != 0) {
+        job_end(j, 500, err);
+        return;
+    }
+    if (agent_apply(a, buf, len, step_done, j, err) != 0) {
+        raft_free(buf);
+        job_end(j, 500, err);
+        return;
+    }
+    LOG_INFO("snapshot", "restoring a snapshot of index %" PRIu64
+             " (%" PRIu64 " bytes of state)", j->index, j->len);
 }
 
 static void restore(struct httpd_ctx *c)
 {
     struct restore_job *j;
     char err[ERR_LEN];
-    void *buf;
-    size_t len;
+    int rc;
 
     if (httpd_qhas(c, "stale")) {
         httpd_error(c, 400, "bad_request",
@@ -478,28 +556,18 @@ static void restore(struct httpd_ctx *c)
         return;
     }
     if ((j = job_new(c, err)) == NULL) {
-        httpd_error(c, 400, "bad_snapshot", err);
-        return;
-    }
-    if (fsm_encode_restore("begin", j->id, j->len, j->sha, NULL, 0,
-                           raft_malloc, &buf, &len, err) != 0) {
-        job_free(j);
         httpd_error(c, 500, "internal", err);
         return;
     }
     if ((j->p = httpd_async_begin(c)) == NULL) {
-        raft_free(buf);
         job_free(j);
         httpd_error(c, 500, "internal", "out of memory");
         return;
     }
-    if (agent_apply(c->a, buf, len, step_done, j, err) != 0) {
-        raft_free(buf);
-        job_end(j, 500, err);
-        return;
-    }
-    LOG_INFO("snapshot", "restoring a snapshot of index %" PRIu64
-             " (%" PRIu64 " bytes of state)", j->index, j->len);
+    j->work.data = j;
+    if ((rc = uv_queue_work(c->a->loop, &j->work, read_work, read_done))
+        != 0)
+        job_end(j, 500, uv_strerror(rc));
 }
 
 void httpd_snapshot(struct httpd_ctx *c)

@@ -134,12 +134,47 @@ static void snap_pace(struct raftglue *rg)
         raft_set_snapshot_threshold(&rg->raft, rg->snap_threshold);
 }
 
+/* A follower that staged every piece of a restore has its commit
+ * coming. The leader applies it first, and the swap holds the leader's
+ * loop, heartbeats included, for as long as it takes (seconds with a
+ * million keys); only then does the commit reach the followers, whose
+ * own swap then holds them (raftglue_fsm.c restarts their election
+ * timer after it). Waiting out the leader's swap with the timer running
+ * would make them campaign in the middle of a restore, so meanwhile the
+ * timer is kept restarted, for RESTORE_HOLD_MS at most: a leader that
+ * died for good is then found that much later, unless its connection
+ * closed (peer_gone), which ends the hold at once. */
+#define RESTORE_HOLD_MS 15000
+
+static void hold_for_restore(struct raftglue *rg)
+{
+    struct raft *r = &rg->raft;
+    uint64_t now = uv_now(rg->loop);
+
+    if (r->state != RAFT_FOLLOWER || rg->leader_gone != 0 ||
+        r->follower_state.current_leader.id == 0 ||
+        !fsm_restore_complete(rg->fsm)) {
+        rg->restore_hold_since = 0;
+        return;
+    }
+    if (rg->restore_hold_since == 0) {
+        rg->restore_hold_since = now;
+        LOG_INFO("raft", "every piece of a restore is staged: waiting for "
+                 "its commit (election timer held up to %d s)",
+                 RESTORE_HOLD_MS / 1000);
+    }
+    if (now - rg->restore_hold_since < RESTORE_HOLD_MS)
+        r->election_timer_start = now;
+}
+
 static void poll_cb(uv_timer_t *t)
 {
     struct raftglue *rg = t->data;
     int st, old = rg->last_state;
 
     append_flush_held(rg);
+    hold_for_restore(rg);
+    raftglue_fsm_hold(&rg->gfsm);
     snap_pace(rg);
     raftglue_fsm_trim(&rg->gfsm);
     st = raft_state(&rg->raft);
@@ -509,6 +544,7 @@ int raftglue_init(struct raftglue *rg, uv_loop_t *loop, struct fsm *fsm,
     if (util_mkdir_p(dir, 0700, err) != 0)
         return ERR_IO;
     raftglue_fsm_init(&rg->gfsm, fsm, &rg->raft);
+    rg->gfsm.loop = loop;
     if (rpc_raft_transport_init(&rg->transport, loop, srv, err) != 0)
         return ERR_IO;
     rpc_raft_on_peer_gone(&rg->transport, peer_gone, rg);

@@ -110,6 +110,7 @@ struct raftglue {
     bool snap_bytes_asked;      /* the bytes rule lowered the threshold */
     uint64_t jitter_state;      /* xorshift (raftglue.c: jitter) */
     uint64_t leader_gone;       /* our leader whose stream closed */
+    uint64_t restore_hold_since; /* hold_for_restore's start (uv ms), 0 */
     char dir[4096];
     struct {
         uint64_t id, ms;

@@ -17,6 +17,24 @@
  * buffer out; snapshot_finalize() unmaps and closes it. So the state is
  * never encoded into memory beside itself and the loop never stops for
  * the size of the state (fsm_snapshot would do both).
+ *
+ * Some applies do hold the loop: the commit of a snapshot restore swaps
+ * the whole state in (seconds with a million keys), on every server at
+ * about the same time, and so does installing a Raft snapshot. A
+ * follower's election timer kept running meanwhile, and libuv runs
+ * timers before it reads the leader's heartbeats waiting in the socket:
+ * both followers would campaign as soon as they are done, and the
+ * leader, as busy as they were, would lose its place for nothing. So a
+ * follower restarts its election timer after an apply or restore that
+ * held the loop RAFTGLUE_STALL_MS or more, as if it had just heard the
+ * leader, which it had: the entry came from it. Only timers move: a
+ * leader that died meanwhile is found one timeout later (or at once, by
+ * the closed connection: raftglue.c peer_gone). The leader is the first
+ * to apply an entry, and the followers learn that it is committed only
+ * from the heartbeats after it: after a stall of T ms a leader's check
+ * that a majority still answers (libraft steps down without one, each
+ * election timeout) is held for 2T (at most RAFTGLUE_HOLD_MAX_MS), the
+ * time the followers take to apply the same entry.
  */
 #include "raftglue_fsm.h"
 
@@ -70,6 +88,48 @@ int raftglue_unframe(const struct raft_buffer *buf, const void **data,
     return 0;
 }
 
+#define RAFTGLUE_STALL_MS 200
+#define RAFTGLUE_HOLD_MAX_MS 30000
+
+/* After an apply or restore started at t0_ns (metrics_now_ns). */
+static void after_stall(struct raftglue_fsm *gf, uint64_t t0_ns)
+{
+    uint64_t ms = (metrics_now_ns() - t0_ns) / 1000000, hold;
+    struct raft *r = gf->raft;
+
+    if (ms < RAFTGLUE_STALL_MS || r == NULL ||
+        (r->state != RAFT_FOLLOWER && r->state != RAFT_LEADER))
+        return;
+    if (gf->loop != NULL)
+        uv_update_time(gf->loop); /* raft_uv's clock is uv_now */
+    r->election_timer_start = r->io->time(r->io);
+    if (r->state == RAFT_FOLLOWER) {
+        LOG_INFO("raft", "applying held the loop for %llu ms: election "
+                 "timer restarted", (unsigned long long)ms);
+        return;
+    }
+    hold = 2 * ms < RAFTGLUE_HOLD_MAX_MS ? 2 * ms : RAFTGLUE_HOLD_MAX_MS;
+    gf->hold_until = r->election_timer_start + hold;
+    LOG_INFO("raft", "applying held the loop for %llu ms: the followers "
+             "apply it now; stepping down for want of their answers is "
+             "held for %llu ms", (unsigned long long)ms,
+             (unsigned long long)hold);
+}
+
+void raftglue_fsm_hold(struct raftglue_fsm *gf)
+{
+    struct raft *r = gf->raft;
+    raft_time now;
+
+    if (gf->hold_until == 0 || r == NULL)
+        return;
+    now = r->io->time(r->io);
+    if (r->state != RAFT_LEADER || now >= gf->hold_until)
+        gf->hold_until = 0;
+    else
+        r->election_timer_start = now;
+}
+
 static int fsm_apply_cb(struct raft_fsm *rf, const struct raft_buffer *buf,
                         void **result)
 {
@@ -98,6 +158,7 @@ static int fsm_apply_cb(struct raft_fsm *rf, const struct raft_buffer *buf,
     }
     *result = &gf->last_result;
     metrics_sample("raft.fsm.apply", metrics_since_ms(t0));
+    after_stall(gf, t0);
     return 0;
 }
 
@@ -253,6 +314,7 @@ void raftglue_fsm_abort_snapshot(struct raftglue_fsm *gf)
 static int fsm_restore_cb(struct raft_fsm *rf, struct raft_buffer *buf)
 {
     struct raftglue_fsm *gf = rf->data;
+    uint64_t t0 = metrics_now_ns();
     char err[ERR_LEN];
 
     if (fsm_restore(gf->fsm, buf->base, buf->len, err) != 0) {
@@ -262,6 +324,7 @@ static int fsm_restore_cb(struct raft_fsm *rf, struct raft_buffer *buf)
     raft_free(buf->base); /* ownership moved to us on success */
     LOG_INFO("raft", "restored state from snapshot at index %llu",
              (unsigned long long)gf->fsm->last_index);
+    after_stall(gf, t0);
     return 0;
 }
 

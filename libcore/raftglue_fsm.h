@@ -17,6 +17,7 @@
 
 #include <raft.h>
 #include <stddef.h>
+#include <uv.h>
 
 #include <stdint.h>
 
@@ -27,6 +28,13 @@ struct raftglue_fsm {
     struct raft_fsm iface;          /* give &iface to raft_init */
     struct fsm *fsm;
     struct raft *raft;              /* for the index being applied */
+    /* The loop raft runs on (NULL under raft_fixture): its clock is
+     * brought up to date after an apply that held it (raftglue_fsm.c:
+     * RAFTGLUE_STALL_MS). */
+    uv_loop_t *loop;
+    /* A leader after such an apply: its contact check is held (kept
+     * restarted by raftglue_fsm_hold) until this raft time (0: none). */
+    uint64_t hold_until;
     struct fsm_result last_result;  /* handed to apply callbacks */
     /* The Raft snapshot being taken (raftglue_fsm.c): a forked child
      * streams the state into an unlinked file, mapped when it is done. */
@@ -61,6 +69,10 @@ void raftglue_fsm_abort_snapshot(struct raftglue_fsm *gf);
  * state (hundreds of MB with a million keys) for the seconds the write
  * takes. A page still to be written is read back from the file. */
 void raftglue_fsm_trim(struct raftglue_fsm *gf);
+
+/* Every poll: a leader whose loop an apply held waits for the
+ * followers to apply it too before it checks that they answer. */
+void raftglue_fsm_hold(struct raftglue_fsm *gf);
 
 /* Fill gf; raft may be set later (before raft_start). */
 void raftglue_fsm_init(struct raftglue_fsm *gf, struct fsm *fsm,
