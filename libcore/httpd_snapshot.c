@@ -449,9 +449,12 @@ static void job_step(struct restore_job *j)
 static struct restore_job *job_new(struct httpd_ctx *c, char *err)
 {
     struct restore_job *j = calloc(1, sizeof(*j));
+    int e;
 
-    if (j == NULL)
+    if (j == NULL) {
+        err_set(err, ERR_NOMEM, "out of memory");
         return NULL;
+    }
     j->fd = -1;
     j->body_fd = -1;
     if ((j->md = EVP_MD_CTX_new()) == NULL ||
@@ -467,9 +470,10 @@ static struct restore_job *job_new(struct httpd_ctx *c, char *err)
         job_free(j);
         return NULL;
     }
-    if (util_write_all(j->body_fd, c->req->entity.base, j->body_len) != 0) {
+    if ((e = util_write_all(j->body_fd, c->req->entity.base,
+                            j->body_len)) != 0) {
         err_set(err, ERR_IO, "copying the snapshot to '%s': %s",
-                c->a->data_dir, strerror(errno));
+                c->a->data_dir, strerror(e));
         job_free(j);
         return NULL;
     }

@@ -90,6 +90,14 @@ static void snap_bytes(struct raftglue *rg, raft_index applied,
     rg->snap_bytes_asked = true;
     LOG_INFO("raft", "%llu MiB of commands since the last snapshot: "
              "taking one", (unsigned long long)(held >> 20));
+    /* After a restore, keep only the entries after its commit: libraft
+     * keeps a count of entries past a snapshot, and the restore's 1 MiB
+     * pieces would stay in memory (a million keys: 290 MB per server).
+     * The count is set back once the snapshot is done. */
+    if (rg->gfsm.stage_end_index > snap && rg->gfsm.after_trailing != 0 &&
+        applied - rg->gfsm.stage_end_index + 1 < rg->gfsm.after_trailing)
+        raft_set_snapshot_trailing(
+            &rg->raft, (unsigned)(applied - rg->gfsm.stage_end_index + 1));
     raft_set_snapshot_threshold(&rg->raft,
                                 n > UINT_MAX ? UINT_MAX : (unsigned)n);
     if (raft_state(&rg->raft) == RAFT_LEADER)
@@ -595,6 +603,7 @@ int raftglue_init(struct raftglue *rg, uv_loop_t *loop, struct fsm *fsm,
         rg->gfsm.after_threshold = opts->snapshot_threshold;
     }
     raft_set_snapshot_trailing(&rg->raft, opts->snapshot_trailing);
+    rg->gfsm.after_trailing = opts->snapshot_trailing;
     raft_set_pre_vote(&rg->raft, true);
     raft_uv_set_connect_retry_delay(&rg->io, opts->heartbeat_timeout_ms);
     return 0;

@@ -37,7 +37,10 @@ struct append_wrap;
  * the whole state through the log in big pieces (a million keys: ~290
  * MB held in memory, and re-applied at every restart, until a snapshot
  * truncates them), as do big values. On the leader a barrier makes the
- * snapshot come even when nothing else is written. */
+ * snapshot come even when nothing else is written. When a restore ended
+ * since the last snapshot, that snapshot keeps only the entries after
+ * it (libraft keeps raft_trailing_logs entries, whatever their size, so
+ * the pieces would stay); the count is set back when it is done. */
 #define RAFTGLUE_SNAP_BYTES (64u << 20)
 
 /* Called once per raftglue_apply: rc 0 and res filled when the command

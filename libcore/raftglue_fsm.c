@@ -143,6 +143,8 @@ static int fsm_apply_cb(struct raft_fsm *rf, const struct raft_buffer *buf,
 
     uint64_t t0 = metrics_now_ns();
 
+    bool staged = fsm_restore_pending(gf->fsm);
+
     memset(&gf->last_result, 0, sizeof(gf->last_result));
     gf->bytes_applied += buf->len;
     rc = raftglue_unframe(buf, &data, &len) != 0
@@ -156,6 +158,8 @@ static int fsm_apply_cb(struct raft_fsm *rf, const struct raft_buffer *buf,
         gf->last_result.index = index;
         gf->fsm->last_index = index;
     }
+    if (staged && !fsm_restore_pending(gf->fsm))
+        gf->stage_end_index = index;
     *result = &gf->last_result;
     metrics_sample("raft.fsm.apply", metrics_since_ms(t0));
     after_stall(gf, t0);
@@ -299,6 +303,8 @@ static int fsm_snapshot_finalize_cb(struct raft_fsm *rf,
     snap_reset(gf);
     if (gf->after_threshold != 0)
         raft_set_snapshot_threshold(gf->raft, gf->after_threshold);
+    if (gf->after_trailing != 0)
+        raft_set_snapshot_trailing(gf->raft, gf->after_trailing);
     raft_free(*bufs);
     *bufs = NULL;
     *n_bufs = 0;

@@ -54,6 +54,12 @@ struct raftglue_fsm {
      * With raft_snapshot_interval set it is the ceiling that bounds the
      * log in memory; without, raft_snapshot_threshold. */
     unsigned after_threshold;
+    /* Likewise libraft's trailing entry count (raftglue.c lowers it so
+     * that a snapshot after a restore drops the restore's pieces). */
+    unsigned after_trailing;
+    /* Index of the last entry that ended a staged restore (its commit
+     * or abort): the pieces before it are of no use any more. */
+    uint64_t stage_end_index;
     /* Bytes of commands applied so far (raftglue.c: RAFTGLUE_SNAP_BYTES,
      * which lowers the threshold too). */
     uint64_t bytes_applied;

@@ -3,7 +3,10 @@
  *
  * Covers entry framing, then struct fsm replicated by three servers:
  * convergence, CAS and delete semantics, leader loss, partitions, catch-up
- * through InstallSnapshot, and entries the FSM cannot decode.
+ * through InstallSnapshot, and entries the FSM cannot decode; an apply
+ * that holds the loop (really: the change callback sleeps) restarts the
+ * followers' election timers, and the leader's check that a majority
+ * answers waits twice that long, and no longer.
  * Each server's raft_fsm is a tap that forwards every call unchanged to
  * its struct raftglue_fsm and records the result it gave for each index,
  * so tests can check that all replicas agree entry by entry. Time moves
@@ -17,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "err.h"
 #include "fsm.h"
@@ -67,11 +71,21 @@ static unsigned n_reqs;
 static unsigned skip_lines;
 static char err[ERR_LEN];
 
+/* When set, every change callback holds the applying server this many
+ * real milliseconds (an apply that holds the loop). */
+static unsigned stall_ms;
+static unsigned restarted_lines, held_lines;
+
 static void on_change(void *ctx, const char *kind, uint64_t index)
 {
+    struct timespec ts = {(time_t)(stall_ms / 1000),
+                          (long)(stall_ms % 1000) * 1000000L};
+
     (void)kind;
     (void)index;
     (*(int *)ctx)++;
+    if (stall_ms > 0)
+        nanosleep(&ts, NULL);
 }
 
 static void log_sink(void *ctx, enum log_level lvl, const char *line)
@@ -79,6 +93,11 @@ static void log_sink(void *ctx, enum log_level lvl, const char *line)
     (void)ctx;
     if (lvl == LOG_LVL_ERROR && strstr(line, "skipping entry") != NULL)
         skip_lines++;
+    if (strstr(line, "election timer restarted") != NULL)
+        restarted_lines++;
+    if (strstr(line, "stepping down for want of their answers is held") !=
+        NULL)
+        held_lines++;
 }
 
 /* ---- the tap ---- */
@@ -176,6 +195,8 @@ static void cluster_start(unsigned n, void (*tune)(struct raft *r))
 
 static void setup(void)
 {
+    stall_ms = 0;
+    restarted_lines = held_lines = 0;
     log_set_level(LOG_LVL_OFF);
     log_set_sink(log_sink, NULL);
 }
@@ -1019,6 +1040,62 @@ START_TEST(undecodable_entries_do_not_wedge_the_log)
 }
 END_TEST
 
+/* ---- an apply that holds the loop ---- */
+
+static void tune_fast(struct raft *r)
+{
+    raft_set_heartbeat_timeout(r, 20);
+    raft_set_election_timeout(r, 200);
+    raft_set_pre_vote(r, true);
+}
+
+START_TEST(stalled_apply_keeps_the_leader)
+{
+    struct fsm_result r;
+    raft_time t0, until;
+    unsigned i;
+
+    cluster_start(3, tune_fast);
+    raft_fixture_elect(&f, 0);
+    r = commit_kv(0, FSM_KV_SET, "warm", "up", 0);
+    wait_applied(1, r.index);
+    wait_applied(2, r.index);
+    ck_assert_uint_eq(restarted_lines + held_lines, 0);
+    stall_ms = 300; /* each server, at this entry: 1.5 election timeouts */
+    r = commit_kv(0, FSM_KV_SET, "slow", "apply", 0);
+    wait_applied(1, r.index);
+    wait_applied(2, r.index);
+    stall_ms = 0;
+    ck_assert_uint_eq(restarted_lines, 2); /* both followers */
+    ck_assert_uint_eq(held_lines, 1);      /* the leader */
+    t0 = srv(0)->election_timer_start;
+    until = gfs[0].hold_until;
+    ck_assert_uint_ge(until, t0 + 2 * 300);
+    /* No follower answers any more: without the hold the leader would
+     * step down one election timeout (200) after the stall. */
+    isolate(0, true);
+    for (i = 0; i < 100000 && raft_fixture_time(&f) + 30 < until; i++) {
+        raft_fixture_step(&f);
+        raftglue_fsm_hold(&gfs[0]);
+        ck_assert_msg(raft_state(srv(0)) == RAFT_LEADER,
+                      "stepped down at %llu, held until %llu",
+                      (unsigned long long)raft_fixture_time(&f),
+                      (unsigned long long)until);
+    }
+    ck_assert_uint_ge(raft_fixture_time(&f) + 30, until);
+    /* ...and no longer than that. */
+    for (i = 0; i < 100000 && raft_state(srv(0)) == RAFT_LEADER &&
+                raft_fixture_time(&f) < until + 2 * 200;
+         i++) {
+        raft_fixture_step(&f);
+        raftglue_fsm_hold(&gfs[0]);
+    }
+    ck_assert_int_ne(raft_state(srv(0)), RAFT_LEADER);
+    ck_assert_uint_eq(gfs[0].hold_until, 0);
+    isolate(0, false);
+}
+END_TEST
+
 static Suite *raftglue_suite(void)
 {
     Suite *s = suite_create("raftglue");
@@ -1040,6 +1117,7 @@ static Suite *raftglue_suite(void)
     tcase_add_loop_test(cluster, partitioned_leader_cannot_commit, 0, 2);
     tcase_add_test(cluster, follower_catches_up_through_snapshot);
     tcase_add_test(cluster, undecodable_entries_do_not_wedge_the_log);
+    tcase_add_test(cluster, stalled_apply_keeps_the_leader);
     suite_add_tcase(s, cluster);
     return s;
 }
