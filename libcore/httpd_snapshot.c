@@ -315,7 +315,6 @@ static void job_free(struct restore_job *j)
     free(j);
 }
 
-
 /* The next n bytes of state.bin into j->piece. */
 static int read_piece(struct restore_job *j, size_t n, char *err)
 {

@@ -91,11 +91,11 @@ int raftglue_unframe(const struct raft_buffer *buf, const void **data,
 #define RAFTGLUE_STALL_MS 200
 #define RAFTGLUE_HOLD_MAX_MS 30000
 
-/* After an apply or restore started at t0_ns (metrics_now_ns). */
-static void after_stall(struct raftglue_fsm *gf, uint64_t t0_ns)
+/* After an apply or restore that took ms. */
+static void after_stall(struct raftglue_fsm *gf, uint64_t ms)
 {
-    uint64_t ms = (metrics_now_ns() - t0_ns) / 1000000, hold;
     struct raft *r = gf->raft;
+    uint64_t hold;
 
     if (ms < RAFTGLUE_STALL_MS || r == NULL ||
         (r->state != RAFT_FOLLOWER && r->state != RAFT_LEADER))
@@ -142,8 +142,8 @@ static int fsm_apply_cb(struct raft_fsm *rf, const struct raft_buffer *buf,
     size_t len;
 
     uint64_t t0 = metrics_now_ns();
-
     bool staged = fsm_restore_pending(gf->fsm);
+    double ms;
 
     memset(&gf->last_result, 0, sizeof(gf->last_result));
     gf->bytes_applied += buf->len;
@@ -161,8 +161,9 @@ static int fsm_apply_cb(struct raft_fsm *rf, const struct raft_buffer *buf,
     if (staged && !fsm_restore_pending(gf->fsm))
         gf->stage_end_index = index;
     *result = &gf->last_result;
-    metrics_sample("raft.fsm.apply", metrics_since_ms(t0));
-    after_stall(gf, t0);
+    ms = metrics_since_ms(t0);
+    metrics_sample("raft.fsm.apply", ms);
+    after_stall(gf, (uint64_t)ms);
     return 0;
 }
 
@@ -330,7 +331,7 @@ static int fsm_restore_cb(struct raft_fsm *rf, struct raft_buffer *buf)
     raft_free(buf->base); /* ownership moved to us on success */
     LOG_INFO("raft", "restored state from snapshot at index %llu",
              (unsigned long long)gf->fsm->last_index);
-    after_stall(gf, t0);
+    after_stall(gf, (uint64_t)metrics_since_ms(t0));
     return 0;
 }
 
