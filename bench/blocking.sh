@@ -66,6 +66,8 @@ esac
 
 cd "$(dirname "$0")/.." || exit 2
 ROOT=$(pwd)
+# shellcheck source=bench/report.sh
+. bench/report.sh
 PROCONSUL=${PROCONSUL:-$ROOT/bin/proconsul}
 NET=${BENCH_NET:-127.0.252}
 IP=$NET.1
@@ -430,22 +432,9 @@ else
 fi
 mv "$TABLE" "$FILE" || exit 1
 
-# Splice it into the KV report of the same mode (bench/run.sh writes that
-# file afresh), replacing an earlier blocking section.
-if [ -f "$REPORT" ]; then
-	{
-		awk '
-			/^<!-- blocking:begin -->$/ { skip = 1; next }
-			/^<!-- blocking:end -->$/ { skip = 0; next }
-			!skip { l[++n] = $0; if (NF) last = n }
-			END { for (i = 1; i <= last; i++) print l[i] }
-		' "$REPORT"
-		echo
-		echo "<!-- blocking:begin -->"
-		cat "$FILE"
-		echo "<!-- blocking:end -->"
-	} >"$REPORT.tmp" && mv "$REPORT.tmp" "$REPORT"
-fi
+# Splice it into the report of the same mode, replacing an earlier
+# blocking section (bench/report.sh).
+[ -f "$REPORT" ] && { report_splice blocking "$FILE" "$REPORT" || exit 1; }
 cat "$FILE"
 [ $FAILED = 0 ] || exit 1
 exit 0

@@ -40,8 +40,10 @@
 #      serializable and linearizable (default and ?consistent are both
 #      compared with linearizable, ?stale with serializable).
 #   5. Failover: TRIALS x kill -9 of the leader, time to the first
-#      acknowledged write to a survivor (retried every 20 ms); the killed
-#      server restarts on its data dir before the next trial.
+#      acknowledged write to a survivor (a new attempt every 100 ms, each
+#      waiting up to 10 s; those still outstanding at the first
+#      acknowledgment are stopped); the killed server restarts on its
+#      data dir before the next trial.
 #   6. Fresh clusters: load N/10 keys, RSS; load up to N, RSS (wrk,
 #      bench/kv_load.lua, 64 connections).
 #   7. Snapshot save on the leader (`proconsul snapshot save`, `etcdctl
@@ -94,6 +96,8 @@ done
 
 cd "$(dirname "$0")/.." || exit 2
 ROOT=$(pwd)
+# shellcheck source=bench/report.sh
+. bench/report.sh
 PROCONSUL=${PROCONSUL:-$ROOT/bin/proconsul}
 ETCD=${ETCD:-etcd}
 ETCDCTL=${ETCDCTL:-etcdctl}
@@ -117,7 +121,7 @@ export LC_ALL
 ETCDCTL_API=3
 export ETCDCTL_API
 
-for tool in wrk curl perl awk sort date cc pkg-config; do
+for tool in wrk curl perl awk sort date cc pkg-config pgrep; do
 	command -v $tool >/dev/null 2>&1 || {
 		echo "etcd: $tool is missing (scripts/deps.sh --bench)" >&2
 		exit 2
@@ -601,6 +605,13 @@ done
 
 # --- 5. failover
 
+# kill_tree PID: SIGTERM to PID and to every process under it. PID is
+# a child of this shell not yet waited for, so it cannot be reused.
+kill_tree () {
+	for k_c in $(pgrep -P "$1" 2>/dev/null); do kill_tree "$k_c"; done
+	kill -s TERM "$1" 2>/dev/null
+}
+
 # trial p|e I: kill -9 the leader, PUT on a survivor every 20 ms until
 # acknowledged; record the ms; restart the killed server, wait healthy.
 trial () {
@@ -633,7 +644,11 @@ trial () {
 		t_pids="${t_pids:-} $!"
 		sleep 0.1
 	done
-	for t_p in $t_pids; do wait "$t_p"; done
+	# Attempts still held by the cluster (etcd fails those sent during
+	# its election only after about 7 s) can tell nothing more: stop
+	# them, curl included, instead of waiting for their answers.
+	for t_p in $t_pids; do kill_tree "$t_p"; done
+	for t_p in $t_pids; do wait "$t_p" 2>/dev/null; done
 	t_pids=''
 	wait "$t_pid" 2>/dev/null
 	rm -f "$OUT"/etcd-failover-*.body
@@ -1053,30 +1068,11 @@ else
 	echo "etcd: gnuplot is not installed: no chart" >&2
 fi
 
-# Splice the table into the mode's KV report (bench/run.sh writes it
-# afresh, so `make bench` runs run.sh first), and after a full run into
-# README.md, replacing an earlier etcd section.
-splice () {  # splice FILE: between <!-- etcd:begin/end --> markers
-	if grep -q '^<!-- etcd:begin -->$' "$1"; then
-		awk -v f="$FILE" '
-			/^<!-- etcd:begin -->$/ {
-				print; while ((getline l < f) > 0) print l; skip = 1; next }
-			/^<!-- etcd:end -->$/ { skip = 0 }
-			!skip { print }
-		' "$1" >"$1.tmp" && mv "$1.tmp" "$1"
-	else
-		{
-			awk '{ l[++n] = $0; if (NF) last = n }
-				END { for (i = 1; i <= last; i++) print l[i] }' "$1"
-			echo
-			echo "<!-- etcd:begin -->"
-			cat "$FILE"
-			echo "<!-- etcd:end -->"
-		} >"$1.tmp" && mv "$1.tmp" "$1"
-	fi
-}
-[ -f "$REPORT" ] && splice "$REPORT"
-[ "$MODE" = full ] && grep -q '^<!-- etcd:begin -->$' README.md && splice README.md
+# Splice the table into the mode's report, and after a full run into
+# README.md, replacing an earlier etcd section (bench/report.sh).
+[ -f "$REPORT" ] && { report_splice etcd "$FILE" "$REPORT" || FAILED=1; }
+[ "$MODE" = full ] && grep -q '^<!-- etcd:begin -->$' README.md &&
+	{ report_splice etcd "$FILE" README.md || FAILED=1; }
 cat "$FILE"
 [ $FAILED = 0 ] || exit 1
 exit 0

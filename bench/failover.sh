@@ -55,6 +55,8 @@ esac
 
 cd "$(dirname "$0")/.." || exit 2
 ROOT=$(pwd)
+# shellcheck source=bench/report.sh
+. bench/report.sh
 PROCONSUL=${PROCONSUL:-${PROCONSUL_BIN_DIR:-$ROOT/bin}/proconsul}
 NET=${BENCH_NET:-127.0.251}
 HTTP_PORT=8500
@@ -437,22 +439,8 @@ else
 fi
 mv "$TABLE" "$FILE" || exit 1
 
-# Splice it into the KV report of the same mode (bench/run.sh writes that
-# file afresh, so `make bench` runs run.sh first), replacing an earlier
-# failover section.
-if [ -f "$REPORT" ]; then
-	{
-		awk '
-			/^<!-- failover:begin -->$/ { skip = 1; next }
-			/^<!-- failover:end -->$/ { skip = 0; next }
-			!skip { l[++n] = $0; if (NF) last = n }
-			END { for (i = 1; i <= last; i++) print l[i] }
-		' "$REPORT"
-		echo
-		echo "<!-- failover:begin -->"
-		cat "$FILE"
-		echo "<!-- failover:end -->"
-	} >"$REPORT.tmp" && mv "$REPORT.tmp" "$REPORT"
-fi
+# Splice it into the report of the same mode, replacing an earlier
+# failover section (bench/report.sh).
+[ -f "$REPORT" ] && { report_splice failover "$FILE" "$REPORT" || exit 1; }
 cat "$FILE"
 exit 0

@@ -4,7 +4,7 @@
 #
 # Usage: bench/run.sh [--smoke]
 #   full:    PUT and GET, 1, 16 and 64 connections, 10 s each
-#   --smoke: PUT and GET, 1 and 16 connections, 2 s each (< 60 s in all);
+#   --smoke: PUT and GET, 1 and 16 connections, 1 s each (about 10 s);
 #            proves the harness works, asserts nothing about speed
 #
 # Load: wrk with bench/kv_put.lua (256-byte values, a new key per request)
@@ -12,8 +12,9 @@
 # agent is `proconsul agent -dev` on 127.0.250.1:8500, nullhttpd listens
 # on 127.0.250.2:8500 (loopback only; standard ports; the shell tests
 # never use 127.0.250.x). Prints a Markdown table (ops/s, p50, p99 and the
-# ratio agent/nullhttpd) and writes it to bench/results/latest.md (the
-# smoke run writes bench/results/smoke.md, which is not tracked).
+# ratio agent/nullhttpd) and splices it into bench/results/latest.md
+# between kv markers (the smoke run: bench/results/smoke.md, which is not
+# tracked), as the other bench scripts do with their sections.
 # Exit: 0 ok; 1 if wrk, the agent or nullhttpd failed (including any
 # non-2xx answer or socket error during a run); 2 usage or missing tools.
 #
@@ -36,6 +37,8 @@ esac
 
 cd "$(dirname "$0")/.." || exit 2
 ROOT=$(pwd)
+# shellcheck source=bench/report.sh
+. bench/report.sh
 PROCONSUL=${PROCONSUL:-$ROOT/bin/proconsul}
 AGENT_IP=127.0.250.1
 NULL_IP=127.0.250.2
@@ -45,7 +48,7 @@ RESULTS=$ROOT/bench/results
 NKEYS=100
 VALUE_SIZE=256
 if [ $SMOKE = 1 ]; then
-	DURATION=${BENCH_DURATION:-2}
+	DURATION=${BENCH_DURATION:-1}
 	CONNS=${BENCH_CONNS:-"1 16"}
 	MODE=smoke
 else
@@ -238,7 +241,7 @@ done
 
 REV=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 WRKV=$(wrk -v 2>&1 | head -n 1 | awk '{ print $2 }')
-TABLE=$RESULTS/latest.md.tmp
+TABLE=$OUT/kv-table.md
 {
 	echo "### KV benchmark ($MODE run)"
 	echo
@@ -261,10 +264,11 @@ TABLE=$RESULTS/latest.md.tmp
 		echo "**This run failed** (see the messages on stderr and $OUT/)."
 	fi
 } >"$TABLE"
-OUT=$RESULTS/latest.md
-[ "$SMOKE" = 1 ] && OUT=$RESULTS/smoke.md
-mv "$TABLE" "$OUT"
-cat "$OUT"
+REPORT=$RESULTS/latest.md
+[ "$SMOKE" = 1 ] && REPORT=$RESULTS/smoke.md
+report_splice kv "$TABLE" "$REPORT" || FAILED=1
+cat "$TABLE"
+rm -f "$TABLE"
 
 cleanup
 if [ $FAILED != 0 ]; then

@@ -71,6 +71,8 @@ esac
 
 cd "$(dirname "$0")/.." || exit 2
 ROOT=$(pwd)
+# shellcheck source=bench/report.sh
+. bench/report.sh
 PROCONSUL=${PROCONSUL:-$ROOT/bin/proconsul}
 NET=${BENCH_NET:-127.0.253}
 IP=$NET.1
@@ -765,22 +767,9 @@ else
 fi
 mv "$TABLE" "$FILE" || exit 1
 
-# Splice it into the KV report of the same mode (bench/run.sh writes that
-# file afresh), replacing an earlier snapshot section.
-if [ -f "$REPORT" ]; then
-	{
-		awk '
-			/^<!-- snapshot:begin -->$/ { skip = 1; next }
-			/^<!-- snapshot:end -->$/ { skip = 0; next }
-			!skip { l[++n] = $0; if (NF) last = n }
-			END { for (i = 1; i <= last; i++) print l[i] }
-		' "$REPORT"
-		echo
-		echo "<!-- snapshot:begin -->"
-		cat "$FILE"
-		echo "<!-- snapshot:end -->"
-	} >"$REPORT.tmp" && mv "$REPORT.tmp" "$REPORT"
-fi
+# Splice it into the report of the same mode, replacing an earlier
+# snapshot section (bench/report.sh).
+[ -f "$REPORT" ] && { report_splice snapshot "$FILE" "$REPORT" || exit 1; }
 cat "$FILE"
 [ $FAILED = 0 ] || exit 1
 exit 0

@@ -11,7 +11,7 @@ set -eu
 PKGS="build-essential pkg-config libuv1-dev libraft-dev libh2o-dev libjansson-dev
 libmsgpack-dev libssl-dev libcurl4-openssl-dev libarchive-dev zlib1g-dev
 libyaml-dev libldns-dev check curl perl serf dnsutils ansible-core supervisor
-iproute2 prometheus clang libclang-rt-14-dev valgrind chromium
+iproute2 procps prometheus clang libclang-rt-14-dev valgrind chromium
 chromium-driver"
 if [ "${1:-}" = "--bench" ]; then
     # etcd-server + etcd-client: the etcd 3.4 cluster bench/etcd.sh
