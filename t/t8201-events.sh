@@ -124,10 +124,14 @@ test_expect_success 'service and tag filters: only c1 runs web with v2' '
 	done
 '
 
+# Every agent, not only s1: an event still on its way to c2 would wake
+# the blocking lists below.
 test_expect_success '?name= lists only that name, oldest first' '
 	proconsul event -name deploy second >/dev/null &&
-	poll_until 20 eval "names_on s1 \"?name=deploy\" >names.out &&
-		test \$(wc -l <names.out) = 2" &&
+	for a in s1 c1 c2; do
+		poll_until 20 eval "names_on $a \"?name=deploy\" >names.out &&
+			test \$(wc -l <names.out) = 2" || return 1
+	done &&
 	api_on s1 GET "/v1/event/list?name=deploy" &&
 	json_get out "\$j->[1]{Payload}" >actual &&
 	echo c2Vjb25k >expect && test_cmp expect actual
