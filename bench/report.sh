@@ -3,10 +3,10 @@
 # report_splice NAME TABLE REPORT: put the Markdown file TABLE into
 # REPORT between "<!-- NAME:begin -->" and "<!-- NAME:end -->", in place
 # of an earlier NAME section, or at the end if REPORT has none (REPORT
-# is created if it does not exist). Scripts
-# that run side by side (make bench-smoke) splice into the same report:
-# a lock on build/bench/report.lock makes each read-modify-write whole,
-# so no section is lost. Returns non-zero if REPORT cannot be written.
+# is created if it does not exist). Scripts that run side by side (make
+# bench-smoke) splice into the same report: a lock on
+# build/bench/report.lock makes each read-modify-write whole, so no
+# section is lost. Returns non-zero if REPORT cannot be written.
 report_splice () {
 	mkdir -p build/bench || return 1
 	(

@@ -68,7 +68,7 @@ die () {
 	exit 1
 }
 
-for tool in wrk curl cc pkg-config awk; do
+for tool in wrk curl make cc pkg-config awk; do
 	command -v $tool >/dev/null 2>&1 || {
 		echo "bench: $tool is missing (scripts/deps.sh --bench)" >&2
 		exit 2
@@ -139,13 +139,9 @@ wait_up () {
 
 # --- build the reference server
 
+# GNUmakefile's rule builds it (up to date: nothing to do).
 NULLHTTPD=$OUT/nullhttpd
-if [ ! -x "$NULLHTTPD" ] || [ bench/nullhttpd.c -nt "$NULLHTTPD" ]; then
-	# shellcheck disable=SC2046
-	${CC:-cc} -std=c11 -D_GNU_SOURCE -O2 -g -Wall -Wextra -o "$NULLHTTPD" bench/nullhttpd.c \
-		$(pkg-config --cflags --libs libh2o libuv openssl) ||
-		die "cannot build nullhttpd"
-fi
+make -s build/bench/nullhttpd || die "cannot build nullhttpd"
 
 # --- start both servers
 
