@@ -549,10 +549,14 @@ revive () {
 }
 
 # to_leader NAME: make NAME the leader (transfer-leader to its Raft ID).
+# Under poll_until a try may follow one whose wait_leader failed and
+# left $leader empty: find the leader first (an empty name would send
+# the requests elsewhere, or make api's shift abort the whole script).
 to_leader () {
-	raft_config $leader >/dev/null &&
+	wait_leader 15 $SERVERS &&
+	raft_config "$leader" >/dev/null &&
 	tl_id_=$(json_get out "(map { \$_->{ID} } grep { \$_->{Node} eq \"$1\" } @{\$j->{Servers}})[0]") &&
-	api_on $leader POST "/v1/operator/raft/transfer-leader?id=$tl_id_" &&
+	api_on "$leader" POST "/v1/operator/raft/transfer-leader?id=$tl_id_" &&
 	expect_status 200 &&
 	wait_leader 15 $SERVERS &&
 	test "$leader" = "$1"
