@@ -22,12 +22,37 @@
 
 #define POLL_MS 50
 
-struct apply_req {
-    struct raft_apply req;
-    struct raftglue *rg;
-    raftglue_apply_cb cb;
+/* Commands are not handed to libraft one by one: raft_apply sends
+ * every follower an AppendEntries (a writev each) at once and starts a
+ * log write, so at 16 connections the leader made two sends and a write
+ * per request, and each follower a read, a write and an answer.
+ * raftglue_apply queues the command; a check handle (run once per loop
+ * turn, after the I/O callbacks) gives libraft all of the turn's
+ * commands in one raft_apply: one message per follower, one log write.
+ * libraft 0.15 calls a request's callback when its FIRST entry is
+ * applied, so each command is completed from the FSM's apply (on_applied
+ * below, in index order), and only while this server is still the
+ * leader of the term it appended them in: after that, an index may hold
+ * another leader's entry, and every pending command fails with
+ * ERR_LOSTLEADER (it may still commit, as before). */
+struct batch;
+
+struct batch_item {
+    raftglue_apply_cb cb;      /* NULL once completed */
     void *ctx;
     uint64_t start_ns;
+    uint64_t index;
+    struct batch *b;
+    struct batch_item *next;   /* rg->pend_head queue, by index */
+};
+
+struct batch {
+    struct raft_apply req;
+    struct raftglue *rg;
+    uint64_t term;
+    unsigned refs;             /* items not completed + libraft's cb */
+    unsigned n;
+    struct batch_item items[];
 };
 
 struct barrier_req {
@@ -54,6 +79,9 @@ static const char *state_name(int state)
 }
 
 static void append_flush_held(struct raftglue *rg);
+static void pend_fail_all(struct raftglue *rg, int code);
+static void on_applied(void *ctx, uint64_t index,
+                       const struct fsm_result *res);
 
 /* xorshift64 for timer jitter (snapshot checks, elections): no secret,
  * and no OpenSSL at start */
@@ -181,6 +209,8 @@ static void poll_cb(uv_timer_t *t)
     int st, old = rg->last_state;
 
     append_flush_held(rg);
+    if (rg->pend_head != NULL && rg->raft.state != RAFT_LEADER)
+        pend_fail_all(rg, ERR_LOSTLEADER);
     hold_for_restore(rg);
     raftglue_fsm_hold(&rg->gfsm);
     snap_pace(rg);
@@ -552,6 +582,8 @@ int raftglue_init(struct raftglue *rg, uv_loop_t *loop, struct fsm *fsm,
     if (util_mkdir_p(dir, 0700, err) != 0)
         return ERR_IO;
     raftglue_fsm_init(&rg->gfsm, fsm, &rg->raft);
+    rg->gfsm.on_applied = on_applied;
+    rg->gfsm.applied_ctx = rg;
     rg->gfsm.loop = loop;
     if (rpc_raft_transport_init(&rg->transport, loop, srv, err) != 0)
         return ERR_IO;
@@ -747,6 +779,8 @@ int raftglue_start(struct raftglue *rg, char *err)
         return err_set(err, ERR_IO, "raft start: %s",
                        raft_errmsg(&rg->raft));
     rg->started = true;
+    uv_check_init(rg->loop, &rg->flush);
+    rg->flush.data = rg;
     uv_timer_init(rg->loop, &rg->poll);
     rg->poll.data = rg;
     uv_timer_start(&rg->poll, poll_cb, 0, POLL_MS);
@@ -772,53 +806,176 @@ static int map_raft_err(int rv)
     }
 }
 
-static void apply_done(struct raft_apply *req, int status, void *result)
+static void batch_unref(struct batch *b)
 {
-    struct apply_req *ar = req->data;
-    struct fsm_result res;
+    if (--b->refs == 0)
+        free(b);
+}
 
-    if (status == 0 && result != NULL) {
-        metrics_sample("raft.commitTime", metrics_since_ms(ar->start_ns));
-        res = *(struct fsm_result *)result;
-        ar->cb(ar->ctx, 0, &res);
+/* Complete one pending command (res NULL: failed with code). */
+static void item_finish(struct batch_item *it, int code,
+                        const struct fsm_result *res)
+{
+    raftglue_apply_cb cb = it->cb;
+    struct fsm_result copy;
+
+    it->cb = NULL;
+    if (res != NULL) {
+        metrics_sample("raft.commitTime", metrics_since_ms(it->start_ns));
+        copy = *res;
+        cb(it->ctx, 0, &copy);
     } else {
-        ar->cb(ar->ctx, status == 0 ? ERR_INTERNAL : map_raft_err(status),
-               NULL);
+        cb(it->ctx, code, NULL);
     }
-    free(ar);
+    batch_unref(it->b);
+}
+
+static struct batch_item *pend_pop(struct raftglue *rg)
+{
+    struct batch_item *it = rg->pend_head;
+
+    rg->pend_head = it->next;
+    if (rg->pend_head == NULL)
+        rg->pend_tail = NULL;
+    return it;
+}
+
+/* Fail every pending command (leadership lost, shutdown). */
+static void pend_fail_all(struct raftglue *rg, int code)
+{
+    while (rg->pend_head != NULL)
+        item_finish(pend_pop(rg), code, NULL);
+}
+
+/* raftglue_fsm.c: entry index was applied with res. */
+static void on_applied(void *ctx, uint64_t index,
+                       const struct fsm_result *res)
+{
+    struct raftglue *rg = ctx;
+
+    if (rg->pend_head == NULL)
+        return;
+    if (rg->raft.state != RAFT_LEADER ||
+        rg->pend_head->b->term != rg->raft.current_term) {
+        pend_fail_all(rg, ERR_LOSTLEADER);
+        return;
+    }
+    while (rg->pend_head != NULL && rg->pend_head->index <= index) {
+        struct batch_item *it = pend_pop(rg);
+
+        item_finish(it, ERR_INTERNAL, it->index == index ? res : NULL);
+    }
+}
+
+/* libraft's callback: status 0 when the first entry was applied (the
+ * items complete in on_applied), else the batch failed before that. */
+static void batch_done(struct raft_apply *req, int status, void *result)
+{
+    struct batch *b = req->data;
+    struct raftglue *rg = b->rg;
+
+    (void)result;
+    if (status != 0) {
+        /* none of it was applied: take its items out of the queue */
+        struct batch_item **pp = &rg->pend_head, *last = NULL;
+
+        while (*pp != NULL) {
+            struct batch_item *it = *pp;
+
+            if (it->b == b) { /* libraft's ref keeps b alive here */
+                *pp = it->next;
+                item_finish(it, map_raft_err(status), NULL);
+            } else {
+                last = it;
+                pp = &it->next;
+            }
+        }
+        rg->pend_tail = last;
+    }
+    batch_unref(b);
+}
+
+/* The check handle: the loop turn's commands to libraft at once. */
+static void flush_cb(uv_check_t *h)
+{
+    struct raftglue *rg = h->data;
+    unsigned n = rg->q_n;
+    struct batch *b;
+    int rv;
+
+    uv_check_stop(h);
+    rg->q_n = 0;
+    if (n == 0)
+        return;
+    b = calloc(1, sizeof(*b) + n * sizeof(b->items[0]));
+    rv = b == NULL ? RAFT_NOMEM : 0;
+    if (b != NULL) {
+        b->rg = rg;
+        b->n = n;
+        b->refs = n + 1;
+        b->term = rg->raft.current_term;
+        b->req.data = b;
+        rv = raft_apply(&rg->raft, &b->req, rg->q_bufs, n, batch_done);
+    }
+    if (rv != 0) {
+        for (unsigned i = 0; i < n; i++) {
+            raft_free(rg->q_bufs[i].base);
+            rg->q_items[i].cb(rg->q_items[i].ctx, map_raft_err(rv), NULL);
+        }
+        free(b);
+        return;
+    }
+    for (unsigned i = 0; i < n; i++) {
+        struct batch_item *it = &b->items[i];
+
+        *it = rg->q_items[i];
+        it->index = b->req.index + i;
+        it->b = b;
+        it->next = NULL;
+        if (rg->pend_tail != NULL)
+            rg->pend_tail->next = it;
+        else
+            rg->pend_head = it;
+        rg->pend_tail = it;
+    }
+    metrics_incr("raft.apply", (double)n);
 }
 
 int raftglue_apply(struct raftglue *rg, void *buf, size_t len,
                    raftglue_apply_cb cb, void *ctx, char *err)
 {
     struct raft_buffer rb;
-    struct apply_req *ar;
-    int rv;
+    struct batch_item *it;
 
-    if (rg->closing)
+    if (rg->closing || !rg->started)
         return err_set(err, ERR_SHUTDOWN, "agent is shutting down");
-    ar = calloc(1, sizeof(*ar));
-    if (ar == NULL)
-        return err_set(err, ERR_NOMEM, "out of memory");
-    if (raftglue_frame(buf, len, &rb, err) != 0) {
-        free(ar);
+    if (rg->raft.state != RAFT_LEADER || rg->raft.transfer != NULL)
+        return err_set(err, ERR_NOLEADER, "No cluster leader");
+    if (rg->q_n == rg->q_cap) {
+        unsigned cap = rg->q_cap ? rg->q_cap * 2 : 64;
+        struct raft_buffer *nb = realloc(rg->q_bufs, cap * sizeof(*nb));
+        struct batch_item *ni;
+
+        if (nb == NULL)
+            return err_set(err, ERR_NOMEM, "out of memory");
+        rg->q_bufs = nb;
+        ni = realloc(rg->q_items, cap * sizeof(*ni));
+        if (ni == NULL)
+            return err_set(err, ERR_NOMEM, "out of memory");
+        rg->q_items = ni;
+        rg->q_cap = cap;
+    }
+    if (raftglue_frame(buf, len, &rb, err) != 0)
         return ERR_NOMEM;
-    }
-    ar->rg = rg;
-    ar->cb = cb;
-    ar->ctx = ctx;
-    ar->req.data = ar;
-    ar->start_ns = metrics_now_ns();
-    rv = raft_apply(&rg->raft, &ar->req, &rb, 1, apply_done);
-    if (rv != 0) {
-        free(ar);
-        raft_free(rb.base);
-        return err_set(err, map_raft_err(rv), "%s",
-                       rv == RAFT_NOTLEADER ? "No cluster leader"
-                                            : raft_strerror(rv));
-    }
-    raft_free(buf); /* the framed copy went to raft */
-    metrics_incr("raft.apply", 1);
+    rg->q_bufs[rg->q_n] = rb;
+    it = &rg->q_items[rg->q_n];
+    memset(it, 0, sizeof(*it));
+    it->cb = cb;
+    it->ctx = ctx;
+    it->start_ns = metrics_now_ns();
+    if (rg->q_n++ == 0)
+        uv_check_start(&rg->flush, flush_cb);
+    raft_free(buf); /* the framed copy goes to raft */
     return 0;
 }
 
@@ -1092,6 +1249,12 @@ static void poll_closed(uv_handle_t *h)
 {
     struct raftglue *rg = h->data;
 
+    if (--rg->open_handles > 0)
+        return;
+    free(rg->q_bufs);
+    free(rg->q_items);
+    rg->q_bufs = NULL;
+    rg->q_items = NULL;
     if (rg->close_cb != NULL)
         rg->close_cb(rg);
 }
@@ -1104,8 +1267,11 @@ static void raft_closed(struct raft *r)
     append_free_all(rg); /* every append finished before raft_close's cb */
     rpc_raft_transport_release(&rg->transport);
     if (rg->started) {
+        rg->open_handles = 2;
         uv_timer_stop(&rg->poll);
         uv_close((uv_handle_t *)&rg->poll, poll_closed);
+        uv_check_stop(&rg->flush);
+        uv_close((uv_handle_t *)&rg->flush, poll_closed);
     } else if (rg->close_cb != NULL) {
         rg->close_cb(rg);
     }
@@ -1120,5 +1286,11 @@ void raftglue_close(struct raftglue *rg, raftglue_close_cb cb)
     rg->close_cb = cb;
     rg->raft.data = rg;
     raftglue_fsm_abort_snapshot(&rg->gfsm);
+    for (unsigned i = 0; i < rg->q_n; i++) { /* never given to libraft */
+        raft_free(rg->q_bufs[i].base);
+        rg->q_items[i].cb(rg->q_items[i].ctx, ERR_SHUTDOWN, NULL);
+    }
+    rg->q_n = 0;
     raft_close(&rg->raft, raft_closed);
+    pend_fail_all(rg, ERR_SHUTDOWN);
 }

@@ -69,6 +69,8 @@ struct raftglue_opts {
     unsigned snapshot_interval_ms;
 };
 
+struct batch_item;
+
 struct raftglue {
     uv_loop_t *loop;
     struct fsm *fsm;
@@ -78,6 +80,13 @@ struct raftglue {
     struct raftglue_fsm gfsm;
     struct raft_tracer tracer;
     uv_timer_t poll;              /* watches leadership changes */
+    /* commands queued in this loop turn, given to libraft by the check
+     * handle in one raft_apply; then pending until applied (raftglue.c) */
+    uv_check_t flush;
+    struct raft_buffer *q_bufs;
+    struct batch_item *q_items;
+    unsigned q_n, q_cap;
+    struct batch_item *pend_head, *pend_tail;
     int last_state;
     uint64_t last_contact_ms;     /* uv_now() when a leader was last seen */
     raftglue_state_cb on_state;

@@ -164,6 +164,8 @@ static int fsm_apply_cb(struct raft_fsm *rf, const struct raft_buffer *buf,
     ms = metrics_since_ms(t0);
     metrics_sample("raft.fsm.apply", ms);
     after_stall(gf, (uint64_t)ms);
+    if (gf->on_applied != NULL)
+        gf->on_applied(gf->applied_ctx, index, &gf->last_result);
     return 0;
 }
 

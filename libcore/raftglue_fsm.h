@@ -63,6 +63,11 @@ struct raftglue_fsm {
     /* Bytes of commands applied so far (raftglue.c: RAFTGLUE_SNAP_BYTES,
      * which lowers the threshold too). */
     uint64_t bytes_applied;
+    /* Called after each command entry is applied, with its result
+     * (raftglue.c completes the commands it queued). */
+    void (*on_applied)(void *ctx, uint64_t index,
+                       const struct fsm_result *res);
+    void *applied_ctx;
 };
 
 /* Stop a Raft snapshot's child now (agent shutting down): the snapshot

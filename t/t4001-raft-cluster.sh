@@ -330,6 +330,47 @@ test_expect_success CLUSTER 'after the transfer, writes through every agent and 
 	done
 '
 
+# A burst of writes to the leader, 40 connections at once (curl
+# --parallel): the leader hands a loop turn's commands to libraft in one
+# batch and completes each from its own entry, so every writer must get
+# its own answer. 30 PUTs of distinct keys all answer true and store
+# their own value; of 10 ?cas=0 PUTs of one key exactly one answers true,
+# and the stored value is that writer's.
+test_expect_success CLUSTER 'a burst of 40 concurrent writes: each writer gets its own answer' '
+	lurl=$(agent_http "$leader") &&
+	: >burst.cfg &&
+	i=0 &&
+	while [ $i -lt 40 ]; do
+		if [ $i -lt 30 ]; then k=burst/k$i; q=; else k=burst/cas; q="?cas=0"; fi &&
+		{ [ $i -eq 0 ] || echo next; } >>burst.cfg &&
+		printf "url = \"%s/v1/kv/%s%s\"\nrequest = PUT\ndata = \"v%s\"\noutput = burst.%s\nmax-time = 20\nnoproxy = \"*\"\n" \
+			"$lurl" "$k" "$q" "$i" "$i" >>burst.cfg &&
+		i=$((i + 1)) || return 1
+	done &&
+	curl -q -sS --parallel --parallel-immediate --parallel-max 40 -K burst.cfg &&
+	i=0 && wins= &&
+	while [ $i -lt 40 ]; do
+		b=$(cat burst.$i) &&
+		if [ $i -lt 30 ]; then
+			test "$b" = true || { echo "PUT $i: $b"; return 1; }
+		else
+			case $b in
+			true) wins="$wins $i" ;;
+			false) ;;
+			*) echo "cas PUT $i: $b"; return 1 ;;
+			esac
+		fi &&
+		i=$((i + 1)) || return 1
+	done &&
+	test "$(echo $wins | wc -w)" -eq 1 || { echo "cas winners:$wins"; return 1; }
+	i=0 &&
+	while [ $i -lt 30 ]; do
+		kv_is "$leader" burst/k$i v$i || return 1
+		i=$((i + 1))
+	done &&
+	kv_is "$leader" burst/cas v$(echo $wins)
+'
+
 # The supervisor's stop (stopsignal=QUIT) of every host, then a start of
 # every host: nothing is lost, the indexes do not go back.
 test_expect_success CLUSTER 'full stop with SIGQUIT: every server exits 0' '
