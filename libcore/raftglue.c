@@ -779,6 +779,9 @@ int raftglue_start(struct raftglue *rg, char *err)
         return err_set(err, ERR_IO, "raft start: %s",
                        raft_errmsg(&rg->raft));
     rg->started = true;
+    if (!raftglue_aio_deferred())
+        LOG_WARN("raft", "closing a log segment will hold the loop while "
+                 "the kernel destroys its AIO context");
     uv_check_init(rg->loop, &rg->flush);
     rg->flush.data = rg;
     uv_timer_init(rg->loop, &rg->poll);

@@ -167,6 +167,10 @@ int raftglue_recover(struct raftglue *rg, const struct raftglue_server *s,
 
 int raftglue_start(struct raftglue *rg, char *err);
 
+/* Whether libraft's AIO contexts are destroyed off the loop
+ * (raftglue_aio.c replaces syscall(3) for it). */
+bool raftglue_aio_deferred(void);
+
 /* Replicate buf (from raft_malloc; ownership moves on success only). */
 int raftglue_apply(struct raftglue *rg, void *buf /* takes */, size_t len,
                    raftglue_apply_cb cb, void *ctx, char *err);
