@@ -51,7 +51,6 @@ struct batch {
     struct raftglue *rg;
     uint64_t term;
     unsigned refs;             /* items not completed + libraft's cb */
-    unsigned n;
     struct batch_item items[];
 };
 
@@ -914,7 +913,6 @@ static void flush_cb(uv_check_t *h)
     rv = b == NULL ? RAFT_NOMEM : 0;
     if (b != NULL) {
         b->rg = rg;
-        b->n = n;
         b->refs = n + 1;
         b->term = rg->raft.current_term;
         b->req.data = b;

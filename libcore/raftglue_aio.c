@@ -2,8 +2,9 @@
  *
  * Layer: replication. Thread: any caller of syscall(3); one reaper
  * thread, started on first use.
- * Tests: t/t1004-kv-persist.sh, t/t4001-raft-cluster.sh (segments roll
- * over); the effect is measured by bench/etcd.sh.
+ * Tests: t/t1004-kv-persist.sh (the agent finds this definition in
+ * use); the effect, at each segment switch under load, is measured by
+ * bench/etcd.sh.
  *
  * libraft 0.15 writes each open segment through its own kernel AIO
  * context and destroys it, on the loop, when the segment is closed
